@@ -1,0 +1,7 @@
+"""``python -m gener``."""
+
+import sys
+
+from gener.cli import main
+
+sys.exit(main())

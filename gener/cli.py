@@ -1,0 +1,53 @@
+"""The ``gener`` command line: a thin layer over the library."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from gener.commands import VERBS
+from gener.errors import GenerError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with one sub-parser per available verb."""
+    parser = argparse.ArgumentParser(
+        prog="gener",
+        description="Generate NER datasets and models from questions such as 'Which disease?'.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    subparsers = parser.add_subparsers(dest="verb", metavar="VERB")
+    for verb, module_name in VERBS.items():
+        try:
+            module = importlib.import_module(f"gener.commands.{module_name}")
+        except ModuleNotFoundError as err:
+            if err.name == f"gener.commands.{module_name}":
+                continue  # verb not shipped in this version
+            raise
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``gener`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if not args.verb:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except GenerError as err:
+        print(f"gener {args.verb}: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"gener {args.verb}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
