@@ -1,0 +1,43 @@
+# gener: every target sets up .venv itself when it is missing.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+GENER  := $(VENV)/bin/gener
+STAMP  := $(VENV)/.gener-installed
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: setup test demo bench tables publish lint clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# The CPU wheel of torch first: any other torch spec pulls GBs of CUDA packages.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e ".[corpus,abbreviations,space,dev]"
+	# scispacy pins numpy<2, which breaks pyarrow: install it without its pins
+	# (rule 8 only needs spaCy, installed above).
+	$(PY) -m pip install -q --no-deps scispacy==0.6.2
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+demo: $(STAMP)
+	$(GENER) demo --out artifacts/demo
+
+bench: $(STAMP)
+	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+tables: $(STAMP)
+	$(GENER) tables --out RESULTS.md
+
+publish: $(STAMP)
+	$(GENER) publish
+
+lint: $(STAMP)
+	$(PY) -m ruff check gener trainers builders spaces tests bench
+
+clean:
+	rm -rf $(VENV) artifacts .pytest_cache
