@@ -189,8 +189,13 @@ class HFDatasetCorpus(Corpus):
         import datasets
 
         try:
-            dataset = datasets.load_dataset(self.path, self.config, split=self.split,
-                                            streaming=self.streaming)
+            if (Path(self.path) / "state.json").exists():  # a Dataset.save_to_disk folder
+                dataset = datasets.load_from_disk(self.path)
+                if isinstance(dataset, datasets.DatasetDict):
+                    dataset = dataset[self.split]
+            else:
+                dataset = datasets.load_dataset(self.path, self.config, split=self.split,
+                                                streaming=self.streaming)
         except Exception as err:  # datasets raises many types; report them in one line
             raise GenerError(f"{self.path}: cannot load dataset: {err}") from None
         if self.column not in (dataset.column_names or []):

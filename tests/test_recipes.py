@@ -1,0 +1,104 @@
+import pytest
+import yaml
+
+from gener.errors import GenerError
+from gener.recipes import (
+    COMMON_RULES,
+    available_recipes,
+    load_recipe,
+    recipe_from_question,
+    recipe_from_types,
+)
+
+PAPER_RECIPES = {"conll2003", "wikigold", "wnut16", "ncbi_disease", "bc5cdr", "chemdner",
+                 "crossner_enzyme", "crossner_astronomical_object", "crossner_award",
+                 "crossner_conference"}
+
+
+def test_every_paper_recipe_ships_and_validates():
+    assert PAPER_RECIPES <= set(available_recipes())
+    for name in available_recipes():
+        recipe = load_recipe(name)
+        assert recipe.name == name
+        assert recipe.subquestions
+
+
+def test_conll2003_matches_table_c2_and_c3():
+    recipe = load_recipe("conll2003")
+    assert recipe.labels == ["PER", "LOC", "ORG"]
+    assert len(recipe.subquestions) == 9
+    assert {sq.k for sq in recipe.subquestions} == {5000}
+    assert recipe.subquestions[5].question == "Which state in the USA?"
+    assert set(recipe.subquestions[0].rules) == {1, 3, 4} | set(COMMON_RULES)
+    assert (recipe.self_training.t_early, recipe.self_training.t_update) == (900, 300)
+
+
+def test_ncbi_disease_sizes():
+    recipe = load_recipe("ncbi_disease")
+    assert [(sq.type, sq.k) for sq in recipe.subquestions] == [
+        ("disease", 20000), ("disorder", 15000), ("condition", 15000)]
+    assert not recipe.subquestions[0].has_rule(1)
+    assert recipe.subquestions[0].has_rule(9)
+
+
+def _write(tmp_path, data):
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+GOOD = {"name": "x", "subquestions": [{"label": "D", "type": "disease", "k": 5, "rules": [4]}]}
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"subquestion": []}, "subquestion: unknown key"),
+    ({"subquestions": [{"label": "D", "type": "disease", "k": 5, "rules": [4], "topk": 3}]},
+     "subquestions[0].topk: unknown key"),
+    ({"subquestions": [{"label": "D", "k": 5}]}, "subquestions[0].type: missing field"),
+    ({"subquestions": [{"label": "D", "type": "disease", "k": 5, "rules": [11]}]},
+     "subquestions[0].rules: rule 11 is outside 1-10"),
+    ({"subquestions": [{"label": "D", "type": "  ", "k": 5}]}, "empty question type"),
+    ({"subquestions": [{"label": "D", "type": "disease", "k": 0}]},
+     "subquestions[0].k: must be a positive integer"),
+    ({"subquestions": []}, "subquestions: expected a non-empty list"),
+    ({"self_training": {"t_early": 10, "t_late": 3}}, "self_training.t_late: unknown key"),
+])
+def test_bad_recipe_is_one_line_error_naming_file_and_key(tmp_path, change, message):
+    path = _write(tmp_path, {**GOOD, **change})
+    with pytest.raises(GenerError) as err:
+        load_recipe(path)
+    text = str(err.value)
+    assert message in text
+    assert str(path) in text
+    assert "\n" not in text
+
+
+def test_missing_name_and_unknown_recipe(tmp_path):
+    with pytest.raises(GenerError, match="name: missing field"):
+        load_recipe(_write(tmp_path, {"subquestions": GOOD["subquestions"]}))
+    with pytest.raises(GenerError, match="unknown recipe 'nope' .*known: .*conll2003"):
+        load_recipe("nope")
+    with pytest.raises(GenerError, match="recipe file not found"):
+        load_recipe(tmp_path / "missing.yaml")
+
+
+def test_one_line_recipes():
+    recipe = recipe_from_question("Which microbe?", k=50)
+    assert recipe.subquestions[0].question == "Which microbe?"
+    assert recipe.labels == ["MICROBE"]
+    recipe = recipe_from_types("disease, chemical compound")
+    assert recipe.labels == ["DISEASE", "CHEMICAL_COMPOUND"]
+    assert recipe.subquestions[1].question == "Which chemical compound?"
+    with pytest.raises(GenerError, match="empty question"):
+        recipe_from_question("   ")
+    with pytest.raises(GenerError, match="empty question type"):
+        recipe_from_types(" , ")
+    with pytest.raises(GenerError, match="longer than 512"):
+        recipe_from_question("Which " + "x" * 600 + "?")
+
+
+def test_recipe_round_trips_through_to_dict(tmp_path):
+    recipe = load_recipe("wnut16")
+    again = load_recipe(_write(tmp_path, recipe.to_dict()))
+    assert again.subquestions == recipe.subquestions
+    assert again.self_training == recipe.self_training
