@@ -19,7 +19,7 @@ from pathlib import Path
 from gener import __version__
 from gener.artifacts import RetrievedSentence, SubquestionRetrieval
 from gener.corpus import Corpus
-from gener.dataset import atomic_write_text, write_config
+from gener.dataset import atomic_write_text, check_output_folder, write_config
 from gener.errors import GenerError
 from gener.recipes import Recipe
 
@@ -64,6 +64,19 @@ def _digest(data: object) -> str:
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+RECORDS, DICTIONARY, STATS = "records.jsonl", "dictionary.json", "stats.json"
+
+
+@dataclass
+class Generated:
+    """The labelled records of a recipe, with the manifest describing how they were made."""
+
+    records_path: Path
+    dictionary_path: Path
+    manifest: dict
+    seconds_per_stage: dict[str, float]
 
 
 class _Stage:
@@ -116,36 +129,45 @@ def run_retrieval(recipe: Recipe, corpus: Corpus, settings: BuildSettings, stage
     return retrievals
 
 
-def build(recipe: Recipe, corpus: Corpus, out_dir: str | Path,
-          settings: BuildSettings | None = None, work_dir: str | Path | None = None) -> BuildResult:
-    """Build the recipe's dataset config into the Hub-format folder ``out_dir``."""
-    settings = settings or BuildSettings()
-    out_dir = Path(out_dir)
-    work_dir = Path(work_dir) if work_dir else out_dir / ".gener-work" / recipe.name
-    timings: dict[str, float] = {}
-
-    started = time.perf_counter()
-    corpus_fingerprint = corpus.fingerprint()
-    retrieval_inputs = {"recipe": recipe.to_dict(), "corpus": corpus_fingerprint,
-                        "encoder": settings.encoder, "gener": __version__}
-    retrieval_stage = _Stage(work_dir, "retrieval", retrieval_inputs)
-    retrievals = run_retrieval(recipe, corpus, settings, retrieval_stage)
-    timings["retrieval"] = time.perf_counter() - started
-
-    started = time.perf_counter()
-    from gener.matching import annotate, to_dataset
+def run_annotation(retrievals, recipe: Recipe, settings: BuildSettings, stage: _Stage) -> Path:
+    """Normalize, build the pseudo-dictionary and match; write records, dictionary and stats."""
+    if stage.finished():
+        logger.info("matching: reusing %s", stage.dir)
+        return stage.dir
+    from gener.matching import annotate
 
     result = annotate(retrievals, recipe.labels, seed=settings.seed,
                       deterministic=settings.deterministic, progress=settings.progress)
     if not result.records:
         raise GenerError(f"recipe {recipe.name}: retrieval returned no sentences")
-    dataset = to_dataset(result.records, recipe.labels)
-    timings["matching"] = time.perf_counter() - started
+    lines = [json.dumps(r, sort_keys=True, ensure_ascii=False) for r in result.records]
+    atomic_write_text(stage.dir / RECORDS, "\n".join(lines) + "\n")
+    result.dictionary.save(stage.dir / DICTIONARY)
+    atomic_write_text(stage.dir / STATS, json.dumps(result.stats, indent=2, sort_keys=True) + "\n")
+    stage.mark_done()
+    return stage.dir
+
+
+def generate(recipe: Recipe, corpus: Corpus, work_dir: str | Path,
+             settings: BuildSettings | None = None) -> Generated:
+    """Run (or resume) retrieval and matching; return where the labelled records are."""
+    settings = settings or BuildSettings()
+    work_dir = Path(work_dir)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    corpus_fingerprint = corpus.fingerprint()
+    inputs = {"recipe": recipe.to_dict(), "corpus": corpus_fingerprint,
+              "encoder": settings.encoder, "gener": __version__}
+    retrievals = run_retrieval(recipe, corpus, settings, _Stage(work_dir, "retrieval", inputs))
+    timings["retrieval"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    version = f"{__version__}+{_digest({**retrieval_inputs, 'seed': settings.seed, 'deterministic': settings.deterministic})}"
-    result.dictionary.save(out_dir / recipe.name / "dictionary.json")
-    entities = dict(result.stats.get("entities_per_type", {}))
+    inputs = {**inputs, "seed": settings.seed, "deterministic": settings.deterministic}
+    annotation_dir = run_annotation(retrievals, recipe, settings,
+                                    _Stage(work_dir, "matching", inputs))
+    timings["matching"] = time.perf_counter() - started
+    stats = json.loads((annotation_dir / STATS).read_text(encoding="utf-8"))
+    dictionary = json.loads((annotation_dir / DICTIONARY).read_text(encoding="utf-8"))
     manifest = {
         "recipe": recipe.name,
         "description": recipe.description,
@@ -157,13 +179,36 @@ def build(recipe: Recipe, corpus: Corpus, out_dir: str | Path,
         "encoder": settings.encoder,
         "seed": settings.seed,
         "deterministic": settings.deterministic,
-        "version": version,
-        "dictionary_size": len(result.dictionary),
-        "entities_per_type": entities,
+        "version": f"{__version__}+{_digest(inputs)}",
+        "dictionary_size": len(dictionary.get("phrases", dictionary)),
+        "entities_per_type": stats.get("entities_per_type", {}),
         "self_training": {"t_early": recipe.self_training.t_early,
                           "t_update": recipe.self_training.t_update},
     }
-    write_config(out_dir, recipe.name, dataset, manifest)
-    timings["write"] = time.perf_counter() - started
-    return BuildResult(out_dir, recipe.name, version, len(dataset), entities,
-                       len(result.dictionary), timings)
+    return Generated(annotation_dir / RECORDS, annotation_dir / DICTIONARY, manifest, timings)
+
+
+def build(recipe: Recipe, corpus: Corpus, out_dir: str | Path,
+          settings: BuildSettings | None = None, work_dir: str | Path | None = None,
+          overwrite: bool = False) -> BuildResult:
+    """Build the recipe's dataset config into the Hub-format folder ``out_dir``.
+
+    ``out_dir`` may already hold other gener configs (they are kept); a folder holding
+    anything else is refused unless ``overwrite``.
+    """
+    from builders.gener_builder import GenerBuilder
+
+    settings = settings or BuildSettings()
+    out_dir = Path(out_dir)
+    check_output_folder(out_dir, overwrite)
+    work_dir = Path(work_dir) if work_dir else out_dir / ".gener-work" / recipe.name
+    generated = generate(recipe, corpus, work_dir, settings)
+    started = time.perf_counter()
+    dataset = GenerBuilder.from_generated(recipe, generated, cache_dir=work_dir / "hf")
+    write_config(out_dir, recipe.name, dataset, generated.manifest)
+    copy_dictionary = out_dir / recipe.name / DICTIONARY
+    atomic_write_text(copy_dictionary, generated.dictionary_path.read_text(encoding="utf-8"))
+    generated.seconds_per_stage["write"] = time.perf_counter() - started
+    m = generated.manifest
+    return BuildResult(out_dir, recipe.name, m["version"], len(dataset), m["entities_per_type"],
+                       m["dictionary_size"], generated.seconds_per_stage)

@@ -39,6 +39,22 @@ def atomic_write_text(path: str | Path, text: str) -> None:
         raise
 
 
+def check_output_folder(folder: str | Path, overwrite: bool = False) -> None:
+    """Refuse to write into a folder that holds something other than a gener dataset."""
+    folder = Path(folder)
+    if overwrite or not folder.exists():
+        return
+    if not folder.is_dir():
+        raise GenerError(f"{folder}: exists and is not a folder")
+    entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
+    ours = {p.parent.name for p in folder.glob(f"*/{MANIFEST}")}
+    foreign = [p.name for p in entries if p.name != "README.md" and p.name not in ours]
+    if foreign or (entries and not ours):
+        raise GenerError(f"{folder}: holds another dataset or other files "
+                         f"({', '.join(sorted(foreign) or ['README.md'])}); "
+                         "use --overwrite or another --out")
+
+
 def write_parquet(dataset, path: str | Path) -> None:
     """Write a ``datasets.Dataset`` to one parquet file atomically (features kept)."""
     path = Path(path)
@@ -167,3 +183,22 @@ def render_card_body(manifests: dict[str, dict]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def generated_features(labels: list[str]):
+    """Features of a generated dataset config (``ner_tags`` as BIO ``ClassLabel``)."""
+    import datasets
+
+    from gener.benchmarks import bio_label_names
+
+    span = {"start": datasets.Value("int32"), "end": datasets.Value("int32"),
+            "type": datasets.Value("string"), "source": datasets.Value("string")}
+    return datasets.Features({
+        "id": datasets.Value("string"),
+        "tokens": datasets.List(datasets.Value("string")),
+        "ner_tags": datasets.List(datasets.ClassLabel(names=bio_label_names(labels))),
+        "spans": datasets.List(span),
+        "question": datasets.Value("string"),
+        "retrieval_score": datasets.Value("float32"),
+        "sentence_id": datasets.Value("string"),
+    })

@@ -27,6 +27,7 @@ from gener.recipes.recipe import (
     Subquestion,
     available_recipes,
     load_recipe,
+    parse_recipe,
     recipe_from_question,
     recipe_from_types,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "Subquestion",
     "available_recipes",
     "load_recipe",
+    "parse_recipe",
     "recipe_from_question",
     "recipe_from_types",
 ]
