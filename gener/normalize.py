@@ -1,0 +1,192 @@
+"""Normalization of retrieved phrases: rules 1-7 of the paper's Appendix A.
+
+Rules apply in order, each only when ``subquestion.has_rule(n)``:
+
+1. :func:`split_on_and` - split composite mentions on the word "and";
+2. :func:`strip_punctuation` - strip punctuation (and spaces) at the start and end;
+3. :func:`is_all_lowercase` - drop phrases whose letters are all lowercase;
+4. :func:`strip_leading_the` - drop a leading "the";
+5. :func:`is_too_short` - drop phrases shorter than 3 characters;
+6. :func:`is_stopword` - drop phrases whose lowercase form is a stopword;
+7. :func:`is_type_word_or_generic` - drop the [TYPE] word itself, its plural/singular, and
+   generic phrases built from it ("particular disease", "countries", "these sports teams").
+
+:func:`normalize_span` applies them to a span of a sentence and keeps character offsets, so
+that :func:`normalize_retrieval` can rewrite retrieved phrases in place.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import replace
+
+MIN_LENGTH = 3
+_AND = re.compile(r"\s+and\s+")
+_STRIP = string.punctuation + string.whitespace + "\u201c\u201d\u2018\u2019\u00ab\u00bb\u2013\u2014"
+_THE = re.compile(r"^the\s+", re.IGNORECASE)
+_WORD = re.compile(r"[^\W_]+(?:'s)?")
+
+# The NLTK English stopword list (the GeNER code removes phrases found in it).
+STOPWORDS = frozenset("""
+i me my myself we our ours ourselves you you're you've you'll you'd your yours yourself
+yourselves he him his himself she she's her hers herself it it's its itself they them their
+theirs themselves what which who whom this that that'll these those am is are was were be
+been being have has had having do does did doing a an the and but if or because as until
+while of at by for with about against between into through during before after above below
+to from up down in out on off over under again further then once here there when where why
+how all any both each few more most other some such no nor not only own same so than too
+very s t can will just don don't should should've now d ll m o re ve y ain aren aren't
+couldn couldn't didn didn't doesn doesn't hadn hadn't hasn hasn't haven haven't isn isn't ma
+mightn mightn't mustn mustn't needn needn't shan shan't shouldn shouldn't wasn wasn't weren
+weren't won won't wouldn wouldn't
+""".split())
+
+# Words that make a type word generic rather than a name ("a particular disease").
+GENERIC_WORDS = frozenset("""
+a an the this that these those some any each every all other another such certain
+particular specific various several many multiple different same similar given main major
+minor new old known unknown common rare typical individual separate distinct numerous
+one two three few more most its their his her our your my which what whose
+""".split())
+_PREPOSITIONS = frozenset("in of for on at from with by to".split())
+_IRREGULAR = {"person": "people", "man": "men", "woman": "women", "child": "children"}
+
+
+def split_on_and(name: str) -> list[str]:
+    """Rule 1: ``"France and Germany"`` -> ``["France", "Germany"]`` (empty parts dropped)."""
+    return [name[s:e] for s, e in _and_parts(name) if s < e]
+
+
+def strip_punctuation(name: str) -> str:
+    """Rule 2: remove punctuation and spaces at both ends (``"Leprosy,"`` -> ``"Leprosy"``)."""
+    return name.strip(_STRIP)
+
+
+def is_all_lowercase(name: str) -> bool:
+    """Rule 3: true when the phrase has letters and none is uppercase (``str.islower``)."""
+    return name.islower()
+
+
+def strip_leading_the(name: str) -> str:
+    """Rule 4: ``"the Boston Red Sox"`` -> ``"Boston Red Sox"`` (case-insensitive)."""
+    return name[_the_length(name):]
+
+
+def is_too_short(name: str) -> bool:
+    """Rule 5: true for phrases shorter than 3 characters."""
+    return len(name) < MIN_LENGTH
+
+
+def is_stopword(name: str) -> bool:
+    """Rule 6: true when the lowercase phrase is a stopword ("WAS", "US")."""
+    return name.lower() in STOPWORDS
+
+
+def type_word_forms(entity_type: str) -> frozenset[str]:
+    """Lowercase content words of the type and their simple singular/plural forms.
+
+    For a type with a prepositional phrase ("state in the USA") only the words before the
+    preposition count, so "USA" is not a type word but "state" and "states" are.
+    """
+    words = []
+    for word in entity_type.lower().split():
+        if word in _PREPOSITIONS:
+            break
+        words.append(word)
+    forms = set()
+    for word in words:
+        forms.update(_number_forms(word))
+    return frozenset(forms)
+
+
+def is_type_word_or_generic(name: str, entity_type: str) -> bool:
+    """Rule 7 (extended): the [TYPE] word, a plural/singular of it, or a generic phrase of it.
+
+    A phrase is dropped when, after removing generic words ("particular", "these", ...), it
+    is non-empty and consists only of the type's words in singular or plural form: for
+    "Which sports team?" this drops "sports team", "teams", "the other sports teams", but keeps
+    "Boston Red Sox"; for "Which disease?" it drops "particular disease" but keeps "heart
+    disease" and "Crohn's disease".
+    """
+    forms = type_word_forms(entity_type)
+    words = [w for w in _WORD.findall(name.lower()) if w not in GENERIC_WORDS]
+    return bool(words) and all(w in forms for w in words)
+
+
+def normalize_span(name: str, start: int, subquestion) -> list[tuple[str, int, int]]:
+    """Rules 1-7 on a phrase found at character ``start``: ``(text, start, end)`` survivors."""
+    parts = _and_parts(name) if subquestion.has_rule(1) else [(0, len(name))]
+    out = []
+    for s, e in parts:
+        text = name[s:e]
+        if subquestion.has_rule(2):
+            lead = len(text) - len(text.lstrip(_STRIP))
+            text = strip_punctuation(text)
+            s += lead
+        if not text or (subquestion.has_rule(3) and is_all_lowercase(text)):
+            continue
+        if subquestion.has_rule(4):
+            lead = _the_length(text)
+            text, s = text[lead:], s + lead
+        if not text or (subquestion.has_rule(5) and is_too_short(text)):
+            continue
+        if subquestion.has_rule(6) and is_stopword(text):
+            continue
+        if subquestion.has_rule(7) and is_type_word_or_generic(text, subquestion.type):
+            continue
+        out.append((text, start + s, start + s + len(text)))
+    return out
+
+
+def normalize_phrase(name: str, subquestion) -> list[str]:
+    """Rules 1-7, as enabled for ``subquestion``: zero or more normalized phrases."""
+    return [text for text, _, _ in normalize_span(name, 0, subquestion)]
+
+
+def normalize_retrieval(retrieval):
+    """A copy of a :class:`~gener.artifacts.SubquestionRetrieval` with normalized phrases.
+
+    Each phrase becomes zero or more phrases whose offsets still satisfy
+    ``sentence[start:end] == name``; scores are kept; sentences are kept even if no phrase
+    survives (they remain training sentences, as in the paper).
+    """
+    from gener.artifacts import RetrievedPhrase
+
+    sq = retrieval.subquestion
+    sentences = []
+    for sent in retrieval.sentences:
+        phrases = [RetrievedPhrase(text, s, e, p.score)
+                   for p in sent.phrases for text, s, e in normalize_span(p.name, p.start, sq)]
+        sentences.append(replace(sent, phrases=phrases))
+    return replace(retrieval, sentences=sentences)
+
+
+def _and_parts(name: str) -> list[tuple[int, int]]:
+    parts, s = [], 0
+    for m in _AND.finditer(name):
+        parts.append((s, m.start()))
+        s = m.end()
+    parts.append((s, len(name)))
+    return parts
+
+
+def _the_length(text: str) -> int:
+    m = _THE.match(text)
+    return m.end() if m and m.end() < len(text) else 0
+
+
+def _number_forms(word: str) -> set[str]:
+    forms = {word, word + "s", word + "es"}
+    if word.endswith("y"):
+        forms.add(word[:-1] + "ies")
+    if word.endswith("ies"):
+        forms.add(word[:-3] + "y")
+    if word.endswith("es"):
+        forms.add(word[:-2])
+    if word.endswith("s"):
+        forms.add(word[:-1])
+    for singular, plural in _IRREGULAR.items():
+        if word in (singular, plural):
+            forms.update((singular, plural))
+    return forms
