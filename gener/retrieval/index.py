@@ -1,0 +1,270 @@
+"""The phrase index: candidate occurrences, phrase vectors in FAISS, sentence vectors.
+
+An index lives in ``<cache>/index/<corpus>-<settings digest>/`` with these files::
+
+    manifest.json     corpus fingerprint, encoder, candidate and FAISS settings, counts
+    sentences.jsonl   the corpus sentences (id, text), in corpus order
+    occurrences.npz   per occurrence: sentence row, char start/end, phrase key
+    phrases.json      the text of each phrase key (unique texts; one per occurrence when the
+                      encoder is contextual)
+    phrases.faiss     phrase vectors (flat inner product, or IVF-PQ)
+    sentences.npy     sentence vectors (bi-encoders only)
+
+It is built in a temporary folder and moved into place, so a finished index is complete.
+A manifest whose corpus fingerprint differs marks a stale index, which is rebuilt; a
+missing or unreadable file is a corrupt index and an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from gener.corpus import Corpus, Sentence
+from gener.errors import GenerError
+from gener.retrieval.candidates import CANDIDATE_VERSION, extract_candidates, load_tagger
+from gener.retrieval.encoders import Encoder
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+INDEX_TYPES = ("flat", "ivfpq")
+_FILES = ("sentences.jsonl", "occurrences.npz", "phrases.json", "phrases.faiss")
+
+
+def default_cache_dir() -> Path:
+    """``$GENER_CACHE`` or ``~/.cache/gener``."""
+    return Path(os.environ.get("GENER_CACHE") or Path.home() / ".cache" / "gener")
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    """How candidates are extracted and phrase vectors stored."""
+
+    max_tokens: int = 6
+    index_type: str = "flat"
+    nprobe: int = 64
+
+    def to_dict(self) -> dict:
+        return {"candidates": {"method": "noun+capitalised runs", "version": CANDIDATE_VERSION,
+                               "max_tokens": self.max_tokens},
+                "faiss": {"type": self.index_type}}
+
+
+def _slug(text: str) -> str:
+    keep = "".join(c if c.isalnum() else "_" for c in Path(text).name.lower()).strip("_")
+    return keep[:40] or "corpus"
+
+
+def index_dir(corpus: Corpus, encoder: Encoder, settings: IndexSettings,
+              cache_dir: str | Path | None = None) -> Path:
+    """Where the index of ``corpus`` for ``encoder`` and ``settings`` is kept."""
+    key = json.dumps({"encoder": encoder.identity(), **settings.to_dict(),
+                      "format": FORMAT_VERSION}, sort_keys=True)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    return Path(cache_dir or default_cache_dir()) / "index" / f"{_slug(corpus.name)}-{digest}"
+
+
+class PhraseIndex:
+    """A loaded index: sentences, occurrences, phrase texts, FAISS index, sentence vectors."""
+
+    def __init__(self, path: Path, manifest: dict, sentences: list[Sentence],
+                 occurrences: dict[str, np.ndarray], phrase_texts: list[str], faiss_index,
+                 sentence_vectors: np.ndarray | None) -> None:
+        self.path, self.manifest = path, manifest
+        self.sentences, self.phrase_texts = sentences, phrase_texts
+        self.occ_sentence = occurrences["sentence"]
+        self.occ_start, self.occ_end = occurrences["start"], occurrences["end"]
+        self.occ_key = occurrences["key"]
+        self.faiss_index, self.sentence_vectors = faiss_index, sentence_vectors
+        # Occurrences grouped by phrase key (CSR), to expand FAISS hits into occurrences.
+        self.key_order = np.argsort(self.occ_key, kind="stable").astype(np.int64)
+        counts = np.bincount(self.occ_key, minlength=len(phrase_texts))
+        self.key_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+    @property
+    def contextual(self) -> bool:
+        return self.sentence_vectors is None
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` phrase keys and inner-product scores for each query row."""
+        k = max(1, min(k, self.faiss_index.ntotal))
+        scores, keys = self.faiss_index.search(np.ascontiguousarray(queries, np.float32), k)
+        return scores, keys
+
+
+def _atomic_json(path: Path, data: object) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _corrupt(path: Path, reason: str) -> GenerError:
+    return GenerError(f"{path}: corrupt phrase index ({reason}); delete the folder or run "
+                      "`gener index build --rebuild`")
+
+
+def _faiss():
+    try:
+        import faiss
+    except ImportError:
+        raise GenerError("the phrase index needs faiss (pip install faiss-cpu)") from None
+    return faiss
+
+
+def _make_faiss(vectors: np.ndarray, settings: IndexSettings):
+    faiss = _faiss()
+    n, dim = vectors.shape
+    if settings.index_type == "flat" or n < 10_000:
+        index = faiss.IndexFlatIP(dim)
+    else:
+        m = next(m for m in (64, 48, 32, 24, 16, 12, 8, 4, 2, 1) if dim % m == 0)
+        nlist = int(min(4 * np.sqrt(n), n // 40))
+        index = faiss.IndexIVFPQ(faiss.IndexFlatIP(dim), dim, nlist, m, 8,
+                                 faiss.METRIC_INNER_PRODUCT)
+        sample = vectors[np.random.default_rng(0).permutation(n)[:max(40 * nlist, 10_000)]]
+        index.train(sample)
+    index.add(vectors)
+    return index
+
+
+def _use_gpu(index):
+    """Move a FAISS index to the GPUs when faiss-gpu and a GPU are present."""
+    faiss = _faiss()
+    if hasattr(faiss, "get_num_gpus") and faiss.get_num_gpus() > 0:
+        return faiss.index_cpu_to_all_gpus(index)
+    return index
+
+
+def build_index(corpus: Corpus, encoder: Encoder, path: Path, settings: IndexSettings,
+                fingerprint: str, progress: bool = True, nlp=None) -> None:
+    """Extract candidates, encode, and write a complete index folder at ``path``."""
+    from tqdm import tqdm
+
+    started = time.perf_counter()
+    sentences = list(corpus.sentences())
+    texts = [s.text for s in sentences]
+    spans = list(tqdm(extract_candidates(texts, nlp or load_tagger(), settings.max_tokens),
+                      total=len(texts), desc="candidate phrases", unit="sentence",
+                      disable=not progress, leave=False))
+    occ_sentence = np.repeat(np.arange(len(texts), dtype=np.int32), [len(s) for s in spans])
+    flat = [span for per_sentence in spans for span in per_sentence]
+    occ_start = np.array([s for s, _ in flat], dtype=np.int32)
+    occ_end = np.array([e for _, e in flat], dtype=np.int32)
+    occ_texts = [texts[i][s:e] for i, (s, e) in zip(occ_sentence.tolist(), flat, strict=True)]
+    if not flat:
+        raise GenerError(f"{corpus.name}: no candidate phrases found in the corpus")
+    if encoder.contextual:
+        phrase_texts = occ_texts
+        occ_key = np.arange(len(flat), dtype=np.int32)
+        phrase_vectors = encoder.encode_spans(texts, spans, progress)
+        sentence_vectors = None
+    else:
+        key_of: dict[str, int] = {}
+        occ_key = np.array([key_of.setdefault(t, len(key_of)) for t in occ_texts], np.int32)
+        phrase_texts = list(key_of)
+        phrase_vectors = encoder.encode_texts(phrase_texts, progress, "encoding phrases")
+        sentence_vectors = encoder.encode_texts(texts, progress, "encoding sentences")
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    with open(tmp / "sentences.jsonl", "w", encoding="utf-8") as f:
+        for s in sentences:
+            f.write(json.dumps([s.id, s.text, s.doc_id, s.title], ensure_ascii=False) + "\n")
+    np.savez(tmp / "occurrences.npz", sentence=occ_sentence, start=occ_start, end=occ_end,
+             key=occ_key)
+    (tmp / "phrases.json").write_text(json.dumps(phrase_texts, ensure_ascii=False),
+                                      encoding="utf-8")
+    _faiss().write_index(_make_faiss(phrase_vectors, settings), str(tmp / "phrases.faiss"))
+    if sentence_vectors is not None:
+        np.save(tmp / "sentences.npy", sentence_vectors)
+    manifest = {
+        "format": FORMAT_VERSION, "corpus": corpus.name, "fingerprint": fingerprint,
+        "encoder": encoder.identity(), **settings.to_dict(),
+        "counts": {"sentences": len(sentences), "occurrences": len(flat),
+                   "phrases": len(phrase_texts)},
+        "build_seconds": round(time.perf_counter() - started, 1),
+    }
+    _atomic_json(tmp / "manifest.json", manifest)
+    if path.exists():  # a stale index: move it aside, then replace it
+        old = path.with_name(f"{path.name}.old-{os.getpid()}")
+        os.replace(path, old)
+        os.replace(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, path)
+    logger.info("phrase index: %d sentences, %d occurrences, %d phrases in %.0fs -> %s",
+                len(sentences), len(flat), len(phrase_texts), manifest["build_seconds"], path)
+
+
+def read_manifest(path: Path) -> dict:
+    """The manifest of the index at ``path``; a corrupt-index error if unreadable."""
+    try:
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise _corrupt(path, "no manifest.json") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise _corrupt(path, f"manifest.json: {err}") from None
+    if not isinstance(manifest, dict) or not {"fingerprint", "counts", "encoder"} <= set(manifest):
+        raise _corrupt(path, "manifest.json lacks fingerprint, counts or encoder")
+    return manifest
+
+
+def load_index(path: Path, settings: IndexSettings | None = None) -> PhraseIndex:
+    """Load the index folder at ``path``; every inconsistency is a corrupt-index error."""
+    manifest = read_manifest(path)
+    for name in _FILES:
+        if not (path / name).is_file():
+            raise _corrupt(path, f"missing {name}")
+    counts = manifest["counts"]
+    try:
+        with open(path / "sentences.jsonl", encoding="utf-8") as f:
+            sentences = [Sentence(*json.loads(line)) for line in f]
+        with np.load(path / "occurrences.npz") as data:
+            occurrences = {k: data[k] for k in ("sentence", "start", "end", "key")}
+        phrase_texts = json.loads((path / "phrases.json").read_text(encoding="utf-8"))
+        faiss_index = _faiss().read_index(str(path / "phrases.faiss"))
+        vectors_file = path / "sentences.npy"
+        sentence_vectors = np.load(vectors_file) if vectors_file.exists() else None
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, EOFError) as err:
+        raise _corrupt(path, f"{type(err).__name__}: {str(err).splitlines()[0][:200]}") from None
+    if (len(sentences) != counts.get("sentences") or len(phrase_texts) != counts.get("phrases")
+            or len(occurrences["key"]) != counts.get("occurrences")
+            or faiss_index.ntotal != len(phrase_texts)
+            or (sentence_vectors is not None and len(sentence_vectors) != len(sentences))
+            or (len(occurrences["key"]) and int(occurrences["key"].max()) >= len(phrase_texts))):
+        raise _corrupt(path, "file sizes do not match the manifest's counts")
+    if hasattr(faiss_index, "nprobe"):
+        faiss_index.nprobe = (settings or IndexSettings()).nprobe
+    return PhraseIndex(path, manifest, sentences, occurrences, phrase_texts,
+                       _use_gpu(faiss_index), sentence_vectors)
+
+
+def open_index(corpus: Corpus, encoder: Encoder, cache_dir: str | Path | None = None,
+               settings: IndexSettings | None = None, progress: bool = True,
+               rebuild: bool = False) -> PhraseIndex:
+    """The index for ``corpus`` and ``encoder``: reused if current, built if absent or stale."""
+    settings = settings or IndexSettings()
+    if settings.index_type not in INDEX_TYPES:
+        raise GenerError(f"unknown index type {settings.index_type!r} "
+                         f"(known: {', '.join(INDEX_TYPES)})")
+    path = index_dir(corpus, encoder, settings, cache_dir)
+    fingerprint = corpus.fingerprint()
+    if path.exists() and not rebuild:
+        manifest = read_manifest(path)
+        if manifest["fingerprint"] == fingerprint:
+            return load_index(path, settings)
+        logger.warning("phrase index %s is stale (corpus changed: %s -> %s); rebuilding",
+                       path, manifest["fingerprint"], fingerprint)
+    build_index(corpus, encoder, path, settings, fingerprint, progress)
+    return load_index(path, settings)

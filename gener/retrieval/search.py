@@ -1,0 +1,168 @@
+"""Question -> ranked phrase occurrences -> phrases and evidence sentences (paper §3.2).
+
+An occurrence (a candidate phrase in a sentence) scores ``q·p + λ·q·s`` with a bi-encoder
+(``p`` the phrase text's vector, ``s`` its sentence's vector, both unit length) and
+``q_s·h_i + q_e·h_j`` with a DensePhrases encoder. Occurrences whose phrase the
+subquestion's normalization rules would drop entirely ("disease" for "Which disease?") are
+skipped, so that they do not use up the k_l evidence sentences.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from gener.artifacts import RetrievedPhrase, RetrievedSentence, SubquestionRetrieval
+from gener.corpus import Corpus
+from gener.errors import GenerError
+from gener.normalize import normalize_span
+from gener.recipes import Recipe, Subquestion
+from gener.recipes.recipe import MAX_QUESTION_CHARS
+from gener.retrieval.encoders import DEFAULT_ENCODER, Encoder, load_encoder
+from gener.retrieval.index import IndexSettings, PhraseIndex, open_index
+
+SENTENCE_WEIGHT = 1.0  # λ: weight of the evidence sentence's similarity
+
+
+def check_question(question: str) -> str:
+    """The question with whitespace collapsed; a clear error if empty or too long."""
+    if not isinstance(question, str) or not question.strip():
+        raise GenerError("empty question")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise GenerError(f"question longer than {MAX_QUESTION_CHARS} characters "
+                         f"({len(question)})")
+    return " ".join(question.split())
+
+
+@dataclass
+class RankedPhrase:
+    """A unique normalized phrase with its best occurrence."""
+
+    phrase: str
+    score: float
+    sentence: str
+    sentence_id: str
+    start: int
+    end: int
+
+
+class Searcher:
+    """Ranks the occurrences of an index for questions."""
+
+    def __init__(self, index: PhraseIndex, encoder: Encoder,
+                 sentence_weight: float = SENTENCE_WEIGHT) -> None:
+        self.index, self.encoder, self.sentence_weight = index, encoder, sentence_weight
+        self._valid: dict[tuple, bool] = {}
+
+    def rank(self, questions: list[str], top_phrases: int | None = None
+             ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per question: occurrence indices, best first, and their scores.
+
+        ``top_phrases`` bounds how many phrase vectors FAISS returns per question (default:
+        all of them, which is exact for the flat index).
+        """
+        questions = [check_question(q) for q in questions]
+        index = self.index
+        queries = self.encoder.encode_questions(questions)
+        scores, keys = index.search(queries, top_phrases or index.faiss_index.ntotal)
+        sentence_sims = None
+        if not index.contextual and self.sentence_weight:
+            sentence_sims = queries @ index.sentence_vectors.T
+        ranked = []
+        for row in range(len(questions)):
+            found = keys[row] >= 0
+            key, score = keys[row][found], scores[row][found]
+            starts, ends = index.key_ptr[key], index.key_ptr[key + 1]
+            lengths = ends - starts
+            # Expand each key into its occurrences (CSR slices), vectorised.
+            offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+            occ = index.key_order[np.repeat(starts, lengths) + offsets]
+            occ_scores = np.repeat(score, lengths).astype(np.float32)
+            if sentence_sims is not None:
+                occ_scores += self.sentence_weight * sentence_sims[row][index.occ_sentence[occ]]
+            order = np.lexsort((occ, -occ_scores))
+            ranked.append((occ[order], occ_scores[order]))
+        return ranked
+
+    def phrase_text(self, occ: int) -> str:
+        return self.index.phrase_texts[int(self.index.occ_key[occ])] if not self.index.contextual \
+            else self.index.phrase_texts[occ]
+
+    def _survivors(self, occ: int, sq: Subquestion) -> list[tuple[str, int, int]]:
+        return normalize_span(self.phrase_text(occ), int(self.index.occ_start[occ]), sq)
+
+    def valid(self, occ: int, sq: Subquestion) -> bool:
+        """Whether any part of the occurrence's phrase survives the subquestion's rules."""
+        cache_key = (self.phrase_text(occ), sq.type, sq.rules)
+        if cache_key not in self._valid:
+            self._valid[cache_key] = bool(self._survivors(occ, sq))
+        return self._valid[cache_key]
+
+    def evidence(self, ranked: tuple[np.ndarray, np.ndarray], sq: Subquestion,
+                 k: int) -> list[RetrievedSentence]:
+        """The top ``k`` unique sentences containing retrieved phrases, with those phrases."""
+        index = self.index
+        chosen: dict[int, RetrievedSentence] = {}
+        for occ, score in zip(*ranked, strict=True):
+            occ = int(occ)
+            if not self.valid(occ, sq):
+                continue
+            row = int(index.occ_sentence[occ])
+            if row not in chosen:
+                if len(chosen) >= k:
+                    break
+                sentence = index.sentences[row]
+                chosen[row] = RetrievedSentence(sentence.text, [], sentence.id, float(score))
+            chosen[row].phrases.append(RetrievedPhrase(
+                self.phrase_text(occ), int(index.occ_start[occ]), int(index.occ_end[occ]),
+                round(float(score), 6)))
+        for sentence in chosen.values():
+            sentence.score = round(sentence.score, 6)
+            sentence.phrases.sort(key=lambda p: (p.start, p.end))
+        return list(chosen.values())
+
+    def unique_phrases(self, ranked: tuple[np.ndarray, np.ndarray],
+                       sq: Subquestion) -> Iterator[RankedPhrase]:
+        """Unique normalized phrases, best first, each with its best occurrence."""
+        seen = set()
+        for occ, score in zip(*ranked, strict=True):
+            occ = int(occ)
+            if not self.valid(occ, sq):
+                continue
+            sentence = self.index.sentences[int(self.index.occ_sentence[occ])]
+            for text, start, end in self._survivors(occ, sq):
+                if text not in seen:
+                    seen.add(text)
+                    yield RankedPhrase(text, float(score), sentence.text, sentence.id, start, end)
+
+
+def open_searcher(corpus: Corpus, encoder: str | Encoder = DEFAULT_ENCODER,
+                  cache_dir: str | Path | None = None, progress: bool = True,
+                  index_settings: IndexSettings | None = None,
+                  sentence_weight: float = SENTENCE_WEIGHT) -> Searcher:
+    """Load the encoder and the corpus's index (building it if needed)."""
+    if not isinstance(encoder, Encoder):
+        encoder = load_encoder(encoder)
+    index = open_index(corpus, encoder, cache_dir, index_settings, progress)
+    return Searcher(index, encoder, sentence_weight)
+
+
+def retrieve(recipe: Recipe, corpus: Corpus, encoder: str | Encoder = DEFAULT_ENCODER,
+             cache_dir: str | Path | None = None, top_phrases: int | None = None,
+             progress: bool = True, index_settings: IndexSettings | None = None,
+             sentence_weight: float = SENTENCE_WEIGHT) -> list[SubquestionRetrieval]:
+    """For each subquestion: its top k_l unique evidence sentences with the retrieved phrases.
+
+    Phrases keep their raw text and offsets (``sentence[start:end] == name``); normalization
+    happens later (:func:`gener.normalize.normalize_retrieval`).
+    """
+    if not recipe.subquestions:
+        raise GenerError(f"recipe {recipe.name}: no subquestions")
+    searcher = open_searcher(corpus, encoder, cache_dir, progress, index_settings,
+                             sentence_weight)
+    ranked = searcher.rank([sq.question for sq in recipe.subquestions], top_phrases)
+    return [SubquestionRetrieval(sq, searcher.evidence(r, sq, sq.k))
+            for sq, r in zip(recipe.subquestions, ranked, strict=True)]
