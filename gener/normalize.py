@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import re
 import string
-from dataclasses import replace
 
 MIN_LENGTH = 3
 _AND = re.compile(r"\s+and\s+")
@@ -151,15 +150,22 @@ def normalize_retrieval(retrieval):
     ``sentence[start:end] == name``; scores are kept; sentences are kept even if no phrase
     survives (they remain training sentences, as in the paper).
     """
-    from gener.artifacts import RetrievedPhrase
+    from gener.artifacts import RetrievedPhrase, RetrievedSentence, SubquestionRetrieval
 
     sq = retrieval.subquestion
+    cache: dict[str, list[tuple[str, int, int]]] = {}
     sentences = []
     for sent in retrieval.sentences:
-        phrases = [RetrievedPhrase(text, s, e, p.score)
-                   for p in sent.phrases for text, s, e in normalize_span(p.name, p.start, sq)]
-        sentences.append(replace(sent, phrases=phrases))
-    return replace(retrieval, sentences=sentences)
+        phrases = []
+        for p in sent.phrases:
+            parts = cache.get(p.name)
+            if parts is None:
+                parts = cache[p.name] = normalize_span(p.name, 0, sq)
+            phrases += [RetrievedPhrase(text, p.start + s, p.start + e, p.score)
+                        for text, s, e in parts]
+        sentences.append(RetrievedSentence(sent.sentence, phrases, sent.sentence_id,
+                                           sent.score, sent.abbreviations))
+    return SubquestionRetrieval(sq, sentences)
 
 
 def _and_parts(name: str) -> list[tuple[int, int]]:

@@ -1,0 +1,68 @@
+"""``gener match``: annotate the GeNER code's retrieval output with our matcher."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+
+def add_parser(subparsers) -> None:
+    """Register ``gener match``."""
+    p = subparsers.add_parser(
+        "match", help="dictionary-match a GeNER retrieval folder (Which_<subtype>.json files)",
+        description="Normalize the phrases of a GeNER retrieval folder, build the "
+                    "pseudo-dictionary and annotate every sentence (paper §3.3).")
+    p.add_argument("--from-gener-retrieval", required=True, metavar="DIR",
+                   help="folder of Which_<subtype>.json files")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--gener-config", metavar="FILE",
+                        help="GeNER config JSON (types, subtypes, rule flags)")
+    source.add_argument("--recipe", metavar="RECIPE", help="gener recipe name or YAML path")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--format", choices=("jsonl", "dataset"), default="jsonl",
+                   help="train.jsonl (default) or a datasets folder (save_to_disk)")
+    p.add_argument("--seed", type=int, default=0, help="seed for multi-label draws")
+    p.add_argument("--deterministic", action="store_true",
+                   help="give multi-label phrases their most frequent label")
+    p.add_argument("--detect-abbreviations", action="store_true",
+                   help="detect abbreviations with scispacy instead of using the files' ones")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    """Read, normalize, match, and write ``train.jsonl`` (or a dataset) plus the dictionary."""
+    from pathlib import Path
+
+    from gener.interop import load_gener_config, read_gener_retrieval
+    from gener.matching import annotate, write_jsonl
+
+    started = time.perf_counter()
+    if args.gener_config:
+        subquestions = load_gener_config(args.gener_config)
+    else:
+        from gener.recipes import load_recipe
+
+        subquestions = list(load_recipe(args.recipe).subquestions)
+    labels = list(dict.fromkeys(sq.label for sq in subquestions))
+    retrievals = read_gener_retrieval(args.from_gener_retrieval, subquestions)
+    result = annotate(retrievals, labels, args.seed, args.deterministic,
+                      detect_abbreviations=args.detect_abbreviations)
+    out = Path(args.out)
+    if args.format == "jsonl":
+        write_jsonl(result.records, out / "train.jsonl")
+    else:
+        from gener.matching import to_dataset
+
+        to_dataset(result.records, labels).save_to_disk(str(out / "dataset"))
+    result.dictionary.save(out / "dictionary.json")
+    stats = result.stats
+    skipped = {k: v for k, v in stats["skipped_phrases"].items() if v}
+    print(f"{stats['sentences']} sentences, {stats['tokens']} tokens, "
+          f"{stats['dictionary_phrases']} dictionary phrases "
+          f"({stats['multi_label_phrases']} with several labels); spans per type: "
+          + ", ".join(f"{k} {v}" for k, v in stats["spans_per_type"].items())
+          + "; per source: " + ", ".join(f"{k} {v}" for k, v in stats["spans_per_source"].items())
+          + (f"; skipped phrases: {', '.join(f'{k} {v}' for k, v in skipped.items())}"
+             if skipped else "")
+          + f"; {time.perf_counter() - started:.2f} s -> {out}", file=sys.stderr)
+    return 0

@@ -1,0 +1,84 @@
+"""The pseudo-dictionary: normalized retrieved phrases with per-label counts (paper §3.3)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from gener.errors import GenerError
+from gener.text import tokenize
+
+
+def phrase_key(text: str) -> str:
+    """The matching key of a phrase: the paper's tokens, lowercased, joined by single spaces."""
+    return " ".join(tokenize(text)).lower()
+
+
+class PseudoDictionary:
+    """Maps phrase keys (see :func:`phrase_key`) to ``{label: count}``."""
+
+    def __init__(self, labels: list[str]):
+        self.labels = list(labels)
+        self.counts: dict[str, dict[str, int]] = {}
+
+    def add(self, phrase: str, label: str, count: int = 1) -> None:
+        """Count ``phrase`` (surface form) ``count`` times as ``label``."""
+        if label not in self.labels:
+            raise GenerError(f"label {label!r} is not one of {', '.join(self.labels)}")
+        key = phrase_key(phrase)
+        if key:
+            types = self.counts.setdefault(key, {})
+            types[label] = types.get(label, 0) + count
+
+    @classmethod
+    def from_retrievals(cls, retrievals, labels: list[str]) -> PseudoDictionary:
+        """Every (normalized) retrieved phrase occurrence counts once for its subquestion's label."""
+        dictionary = cls(labels)
+        for retrieval in retrievals:
+            label = retrieval.subquestion.label
+            for sentence in retrieval.sentences:
+                for phrase in sentence.phrases:
+                    dictionary.add(phrase.name, label)
+        return dictionary
+
+    def __len__(self) -> int:
+        return len(self.counts)
+
+    def __contains__(self, phrase: str) -> bool:
+        return phrase_key(phrase) in self.counts
+
+    def types(self, phrase: str) -> dict[str, int]:
+        """Label counts of a phrase (empty when absent)."""
+        return dict(self.counts.get(phrase_key(phrase), {}))
+
+    def to_json(self) -> str:
+        """Deterministic JSON text: ``{"labels": [...], "phrases": {key: {label: count}}}``."""
+        return json.dumps({"labels": self.labels, "phrases": self.counts},
+                          sort_keys=True, ensure_ascii=False, indent=1) + "\n"
+
+    def save(self, path: str | Path) -> None:
+        """Write :meth:`to_json` atomically (temporary file, then rename)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(self.to_json())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: str | Path) -> PseudoDictionary:
+        """Read a file written by :meth:`save`."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            dictionary = cls(data["labels"])
+            for key, types in data["phrases"].items():
+                dictionary.counts[key] = {str(k): int(v) for k, v in types.items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+            raise GenerError(f"{path}: not a pseudo-dictionary file ({err})") from None
+        return dictionary
