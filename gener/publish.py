@@ -192,13 +192,15 @@ def repo_url(endpoint: str, repo_type: str, repo_id: str) -> str:
     return f"{endpoint.rstrip('/')}/{PREFIX[repo_type]}{repo_id}"
 
 
-def format_size(n: int) -> str:
+def format_size(n: float) -> str:
     """``n`` bytes in a short human unit."""
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+    if n < 1000:
+        return f"{n:.0f} B"
+    for unit in ("kB", "MB"):
         n /= 1000
-    raise AssertionError("unreachable")
+        if n < 1000:
+            return f"{n:.1f} {unit}"
+    return f"{n / 1000:.1f} GB"
 
 
 def format_plan(targets: list[Target], org: str, endpoint: str) -> str:
@@ -211,6 +213,8 @@ def format_plan(targets: list[Target], org: str, endpoint: str) -> str:
         lines.append(f"  url: {repo_url(endpoint, t.repo_type, repo_id)}")
         lines.append(f"  commit: {t.message}")
         lines += [f"    {format_size(size):>9}  {path}" for path, size in t.files.items()]
+    lines.append("Unchanged repos get no commit; remote files missing from a folder are deleted "
+                 "(except .gitattributes).")
     return "\n".join(lines)
 
 
@@ -311,12 +315,14 @@ def publish(targets: list[Target], org: str | None = None, api=None,
     from huggingface_hub import HfApi, constants
     from huggingface_hub.errors import HfHubHTTPError
 
+    from gener import __version__
+
     if not targets:
         raise GenerError("nothing to publish")
-    if constants.is_offline_mode():
+    if constants.HF_HUB_OFFLINE:
         raise GenerError("the Hub is in offline mode (HF_HUB_OFFLINE=1); "
                          "publish with HF_HUB_OFFLINE=0")
-    api = api or HfApi(token=resolve_token())
+    api = api or HfApi(token=resolve_token(), library_name="gener", library_version=__version__)
     user = authenticate(api)
     org = org or os.environ.get(ORG_ENV) or user
     outcomes = []
@@ -325,8 +331,9 @@ def publish(targets: list[Target], org: str | None = None, api=None,
             outcome = publish_target(api, target, org)
         except HfHubHTTPError as err:
             status = err.response.status_code if err.response is not None else "?"
+            reason = getattr(err, "server_message", None) or str(err).splitlines()[0]
             raise GenerError(f"{target.repo_type} {org}/{target.name}: the Hub refused "
-                             f"(HTTP {status}): {str(err).splitlines()[0]}") from None
+                             f"(HTTP {status}): {reason.strip()}") from None
         except _network_errors() as err:
             raise GenerError(f"{target.repo_type} {org}/{target.name}: cannot reach "
                              f"{api.endpoint}: {type(err).__name__}") from None
@@ -336,6 +343,8 @@ def publish(targets: list[Target], org: str | None = None, api=None,
         if outcome.commit:
             echo(f"{target.repo_type} {outcome.repo_id}: {len(outcome.uploaded)} files uploaded, "
                  f"{len(outcome.deleted)} deleted (commit {outcome.commit[:8]})")
+            for path in outcome.deleted:
+                echo(f"  deleted {path}")
         else:
             echo(f"{target.repo_type} {outcome.repo_id}: up to date, no commit")
         echo(f"  {outcome.url}")

@@ -135,7 +135,7 @@ def _uploads(server):
 def test_publish_round_trip_and_republish_makes_no_commit(hub, artifacts, capsys, caplog):
     import datasets
     import torch
-    from transformers import AutoModelForTokenClassification
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
 
     caplog.set_level("DEBUG")
     assert main(["-v", *_argv(artifacts, "--no-dry-run", "--org", ORG)]) == 0
@@ -166,6 +166,8 @@ def test_publish_round_trip_and_republish_makes_no_commit(hub, artifacts, capsys
         assert remote.features == local.features
         assert remote.features["ner_tags"].feature.names == local.features["ner_tags"].feature.names
         assert remote.to_list() == local.to_list()
+    default = datasets.load_dataset(f"{ORG}/gener", split="train", cache_dir=cache)
+    assert default.num_rows == 3  # ncbi_disease is the default config
 
     # The model loads by repo id and computes the same logits as the local one.
     inputs = {"input_ids": torch.tensor([[101, 7592, 2088, 102]])}
@@ -175,6 +177,9 @@ def test_publish_round_trip_and_republish_makes_no_commit(hub, artifacts, capsys
     with torch.no_grad():
         assert torch.equal(local_model(**inputs).logits, remote_model(**inputs).logits)
     assert remote_model.config.id2label == local_model.config.id2label
+    tokenizer = AutoTokenizer.from_pretrained(f"{ORG}/gener-ncbi_disease", cache_dir=hub_cache)
+    assert tokenizer("lung cancer")["input_ids"] == \
+        AutoTokenizer.from_pretrained(artifacts["model"])("lung cancer")["input_ids"]
 
     # Publishing the same files again makes no commit anywhere.
     shas = {key: repo.sha for key, repo in hub.state.repos.items()}
@@ -206,6 +211,13 @@ def test_changed_and_removed_files_make_one_commit(hub, artifacts, tmp_path, cap
     files = repo.commits[-1][2]
     assert files["app.py"].data == b"print('changed')\n"
     assert "requirements.txt" not in files and ".gitattributes" in files
+
+
+def test_an_org_the_token_cannot_write_to_is_one_line(hub, artifacts, capsys):
+    assert main(["publish", "--space", str(artifacts["space"]), "--no-dry-run",
+                 "--org", "someone-else"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "someone-else/gener" in err and "HTTP 403" in err
 
 
 def test_org_from_environment(hub, artifacts, monkeypatch, capsys):
@@ -262,6 +274,9 @@ def test_defaults_find_folders_under_the_working_directory(hub, artifacts, capsy
     assert "space <token user>/gener" in out and "dataset " not in out  # no artifacts/datasets
     assert main(["publish", "--datasets"]) == 1
     assert "artifacts/datasets: not a gener dataset folder" in capsys.readouterr().err
+    shutil.rmtree("artifacts")
+    assert main(["publish", "--models"]) == 1
+    assert "no model folders under artifacts/runs" in capsys.readouterr().err
 
 
 def test_offline_mode_is_a_clear_error(hub, artifacts, monkeypatch, capsys):

@@ -50,6 +50,8 @@ def run(args) -> int:
         model_dirs = [Path(m) for m in args.models]
     elif args.models is not None or everything:
         model_dirs = find_models(*DEFAULT_MODEL_ROOTS)
+        if args.models is not None and not model_dirs:
+            raise GenerError(f"no model folders under {' or '.join(DEFAULT_MODEL_ROOTS)}")
     else:
         model_dirs = []
     if everything:  # defaults that do not exist yet are left out, not errors
