@@ -1,6 +1,6 @@
 """Publish the dataset folder, trained models and the Space to the Hugging Face Hub.
 
-A publication is a list of :class:`Target`\\ s (one repository each): the dataset folder
+A publication is a list of targets, one repository each: the dataset folder
 written by ``gener materialize`` goes to the dataset repo ``ORG/gener``, each trained model
 folder to a model repo ``ORG/gener-<name>``, and the Space folder to the Gradio Space
 ``ORG/gener``. :func:`plan` builds the targets from local folders only (no network);
@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gener import __version__
 from gener.dataset import MANIFEST, read_manifests
 from gener.errors import GenerError
 
@@ -106,7 +107,7 @@ def model_target(folder: str | Path) -> Target:
                          "model.safetensors, as written by save_pretrained)")
     name = folder.parent.name if folder.name == "model" else folder.name
     name = re.sub(r"[^\w.-]+", "-", name).strip("-.")
-    repo = name if name.startswith(MODEL_PREFIX.rstrip("-")) else MODEL_PREFIX + name
+    repo = name if name == "gener" or name.startswith(MODEL_PREFIX) else MODEL_PREFIX + name
     version = model_data_version(folder)
     message = f"Publish model {repo}" + (f" (data {version})" if version else "")
     return Target("model", repo, folder, local_files(folder), message,
@@ -118,8 +119,6 @@ def space_target(folder: str | Path, data_version: str | None = None) -> Target:
     folder = Path(folder)
     if not (folder / "app.py").is_file() or not (folder / "README.md").is_file():
         raise GenerError(f"{folder}: not a Space folder (needs app.py and README.md)")
-    from gener import __version__
-
     message = f"Publish gener Space (gener {__version__}"
     message += f", data {data_version})" if data_version else ")"
     return Target("space", SPACE_REPO, folder, local_files(folder), message,
@@ -150,9 +149,13 @@ def model_data_version(folder: Path) -> str | None:
     else ``version`` in a ``gener.json`` next to the weights; None when neither says."""
     card = folder / "README.md"
     if card.is_file():
+        import yaml
         from huggingface_hub import metadata_load
 
-        version = (metadata_load(card) or {}).get("data_version")
+        try:
+            version = (metadata_load(card) or {}).get("data_version")
+        except yaml.YAMLError as err:
+            raise GenerError(f"{card}: the model card's YAML is invalid ({err.problem})") from None
         if version:
             return str(version)
     manifest = folder / MANIFEST
@@ -314,8 +317,6 @@ def publish(targets: list[Target], org: str | None = None, api=None,
     """
     from huggingface_hub import HfApi, constants
     from huggingface_hub.errors import HfHubHTTPError
-
-    from gener import __version__
 
     if not targets:
         raise GenerError("nothing to publish")
