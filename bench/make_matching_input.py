@@ -67,7 +67,7 @@ def generate(out: Path, sentences: int, n_phrases: int, seed: int) -> None:
     everything = [n for pool in pools for n in pool]
     per_sentence = max(1, -(-max(map(len, pools)) // sentences))
     out.mkdir(parents=True, exist_ok=True)
-    for (label, subtype), pool in zip(SUBTYPES, pools):
+    for (_, subtype), pool in zip(SUBTYPES, pools, strict=True):
         lines = []
         for i in range(sentences):
             picks = [pool[(i * per_sentence + j) % len(pool)] if i * per_sentence + j < len(pool)

@@ -45,4 +45,4 @@ def add_abbreviations(retrieval):
     found = find_abbreviations([s.sentence for s in retrieval.sentences])
     return SubquestionRetrieval(retrieval.subquestion, [
         RetrievedSentence(s.sentence, s.phrases, s.sentence_id, s.score, abbreviations)
-        for s, abbreviations in zip(retrieval.sentences, found)])
+        for s, abbreviations in zip(retrieval.sentences, found, strict=True)])

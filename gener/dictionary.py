@@ -34,7 +34,7 @@ class PseudoDictionary:
 
     @classmethod
     def from_retrievals(cls, retrievals, labels: list[str]) -> PseudoDictionary:
-        """Every (normalized) retrieved phrase occurrence counts once for its subquestion's label."""
+        """Each (normalized) retrieved phrase occurrence counts once for its label."""
         dictionary = cls(labels)
         for retrieval in retrievals:
             label = retrieval.subquestion.label

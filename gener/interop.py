@@ -111,7 +111,8 @@ def read_retrieval_file(path: Path, subquestion: Subquestion) -> SubquestionRetr
                 rows.append(json.loads(line))
             except ValueError as err:
                 raise GenerError(f"{path}: line {n}: not valid JSON ({err.msg})") from None
-    sentences = [_sentence(row, f"{path}: line {n}") for (n, _), row in zip(numbered, rows)]
+    sentences = [_sentence(row, f"{path}: line {n}")
+                 for (n, _), row in zip(numbered, rows, strict=True)]
     return SubquestionRetrieval(subquestion, sentences)
 
 

@@ -200,7 +200,7 @@ def match(retrievals, labels: list[str], seed: int = 0, deterministic: bool = Fa
     all_retrieved = _retrieved_spans([sent for _, sent in items], skips)
     bar = _progress_bar(len(items), progress)
     iterate = automaton.iter
-    for (sq, sent), tokens, retrieved in zip(items, all_tokens, all_retrieved):
+    for (sq, sent), tokens, retrieved in zip(items, all_tokens, all_retrieved, strict=True):
         label, skip_lower = sq.label, sq.has_rule(9)
         taken = [(s, e) for s, e, _ in retrieved]
         spans = [[s, e, label, "retrieved"] for s, e, _ in retrieved]
@@ -301,6 +301,11 @@ def annotate(retrievals, labels: list[str], seed: int = 0, deterministic: bool =
     return match(retrievals, labels, seed, deterministic, progress, miner=miner)
 
 
+_SPAN = '{{"start": {start}, "end": {end}, "type": "{type}", "source": "{source}"}}'
+_RECORD = ('{{"id": {}, "tokens": {}, "ner_tags": ["{}"], "spans": [{}], "question": {}, '
+           '"retrieval_score": {}, "sentence_id": {}}}')
+
+
 def _jsonl_lines(records: list[dict]):
     """JSON text of each record, with hand-built tag and span lists where that is exact."""
     dumps = json.JSONEncoder(ensure_ascii=False).encode
@@ -312,13 +317,11 @@ def _jsonl_lines(records: list[dict]):
                 or r["retrieval_score"] != r["retrieval_score"]:
             yield dumps(r)
             continue
-        spans = ", ".join('{"start": %d, "end": %d, "type": "%s", "source": "%s"}'
-                          % (s["start"], s["end"], s["type"], s["source"]) for s in r["spans"])
+        spans = ", ".join(_SPAN.format(**s) for s in r["spans"])
         tags = '", "'.join(r["ner_tags"])
-        yield ('{"id": %s, "tokens": %s, "ner_tags": ["%s"], "spans": [%s], "question": %s, '
-               '"retrieval_score": %s, "sentence_id": %s}'
-               % (dumps(r["id"]), dumps(r["tokens"]), tags, spans, dumps(r["question"]),
-                  json.dumps(r["retrieval_score"]), dumps(r["sentence_id"])))
+        yield _RECORD.format(dumps(r["id"]), dumps(r["tokens"]), tags, spans,
+                             dumps(r["question"]), json.dumps(r["retrieval_score"]),
+                             dumps(r["sentence_id"]))
 
 
 def write_jsonl(records: list[dict], path) -> None:

@@ -26,7 +26,7 @@ _STRIP = string.punctuation + string.whitespace + "\u201c\u201d\u2018\u2019\u00a
 _THE = re.compile(r"^the\s+", re.IGNORECASE)
 _WORD = re.compile(r"[^\W_]+(?:'s)?")
 
-# The NLTK English stopword list (the GeNER code removes phrases found in it).
+# The NLTK English stopword list, plus "us" (the paper's own example of a stopword).
 STOPWORDS = frozenset("""
 i me my myself we our ours ourselves you you're you've you'll you'd your yours yourself
 yourselves he him his himself she she's her hers herself it it's its itself they them their
@@ -38,7 +38,7 @@ how all any both each few more most other some such no nor not only own same so 
 very s t can will just don don't should should've now d ll m o re ve y ain aren aren't
 couldn couldn't didn didn't doesn doesn't hadn hadn't hasn hasn't haven haven't isn isn't ma
 mightn mightn't mustn mustn't needn needn't shan shan't shouldn shouldn't wasn wasn't weren
-weren't won won't wouldn wouldn't
+weren't won won't wouldn wouldn't us
 """.split())
 
 # Words that make a type word generic rather than a name ("a particular disease").

@@ -31,7 +31,7 @@ def mine_phrases(token_lists: Iterable[list[str]], min_count: int = 3, max_len: 
         lowered = [t.lower() for t in tokens]
         total += len(lowered)
         for n in range(1, max_len + 1):
-            counts.update(zip(*(lowered[i:] for i in range(n))))
+            counts.update(zip(*(lowered[i:] for i in range(n)), strict=False))
     phrases = set()
     for gram, count in counts.items():
         if len(gram) < 2 or count < min_count or gram[0] in STOPWORDS \

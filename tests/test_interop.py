@@ -1,0 +1,92 @@
+"""Reading GeNER retrieval folders and configs, and the ``gener match`` verb."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gener.cli import main
+from gener.errors import GenerError
+from gener.interop import load_gener_config, read_gener_retrieval
+
+SHARED_CONFIGS = Path(__file__).resolve().parents[2] / "shared/data/gener/configs"
+CONFIG = {"add_abbreviation": False, "refine_boundary": False, "subquestion_configs": [
+    {"type": "LOC", "subtype": "city", "top_k": 2, "skip_lowercase_ngram": 1},
+    {"type": "ORG", "subtype": "sports team", "remove_the": False, "skip_lowercase_ngram": 0}]}
+
+
+def write_folder(tmp_path, city_lines=None):
+    city = city_lines or [
+        {"sentence": "Paris and Rome are cities .",
+         "phrases": [{"name": "Paris and Rome", "start": 0, "end": 14}], "abbreviations": {}},
+        {"sentence": "I left Rome for paris .", "phrases": [], "abbreviations": {}}]
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    team = [{"sentence": "the Boston Red Sox beat Paris FC .",
+             "phrases": [{"name": "the Boston Red Sox", "start": 0, "end": 18}]}]
+    (tmp_path / "Which_city.json").write_text(
+        "\n".join(line if isinstance(line, str) else json.dumps(line) for line in city) + "\n")
+    (tmp_path / "Which_sports team.json").write_text("\n".join(map(json.dumps, team)) + "\n")
+    (tmp_path / "config.json").write_text(json.dumps(CONFIG))
+    return tmp_path
+
+
+def test_config_rules(tmp_path):
+    city, team = load_gener_config(write_folder(tmp_path) / "config.json")
+    assert (city.label, city.type, city.question, city.k) == ("LOC", "city", "Which city", 2)
+    assert city.rules == (1, 2, 3, 4, 5, 6, 7, 9)
+    assert team.rules == (1, 2, 3, 5, 6, 7)
+
+
+@pytest.mark.skipif(not SHARED_CONFIGS.exists(), reason="shared GeNER configs not present")
+def test_paper_configs_load_with_defaults():
+    subquestions = load_gener_config(SHARED_CONFIGS / "conll-2003.json")
+    assert [s.type for s in subquestions][:3] == ["athlete", "actor", "politician"]
+    company = next(s for s in subquestions if s.type == "company")
+    assert company.has_rule(1)  # misspelt "split composite mention" falls back to the default
+    assert all(s.has_rule(8) and s.has_rule(10) for s in subquestions)
+    disease = load_gener_config(SHARED_CONFIGS / "bc5cdr.json")[0]
+    assert not disease.has_rule(1) and not disease.has_rule(3) and not disease.has_rule(9)
+
+
+def test_bad_lines_name_file_and_line(tmp_path):
+    folder = write_folder(tmp_path, [{"sentence": "Paris", "phrases": []}, "{not json"])
+    subquestions = load_gener_config(folder / "config.json")
+    with pytest.raises(GenerError, match=r"Which_city.json: line 2: not valid JSON"):
+        read_gener_retrieval(folder, subquestions)
+    folder = write_folder(tmp_path, [{"sentence": "Paris", "phrases": [{"name": "Paris"}]}])
+    with pytest.raises(GenerError, match=r"line 1: each phrase needs"):
+        read_gener_retrieval(folder, subquestions)
+    with pytest.raises(GenerError, match="retrieval folder not found"):
+        read_gener_retrieval(tmp_path / "missing", subquestions)
+
+
+def test_gener_match_writes_jsonl_and_dictionary(tmp_path, capsys):
+    folder = write_folder(tmp_path / "in")
+    args = ["match", "--from-gener-retrieval", str(folder), "--gener-config",
+            str(folder / "config.json"), "--out", str(tmp_path / "out"), "--deterministic"]
+    assert main(args) == 0
+    records = [json.loads(line) for line in (tmp_path / "out/train.jsonl").open()]
+    assert [r["tokens"][0] for r in records] == ["Paris", "I", "the"]
+    assert records[0]["ner_tags"][:3] == ["B-LOC", "O", "B-LOC"]
+    assert records[1]["ner_tags"] == ["O", "O", "B-LOC", "O", "O", "O"]  # rule 9: "paris"
+    assert records[2]["ner_tags"][:4] == ["B-ORG", "I-ORG", "I-ORG", "I-ORG"]  # rule 4 off
+    assert records[2]["ner_tags"][5] == "B-LOC"
+    dictionary = json.loads((tmp_path / "out/dictionary.json").read_text())
+    assert dictionary["phrases"]["paris"] == {"LOC": 1}
+    assert "3 sentences" in capsys.readouterr().err
+    first = (tmp_path / "out/train.jsonl").read_bytes()
+    assert main(args) == 0 and (tmp_path / "out/train.jsonl").read_bytes() == first
+
+
+def test_gener_match_jsonl_path_stays_light(tmp_path):
+    folder = write_folder(tmp_path / "in")
+    code = ("import sys; from gener.cli import main; main(['match', '--from-gener-retrieval', "
+            f"{str(folder)!r}, '--gener-config', {str(folder / 'config.json')!r}, '--out', "
+            f"{str(tmp_path / 'out')!r}]); "
+            "print(sorted(m for m in ('torch', 'transformers', 'datasets', 'spacy', 'numpy') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"

@@ -1,0 +1,85 @@
+"""Normalization rules 1-7 (paper Appendix A, rule 7 extended to generic phrases)."""
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gener.artifacts import RetrievedPhrase, RetrievedSentence, SubquestionRetrieval
+from gener.normalize import (
+    is_all_lowercase,
+    is_stopword,
+    is_too_short,
+    is_type_word_or_generic,
+    normalize_phrase,
+    normalize_retrieval,
+    normalize_span,
+    split_on_and,
+    strip_leading_the,
+    strip_punctuation,
+)
+from gener.recipes import Subquestion
+
+
+def sq(entity_type="sports team", rules=(1, 2, 3, 4, 5, 6, 7)):
+    return Subquestion("ORG", entity_type, 10, tuple(rules), f"Which {entity_type}?")
+
+
+def test_rule_functions():
+    assert split_on_and("France and Germany") == ["France", "Germany"]
+    assert split_on_and("Andorra") == ["Andorra"]
+    assert strip_punctuation('"Leprosy,"') == "Leprosy"
+    assert is_all_lowercase("leprosy") and not is_all_lowercase("Leprosy")
+    assert not is_all_lowercase("1990")
+    assert strip_leading_the("the Boston Red Sox") == "Boston Red Sox"
+    assert strip_leading_the("The Hague") == "Hague"
+    assert strip_leading_the("Theodore") == "Theodore"
+    assert is_too_short("UK") and not is_too_short("USA")
+    assert is_stopword("WAS") and is_stopword("US") and not is_stopword("USA")
+
+
+def test_rule_7_type_word_plural_and_generic_phrases():
+    assert is_type_word_or_generic("sports team", "sports team")
+    assert is_type_word_or_generic("Teams", "sports team")
+    assert is_type_word_or_generic("the other sports teams", "sports team")
+    assert is_type_word_or_generic("countries", "country")
+    assert is_type_word_or_generic("particular disease", "disease")
+    assert is_type_word_or_generic("States", "state in the USA")
+    assert not is_type_word_or_generic("heart disease", "disease")
+    assert not is_type_word_or_generic("Crohn's disease", "disease")
+    assert not is_type_word_or_generic("Boston Red Sox", "sports team")
+    assert not is_type_word_or_generic("USA", "state in the USA")
+
+
+def test_normalize_phrase_applies_enabled_rules_in_order():
+    assert normalize_phrase("the Boston Red Sox and the New York Yankees,", sq()) == [
+        "Boston Red Sox", "New York Yankees"]
+    assert normalize_phrase("the sports teams", sq()) == []
+    assert normalize_phrase("US", sq()) == []
+    assert normalize_phrase("lowercase thing", sq()) == []
+    assert normalize_phrase("lowercase thing", sq(rules=(2,))) == ["lowercase thing"]
+    assert normalize_phrase("Tom and Jerry", sq(rules=(2,))) == ["Tom and Jerry"]
+    assert normalize_phrase("the Beatles", sq(rules=(2, 3))) == ["the Beatles"]
+    assert normalize_phrase(",", sq()) == []
+
+
+@given(st.lists(st.sampled_from(["the", "The", "and", "Red", "Sox", "team", ",", '"', "x",
+                                 "US", "Paris", " "]), max_size=8),
+       st.text(alphabet="ab ", max_size=5))
+def test_normalize_span_keeps_offsets(words, prefix):
+    name = " ".join(words)
+    sentence = prefix + name + " tail"
+    for text, start, end in normalize_span(name, len(prefix), sq()):
+        assert sentence[start:end] == text
+        assert text == text.strip()
+
+
+def test_normalize_retrieval_rewrites_phrases_with_offsets():
+    text = "Fans of the Boston Red Sox and the Yankees, cheered."
+    name = "the Boston Red Sox and the Yankees,"
+    start = text.index(name)
+    retrieval = SubquestionRetrieval(sq(), [RetrievedSentence(
+        text, [RetrievedPhrase(name, start, start + len(name), 0.5)], "s1", 1.0)])
+    out = normalize_retrieval(retrieval)
+    phrases = out.sentences[0].phrases
+    assert [p.name for p in phrases] == ["Boston Red Sox", "Yankees"]
+    assert all(text[p.start:p.end] == p.name and p.score == 0.5 for p in phrases)
+    assert retrieval.sentences[0].phrases[0].name == name  # input untouched
