@@ -302,7 +302,7 @@ def annotate(retrievals, labels: list[str], seed: int = 0, deterministic: bool =
 
 
 _SPAN = '{{"start": {start}, "end": {end}, "type": "{type}", "source": "{source}"}}'
-_RECORD = ('{{"id": {}, "tokens": {}, "ner_tags": ["{}"], "spans": [{}], "question": {}, '
+_RECORD = ('{{"id": {}, "tokens": {}, "ner_tags": [{}], "spans": [{}], "question": {}, '
            '"retrieval_score": {}, "sentence_id": {}}}')
 
 
@@ -318,7 +318,7 @@ def _jsonl_lines(records: list[dict]):
             yield dumps(r)
             continue
         spans = ", ".join(_SPAN.format(**s) for s in r["spans"])
-        tags = '", "'.join(r["ner_tags"])
+        tags = '"{}"'.format('", "'.join(r["ner_tags"])) if r["ner_tags"] else ""
         yield _RECORD.format(dumps(r["id"]), dumps(r["tokens"]), tags, spans,
                              dumps(r["question"]), json.dumps(r["retrieval_score"]),
                              dumps(r["sentence_id"]))
