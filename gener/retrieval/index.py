@@ -4,7 +4,7 @@ An index lives in ``<cache>/index/<corpus>-<settings digest>/`` with these files
 
     manifest.json     corpus fingerprint, encoder, candidate and FAISS settings, counts
     sentences.jsonl   the corpus sentences (id, text), in corpus order
-    occurrences.npz   per occurrence: sentence row, char start/end, phrase key
+    occurrences.npz   per occurrence: sentence row, char start/end, phrase key, flags
     phrases.json      the text of each phrase key (unique texts; one per occurrence when the
                       encoder is contextual)
     phrases.faiss     phrase vectors (flat inner product, or IVF-PQ)
@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 INDEX_TYPES = ("flat", "ivfpq")
+OCCURRENCE_FIELDS = ("sentence", "start", "end", "key", "plural", "title")
 _FILES = ("sentences.jsonl", "occurrences.npz", "phrases.json", "phrases.faiss")
 
 
@@ -84,7 +85,13 @@ class PhraseIndex:
         self.occ_sentence = occurrences["sentence"]
         self.occ_start, self.occ_end = occurrences["start"], occurrences["end"]
         self.occ_key = occurrences["key"]
+        # plural: a common-noun plural head (a class, not an entity); title: the phrase is
+        # its document's title (in encyclopedic text, the entity the sentence is about).
+        self.occ_plural, self.occ_title = occurrences["plural"], occurrences["title"]
         self.faiss_index, self.sentence_vectors = faiss_index, sentence_vectors
+        # The last word of each all-lowercase phrase key ("" for other keys).
+        self.key_lower_head = np.array([t.rsplit(" ", 1)[-1] if t.islower() else ""
+                                        for t in phrase_texts])
         # Occurrences grouped by phrase key (CSR), to expand FAISS hits into occurrences.
         self.key_order = np.argsort(self.occ_key, kind="stable").astype(np.int64)
         counts = np.bincount(self.occ_key, minlength=len(phrase_texts))
@@ -113,6 +120,7 @@ def _corrupt(path: Path, reason: str) -> GenerError:
 
 
 def _faiss():
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # CPU-feature probing noise
     try:
         import faiss
     except ImportError:
@@ -157,15 +165,19 @@ def build_index(corpus: Corpus, encoder: Encoder, path: Path, settings: IndexSet
                       disable=not progress, leave=False))
     occ_sentence = np.repeat(np.arange(len(texts), dtype=np.int32), [len(s) for s in spans])
     flat = [span for per_sentence in spans for span in per_sentence]
-    occ_start = np.array([s for s, _ in flat], dtype=np.int32)
-    occ_end = np.array([e for _, e in flat], dtype=np.int32)
-    occ_texts = [texts[i][s:e] for i, (s, e) in zip(occ_sentence.tolist(), flat, strict=True)]
+    occ_start = np.array([s for s, _, _ in flat], dtype=np.int32)
+    occ_end = np.array([e for _, e, _ in flat], dtype=np.int32)
+    occ_plural = np.array([p for _, _, p in flat], dtype=bool)
+    occ_texts = [texts[i][s:e] for i, (s, e, _) in zip(occ_sentence.tolist(), flat, strict=True)]
+    occ_title = np.array([t.lower() == sentences[i].title.lower()
+                          for i, t in zip(occ_sentence.tolist(), occ_texts, strict=True)], bool)
     if not flat:
         raise GenerError(f"{corpus.name}: no candidate phrases found in the corpus")
     if encoder.contextual:
         phrase_texts = occ_texts
         occ_key = np.arange(len(flat), dtype=np.int32)
-        phrase_vectors = encoder.encode_spans(texts, spans, progress)
+        phrase_vectors = encoder.encode_spans(texts, [[(s, e) for s, e, _ in x] for x in spans],
+                                              progress)
         sentence_vectors = None
     else:
         key_of: dict[str, int] = {}
@@ -182,7 +194,7 @@ def build_index(corpus: Corpus, encoder: Encoder, path: Path, settings: IndexSet
         for s in sentences:
             f.write(json.dumps([s.id, s.text, s.doc_id, s.title], ensure_ascii=False) + "\n")
     np.savez(tmp / "occurrences.npz", sentence=occ_sentence, start=occ_start, end=occ_end,
-             key=occ_key)
+             key=occ_key, plural=occ_plural, title=occ_title)
     (tmp / "phrases.json").write_text(json.dumps(phrase_texts, ensure_ascii=False),
                                       encoding="utf-8")
     _faiss().write_index(_make_faiss(phrase_vectors, settings), str(tmp / "phrases.faiss"))
@@ -231,7 +243,7 @@ def load_index(path: Path, settings: IndexSettings | None = None) -> PhraseIndex
         with open(path / "sentences.jsonl", encoding="utf-8") as f:
             sentences = [Sentence(*json.loads(line)) for line in f]
         with np.load(path / "occurrences.npz") as data:
-            occurrences = {k: data[k] for k in ("sentence", "start", "end", "key")}
+            occurrences = {k: data[k] for k in OCCURRENCE_FIELDS}
         phrase_texts = json.loads((path / "phrases.json").read_text(encoding="utf-8"))
         faiss_index = _faiss().read_index(str(path / "phrases.faiss"))
         vectors_file = path / "sentences.npy"

@@ -18,13 +18,15 @@ import numpy as np
 from gener.artifacts import RetrievedPhrase, RetrievedSentence, SubquestionRetrieval
 from gener.corpus import Corpus
 from gener.errors import GenerError
-from gener.normalize import normalize_span
+from gener.normalize import normalize_span, type_word_forms
 from gener.recipes import Recipe, Subquestion
 from gener.recipes.recipe import MAX_QUESTION_CHARS
 from gener.retrieval.encoders import DEFAULT_ENCODER, Encoder, load_encoder
 from gener.retrieval.index import IndexSettings, PhraseIndex, open_index
 
 SENTENCE_WEIGHT = 1.0  # λ: weight of the evidence sentence's similarity
+TITLE_BONUS = 0.2  # added when the phrase is its document's title (bi-encoders)
+CLASS_PENALTY = 0.3  # subtracted for phrases naming a class rather than an entity
 
 
 def check_question(question: str) -> str:
@@ -53,16 +55,21 @@ class Searcher:
     """Ranks the occurrences of an index for questions."""
 
     def __init__(self, index: PhraseIndex, encoder: Encoder,
-                 sentence_weight: float = SENTENCE_WEIGHT) -> None:
+                 sentence_weight: float = SENTENCE_WEIGHT, title_bonus: float = TITLE_BONUS,
+                 class_penalty: float = CLASS_PENALTY) -> None:
         self.index, self.encoder, self.sentence_weight = index, encoder, sentence_weight
+        self.title_bonus, self.class_penalty = title_bonus, class_penalty
         self._valid: dict[tuple, bool] = {}
 
-    def rank(self, questions: list[str], top_phrases: int | None = None
-             ) -> list[tuple[np.ndarray, np.ndarray]]:
+    def rank(self, questions: list[str], top_phrases: int | None = None,
+             entity_types: list[str] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per question: occurrence indices, best first, and their scores.
 
         ``top_phrases`` bounds how many phrase vectors FAISS returns per question (default:
-        all of them, which is exact for the flat index).
+        all of them, which is exact for the flat index). With bi-encoders, phrases that name
+        a class are penalised: plural common nouns ("bleeding disorders") and, given the
+        question's ``entity_types``, lowercase phrases headed by the type word ("infectious
+        disease"; "Lyme disease" is kept).
         """
         questions = [check_question(q) for q in questions]
         index = self.index
@@ -81,8 +88,15 @@ class Searcher:
             offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
             occ = index.key_order[np.repeat(starts, lengths) + offsets]
             occ_scores = np.repeat(score, lengths).astype(np.float32)
-            if sentence_sims is not None:
-                occ_scores += self.sentence_weight * sentence_sims[row][index.occ_sentence[occ]]
+            if not index.contextual:
+                if sentence_sims is not None:
+                    occ_scores += self.sentence_weight * sentence_sims[row][index.occ_sentence[occ]]
+                occ_scores += self.title_bonus * index.occ_title[occ]
+                generic = index.occ_plural[occ]
+                if entity_types:
+                    forms = list(type_word_forms(entity_types[row]))
+                    generic = generic | np.isin(index.key_lower_head[index.occ_key[occ]], forms)
+                occ_scores -= self.class_penalty * generic
             order = np.lexsort((occ, -occ_scores))
             ranked.append((occ[order], occ_scores[order]))
         return ranked
@@ -163,6 +177,7 @@ def retrieve(recipe: Recipe, corpus: Corpus, encoder: str | Encoder = DEFAULT_EN
         raise GenerError(f"recipe {recipe.name}: no subquestions")
     searcher = open_searcher(corpus, encoder, cache_dir, progress, index_settings,
                              sentence_weight)
-    ranked = searcher.rank([sq.question for sq in recipe.subquestions], top_phrases)
+    ranked = searcher.rank([sq.question for sq in recipe.subquestions], top_phrases,
+                           [sq.type for sq in recipe.subquestions])
     return [SubquestionRetrieval(sq, searcher.evidence(r, sq, sq.k))
             for sq, r in zip(recipe.subquestions, ranked, strict=True)]

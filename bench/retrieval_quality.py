@@ -1,0 +1,133 @@
+"""Proxy P@100 and diversity of phrase retrieval on the default corpus (paper Table 5 style).
+
+For the subquestions of the ncbi_disease, bc5cdr and conll2003 recipes, the top 100 retrieved
+phrase occurrences (after normalization rules 1-7) are judged against a proxy gold per label:
+
+* gold entity strings of that label in the benchmark's train + validation splits, and
+* titles of default-corpus articles whose ``description``, up to its first preposition or
+  comma, contains a type word of one of the label's subquestions ("Scabies": "Human disease").
+
+Matching is case-insensitive on the whole phrase. P@100 = correct / 100 over the top 100
+occurrences (as in the paper, where duplicates count); diversity = unique phrases among them.
+
+    python bench/retrieval_quality.py [--cache-dir DIR] [--encoder minilm] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from collections import defaultdict
+
+from gener.benchmarks import load_benchmark
+from gener.corpus import WikiVitalCorpus
+from gener.normalize import normalize_span, type_word_forms
+from gener.recipes import load_recipe
+from gener.retrieval.search import open_searcher
+
+RECIPES = ("ncbi_disease", "bc5cdr", "conll2003")
+_CUT = re.compile(r"\s(?:in|of|for|from|by|on|at|with|that|which|who|based)\s|[,(;]")
+
+
+def benchmark_gold(name: str) -> dict[str, set[str]]:
+    """Lowercased entity strings per label from a benchmark's train and validation splits."""
+    gold = defaultdict(set)
+    for split in ("train", "validation"):
+        data = load_benchmark(name, split)
+        names = data.features["ner_tags"].feature.names
+        for tokens, tags in zip(data["tokens"], data["ner_tags"], strict=True):
+            tags = [names[t] for t in tags] + ["O"]
+            start = None
+            for i, tag in enumerate(tags):
+                if start is not None and not tag.startswith("I-"):
+                    gold[tags[start][2:]].add(" ".join(tokens[start:i]).lower())
+                    start = None
+                if tag.startswith("B-"):
+                    start = i
+    return gold
+
+
+def description_gold(articles: list[dict], entity_types: list[str]) -> set[str]:
+    """Titles whose description head (before a preposition/comma) has one of the type words."""
+    forms = set()
+    for t in entity_types:
+        forms |= type_word_forms(t)
+    titles = set()
+    for article in articles:
+        head = _CUT.split(" " + (article.get("description") or "").lower(), maxsplit=1)[0]
+        if forms & set(re.findall(r"[a-z]+", head)):
+            titles.add(re.sub(r"\s*\(.*\)$", "", article["title"]).lower())
+    return titles
+
+
+def top_occurrences(searcher, ranked, sq, n: int = 100) -> list[str]:
+    """The first ``n`` normalized phrase occurrences, best first (duplicates kept)."""
+    out = []
+    for occ, _ in zip(*ranked, strict=True):
+        occ = int(occ)
+        if not searcher.valid(occ, sq):
+            continue
+        text = searcher.phrase_text(occ)
+        out += [t for t, _, _ in normalize_span(text, int(searcher.index.occ_start[occ]), sq)]
+        if len(out) >= n:
+            break
+    return out[:n]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache-dir", default=None)
+    parser.add_argument("--encoder", default="minilm")
+    parser.add_argument("--sentence-weight", type=float, default=None)
+    parser.add_argument("--title-bonus", type=float, default=None)
+    parser.add_argument("--class-penalty", type=float, default=None)
+    parser.add_argument("--json", default=None, help="also write the figures here")
+    parser.add_argument("--show", type=int, default=0, help="print the top N phrases")
+    args = parser.parse_args(argv)
+
+    corpus = WikiVitalCorpus()
+    articles = corpus.articles()
+    searcher = open_searcher(corpus, args.encoder, args.cache_dir, progress=sys.stderr.isatty())
+    for attr in ("sentence_weight", "title_bonus", "class_penalty"):
+        if getattr(args, attr) is not None:
+            setattr(searcher, attr, getattr(args, attr))
+    rows = []
+    for name in RECIPES:
+        recipe = load_recipe(name)
+        gold = benchmark_gold(name)
+        started = time.perf_counter()
+        ranked = searcher.rank([sq.question for sq in recipe.subquestions],
+                                 entity_types=[sq.type for sq in recipe.subquestions])
+        seconds = time.perf_counter() - started
+        for sq, r in zip(recipe.subquestions, ranked, strict=True):
+            types = [s.type for s in recipe.subquestions if s.label == sq.label]
+            label_gold = gold[sq.label] | description_gold(articles, types)
+            top = top_occurrences(searcher, r, sq)
+            correct = sum(p.lower() in label_gold for p in top)
+            rows.append({"recipe": name, "label": sq.label, "question": sq.question,
+                         "p_at_100": correct / 100, "diversity": len(set(top)),
+                         "gold_size": len(label_gold)})
+            if args.show:
+                marks = [("+" if p.lower() in label_gold else "-") + p for p in top[:args.show]]
+                print(f"# {sq.question}: {', '.join(marks)}")
+        print(f"# {name}: ranking {len(recipe.subquestions)} questions took {seconds:.2f}s",
+              file=sys.stderr)
+    print(f"{'recipe':13} {'label':9} {'question':26} {'P@100':>6} {'div':>4}")
+    for row in rows:
+        print(f"{row['recipe']:13} {row['label']:9} {row['question']:26} "
+              f"{row['p_at_100']:6.2f} {row['diversity']:4d}")
+    mean_p = sum(r["p_at_100"] for r in rows) / len(rows)
+    mean_d = sum(r["diversity"] for r in rows) / len(rows)
+    print(f"{'mean':49} {mean_p:6.3f} {mean_d:4.1f}")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump({"rows": rows, "mean_p_at_100": mean_p, "mean_diversity": mean_d}, f,
+                      indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

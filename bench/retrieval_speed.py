@@ -1,0 +1,57 @@
+"""Phrase-index build and retrieval speed on the default corpus.
+
+Measures (wall-clock, this machine): a cold index build into a fresh cache folder, reusing
+the built index (loading encoder + index, as `gener ask` does), and retrieving the top 5,000
+evidence sentences for each of the 9 conll2003 subquestions from the loaded index.
+
+    python bench/retrieval_speed.py [--cache-dir DIR] [--skip-build]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+
+from gener.corpus import WikiVitalCorpus
+from gener.recipes import load_recipe
+from gener.retrieval.encoders import load_encoder
+from gener.retrieval.index import open_index
+from gener.retrieval.search import Searcher
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache-dir", default=None,
+                        help="index cache (default: a fresh temporary folder)")
+    parser.add_argument("--skip-build", action="store_true",
+                        help="time only reuse and retrieval (the index must exist)")
+    args = parser.parse_args(argv)
+    cache = args.cache_dir or tempfile.mkdtemp(prefix="gener-speed-")
+    corpus = WikiVitalCorpus()
+    if not args.skip_build:
+        started = time.perf_counter()
+        open_index(corpus, load_encoder("minilm"), cache, rebuild=True,
+                   progress=sys.stderr.isatty())
+        print(f"cold build (encoder load + candidates + encoding + FAISS): "
+              f"{time.perf_counter() - started:.1f}s")
+    started = time.perf_counter()
+    encoder = load_encoder("minilm")
+    index = open_index(corpus, encoder, cache, progress=False)
+    print(f"reuse (encoder load + fingerprint + index load): {time.perf_counter() - started:.2f}s")
+    recipe = load_recipe("conll2003").with_k(5000)
+    searcher = Searcher(index, encoder)
+    started = time.perf_counter()
+    ranked = searcher.rank([sq.question for sq in recipe.subquestions],
+                           entity_types=[sq.type for sq in recipe.subquestions])
+    results = [searcher.evidence(r, sq, sq.k)
+               for sq, r in zip(recipe.subquestions, ranked, strict=True)]
+    seconds = time.perf_counter() - started
+    print(f"retrieval, 9 questions x top-5000 sentences: {seconds:.2f}s "
+          f"({sum(len(r) for r in results)} sentences)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

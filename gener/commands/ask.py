@@ -1,0 +1,52 @@
+"""``gener ask "Which disease?"``: ranked unique phrases with an evidence sentence each."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from gener.errors import GenerError
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "ask", help="ask a question such as 'Which disease?' and list the retrieved phrases",
+        description="Retrieve phrases for a question from the corpus's phrase index (built on "
+                    "first use and cached), normalized with the common rules, best first.")
+    parser.add_argument("question", help='e.g. "Which disease?"')
+    parser.add_argument("--corpus", default=None, help="corpus spec (default: wiki-vital)")
+    parser.add_argument("--top-k", type=int, default=100, help="phrases to list (default 100)")
+    parser.add_argument("--encoder", default="minilm",
+                        help="encoder name, model folder, Hub id, or DensePhrases checkpoint")
+    parser.add_argument("--cache-dir", default=None,
+                        help="index cache (default: $GENER_CACHE or ~/.cache/gener)")
+    parser.add_argument("--json", action="store_true",
+                        help="one JSON object per line: phrase, score, type, sentence, ...")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from gener.corpus import open_corpus
+    from gener.recipes import recipe_from_question
+    from gener.retrieval.search import check_question, open_searcher
+
+    question = check_question(args.question)
+    if args.top_k < 1:
+        raise GenerError("--top-k must be at least 1")
+    subquestion = recipe_from_question(question, k=args.top_k).subquestions[0]
+    searcher = open_searcher(open_corpus(args.corpus), args.encoder, args.cache_dir,
+                             progress=sys.stderr.isatty())
+    ranked = searcher.rank([question], entity_types=[subquestion.type])[0]
+    if not args.json:
+        print(f"{question}  (type: {subquestion.type})")
+    for n, hit in enumerate(searcher.unique_phrases(ranked, subquestion), 1):
+        if args.json:
+            print(json.dumps({"rank": n, "phrase": hit.phrase, "score": round(hit.score, 4),
+                              "type": subquestion.type, "sentence": hit.sentence,
+                              "sentence_id": hit.sentence_id, "start": hit.start,
+                              "end": hit.end}, ensure_ascii=False))
+        else:
+            print(f"{n:4d}  {hit.score:.3f}  {hit.phrase}\n      {hit.sentence}")
+        if n >= args.top_k:
+            break
+    return 0

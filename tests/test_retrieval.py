@@ -1,0 +1,182 @@
+"""Retrieval: candidates, the cached phrase index, retrieve(), `gener ask` and `gener index`."""
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from gener.cli import main
+from gener.corpus import TextCorpus
+from gener.errors import GenerError
+from gener.recipes import parse_recipe
+from gener.retrieval.candidates import extract_candidates
+from gener.retrieval.encoders import load_encoder
+from gener.retrieval.index import IndexSettings, index_dir, open_index
+from gener.retrieval.search import check_question, retrieve
+
+DOCS = [
+    "Tuberculosis is an infectious disease caused by bacteria. It mostly affects the lungs.",
+    "Malaria is a mosquito-borne disease that affects humans. Symptoms include fever.",
+    "Asthma is a common long-term disease of the airways. Wheezing is typical.",
+    "Influenza is a contagious illness caused by a virus. It spreads in winter.",
+    "Alzheimer's disease is a neurodegenerative disease that gets worse over time.",
+    "France is a country in Western Europe. Its capital is Paris.",
+    "Germany is a country in Central Europe. Berlin is the largest city of Germany.",
+    "Japan is an island country in East Asia. Tokyo is the capital city of Japan.",
+    "Brazil is the largest country in South America. Its largest city is Sao Paulo.",
+    "The violin is a string instrument. It has four strings.",
+    "Chess is a board game for two players. The game is played on a square board.",
+    "Bread is a staple food prepared from a dough of flour and water.",
+    "The Pacific Ocean is the largest ocean on Earth.",
+    "Photosynthesis is a process used by plants to convert light into energy.",
+]
+DISEASE = {"Tuberculosis", "Malaria", "Asthma", "Influenza", "Alzheimer's disease"}
+
+
+@pytest.fixture(scope="module")
+def corpus_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("corpus") / "tiny.txt"
+    path.write_text("\n".join(DOCS) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    return load_encoder("minilm")
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+def recipe(k=3):
+    return parse_recipe({"name": "tiny", "subquestions": [
+        {"label": "Disease", "type": "disease", "k": k, "rules": [4]},
+        {"label": "LOC", "type": "country", "k": k, "rules": [1, 3, 4]}]})
+
+
+def test_candidates_have_offsets_and_expected_phrases():
+    texts = ["Tuberculosis is an infectious disease caused by Mycobacterium tuberculosis.",
+             "The Bank of England is the central bank of the United Kingdom."]
+    found = [[t[s:e] for s, e, _ in spans] for t, spans in zip(texts, extract_candidates(texts),
+                                                             strict=True)]
+    assert {"Tuberculosis", "infectious disease", "disease"} <= set(found[0])
+    assert {"Bank of England", "central bank", "United Kingdom"} <= set(found[1])
+    assert "The Bank of England" not in found[1]
+
+
+def test_retrieve_returns_k_unique_sentences_with_offsets(corpus_file, minilm, cache):
+    corpus = TextCorpus(corpus_file)
+    results = retrieve(recipe(), corpus, encoder=minilm, cache_dir=cache, progress=False)
+    assert [r.subquestion.type for r in results] == ["disease", "country"]
+    for result in results:
+        ids = [s.sentence_id for s in result.sentences]
+        assert len(ids) == 3 and len(set(ids)) == 3
+        scores = [s.score for s in result.sentences]
+        assert scores == sorted(scores, reverse=True)
+        for sentence in result.sentences:
+            assert sentence.phrases
+            for phrase in sentence.phrases:
+                assert sentence.sentence[phrase.start:phrase.end] == phrase.name
+    disease_names = {p.name for s in results[0].sentences for p in s.phrases}
+    assert disease_names & DISEASE
+    country_names = {p.name for s in results[1].sentences for p in s.phrases}
+    assert country_names & {"France", "Germany", "Japan", "Brazil"}
+    # the bare type word never takes an evidence slot
+    assert "disease" not in disease_names and "country" not in country_names
+
+
+def test_index_is_reused_then_rebuilt_when_corpus_changes(tmp_path, minilm):
+    path = tmp_path / "c.txt"
+    path.write_text("\n".join(DOCS[:6]) + "\n", encoding="utf-8")
+    cache = tmp_path / "cache"
+    first = open_index(TextCorpus(path), minilm, cache, progress=False)
+    manifest = first.path / "manifest.json"
+    stamp = manifest.stat().st_mtime_ns
+    again = open_index(TextCorpus(path), minilm, cache, progress=False)
+    assert manifest.stat().st_mtime_ns == stamp and again.manifest == first.manifest
+    path.write_text("\n".join(DOCS[:7]) + "\n", encoding="utf-8")
+    rebuilt = open_index(TextCorpus(path), minilm, cache, progress=False)
+    assert rebuilt.manifest["fingerprint"] != first.manifest["fingerprint"]
+    assert rebuilt.manifest["counts"]["sentences"] == len(rebuilt.sentences) > len(first.sentences)
+    assert not [p for p in rebuilt.path.parent.iterdir() if p != rebuilt.path]  # no tmp left
+
+
+def test_corrupt_index_is_a_clear_error(tmp_path, corpus_file, minilm):
+    corpus = TextCorpus(corpus_file)
+    index = open_index(corpus, minilm, tmp_path, progress=False)
+    (index.path / "phrases.faiss").write_bytes(b"garbage")
+    with pytest.raises(GenerError, match="corrupt phrase index"):
+        open_index(corpus, minilm, tmp_path, progress=False)
+    (index.path / "manifest.json").write_text("{not json")
+    with pytest.raises(GenerError, match="corrupt phrase index.*manifest"):
+        open_index(corpus, minilm, tmp_path, progress=False)
+    shutil.rmtree(index.path)
+    os.makedirs(index.path)
+    with pytest.raises(GenerError, match="no manifest"):
+        open_index(corpus, minilm, tmp_path, progress=False)
+
+
+def test_ivfpq_option_and_unknown_index_type(tmp_path, corpus_file, minilm):
+    corpus = TextCorpus(corpus_file)
+    settings = IndexSettings(index_type="ivfpq")
+    assert index_dir(corpus, minilm, settings, tmp_path) != index_dir(corpus, minilm,
+                                                                       IndexSettings(), tmp_path)
+    with pytest.raises(GenerError, match="unknown index type"):
+        open_index(corpus, minilm, tmp_path, IndexSettings(index_type="hnsw"), progress=False)
+
+
+def test_ivfpq_index_is_built_for_larger_phrase_sets(tmp_path, minilm):
+    from gener.retrieval.index import _make_faiss
+
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((12_000, minilm.dim)).astype(np.float32)
+    index = _make_faiss(vectors, IndexSettings(index_type="ivfpq"))
+    assert type(index).__name__ == "IndexIVFPQ" and index.ntotal == 12_000
+
+
+@pytest.mark.parametrize("question,message", [
+    ("", "empty question"), ("   \t", "empty question"), ("x" * 513, "longer than 512")])
+def test_bad_questions(question, message):
+    with pytest.raises(GenerError, match=message):
+        check_question(question)
+
+
+def test_unknown_encoder_is_a_clear_error(tmp_path):
+    with pytest.raises(GenerError, match="unknown encoder 'no-such-encoder-xyz'"):
+        load_encoder("no-such-encoder-xyz")
+    with pytest.raises(GenerError, match="no such folder"):
+        load_encoder(str(tmp_path / "missing" / "model"))
+    with pytest.raises(GenerError, match="no config.json"):
+        load_encoder(str(tmp_path))
+
+
+def test_ask_json_best_first_and_errors(corpus_file, cache, capsys):
+    assert main(["ask", "Which disease?", "--corpus", str(corpus_file), "--cache-dir",
+                 str(cache), "--top-k", "5", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert 1 <= len(rows) <= 5
+    assert {"phrase", "score", "sentence", "type"} <= set(rows[0])
+    assert [r["score"] for r in rows] == sorted((r["score"] for r in rows), reverse=True)
+    assert len({r["phrase"] for r in rows}) == len(rows)
+    assert {r["phrase"] for r in rows} & DISEASE
+    assert main(["ask", "  ", "--corpus", str(corpus_file)]) == 1
+    assert "empty question" in capsys.readouterr().err
+    assert main(["ask", "Which disease?", "--corpus", str(corpus_file), "--encoder",
+                 "no-such-encoder-xyz"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "unknown encoder" in err and len(err.splitlines()) == 1
+
+
+def test_index_info_command(corpus_file, cache, capsys):
+    assert main(["index", "build", "--corpus", str(corpus_file), "--cache-dir", str(cache)]) == 0
+    built = json.loads(capsys.readouterr().out)
+    assert main(["index", "info", "--corpus", str(corpus_file), "--cache-dir", str(cache)]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["fingerprint"] == built["fingerprint"] and info["counts"]["phrases"] > 0
+    assert main(["index", "info", "--corpus", str(corpus_file), "--cache-dir",
+                 str(cache / "empty")]) == 1
+    assert "gener index build" in capsys.readouterr().err
