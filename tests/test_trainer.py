@@ -1,0 +1,318 @@
+"""Self-training, evaluation, inference and the train/evaluate verbs, on a tiny random BERT."""
+
+import json
+
+import datasets
+import pytest
+import torch
+
+from gener.errors import GenerError
+from trainers import data as tdata
+from trainers.evaluation import METRIC_PATH, evaluate_model, score_tags
+from trainers.inference import Tagger, bio_spans, predict_words, split_words
+from trainers.self_training import TrainConfig, self_training_loss, soft_labels, train
+
+NAMES = ["O", "B-Disease", "I-Disease", "B-LOC", "I-LOC"]
+WORDS = ["cystic", "fibrosis", "is", "common", "in", "ireland", "and", "france", "."]
+
+
+def make_dataset(n=24, names=NAMES):
+    """Sentences like 'cystic fibrosis is common in ireland .' with tags."""
+    features = datasets.Features({"tokens": datasets.List(datasets.Value("string")),
+                                  "ner_tags": datasets.List(datasets.ClassLabel(names=names))})
+    rows = {"tokens": [], "ner_tags": []}
+    index = {n: i for i, n in enumerate(names)}
+    for i in range(n):
+        tokens = ["cystic", "fibrosis", "is", "common", "in", "ireland"] + ["."] * (i % 5)
+        tags = ["B-Disease", "I-Disease", "O", "O", "O", "B-LOC"] + ["O"] * (i % 5)
+        rows["tokens"].append(tokens)
+        rows["ner_tags"].append([index.get(t, 0) for t in tags])
+    return datasets.Dataset.from_dict(rows, features=features)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """A 2-layer, 32-wide random BERT with the MiniLM tokenizer, saved to a folder."""
+    from transformers import BertConfig, BertForTokenClassification
+
+    path = tmp_path_factory.mktemp("tiny-bert")
+    tokenizer = tdata.load_tokenizer(tdata.resolve_model_name("minilm"))
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
+    torch.manual_seed(0)
+    BertForTokenClassification(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return str(path)
+
+
+def quick_config(**overrides):
+    values = dict(t_early=4, t_update=2, max_steps=8, eval_every=4, batch_size=8,
+                  learning_rate=1e-3, confidence_threshold=0.0, max_length=32, progress=False)
+    return TrainConfig(**{**values, **overrides})
+
+
+# --- data ------------------------------------------------------------------------------------
+
+def test_plan_windows_cover_every_word_within_budget():
+    counts = [1, 3, 2, 1, 1, 4, 1, 2, 1, 1]
+    for stride in (0, 2, 3):
+        windows = tdata.plan_windows(counts, budget=5, stride=stride)
+        covered = set()
+        for start, end in windows:
+            assert end > start and sum(counts[start:end]) <= 5
+            covered.update(range(start, end))
+        assert covered == set(range(len(counts)))
+        if stride == 0:
+            assert [w[1] for w in windows[:-1]] == [w[0] for w in windows[1:]]
+    assert tdata.plan_windows([9, 1], budget=4) == [(0, 1), (1, 2)]  # an overlong word alone
+
+
+def test_encode_windows_keeps_every_word(tiny_model):
+    tokenizer = tdata.load_tokenizer(tiny_model)
+    sentences = [WORDS * 10, ["x" * 200], [], ["hello"]]
+    windows = tdata.encode_windows(tokenizer, sentences, max_length=16, stride=4)
+    for window in windows:
+        assert len(window.input_ids) <= 16
+    seen = {(w.sentence, w.start + i) for w in windows for i, p in enumerate(w.positions) if p >= 0}
+    assert seen == {(s, i) for s, words in enumerate(sentences) for i in range(len(words))}
+
+
+def test_training_examples_label_first_subtokens_only(tiny_model):
+    tokenizer = tdata.load_tokenizer(tiny_model)
+    examples = tdata.encode_training_examples(make_dataset(3), tokenizer, max_length=64)
+    first = examples[0]
+    tokens = tokenizer.convert_ids_to_tokens(first["input_ids"])
+    labelled = [(t, NAMES[label]) for t, label in zip(tokens, first["labels"], strict=True)
+                if label != tdata.IGNORE]
+    assert [t for t, _ in labelled][2:] == ["is", "common", "in", "ireland"]
+    assert [label for _, label in labelled] == ["B-Disease", "I-Disease", "O", "O", "O", "B-LOC"]
+    assert tokens[0] == "[CLS]" and first["labels"][0] == tdata.IGNORE
+
+
+def test_length_grouped_batches_are_a_deterministic_partition():
+    lengths = [(i * 37) % 101 for i in range(250)]
+    sampler = tdata.LengthGroupedBatches(lengths, batch_size=16, seed=3, mega_batch=8)
+    batches = list(sampler)
+    assert sorted(i for b in batches for i in b) == list(range(250))
+    assert len(batches) == len(sampler) == 16
+    assert batches == list(sampler)
+    sampler.set_epoch(1)
+    assert batches != list(sampler)
+    padded = sum(len(b) * max(lengths[i] for i in b) for b in batches)
+    assert padded < 1.2 * sum(lengths)  # random batches would pad to about 1.9x
+
+
+def test_pad_collator_pads_dynamically():
+    batch = tdata.PadCollator(0)([{"input_ids": [5, 6, 7], "labels": [-100, 1, -100]},
+                                  {"input_ids": [5], "labels": [-100]}])
+    assert batch["input_ids"].tolist() == [[5, 6, 7], [5, 0, 0]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
+    assert batch["labels"].tolist() == [[-100, 1, -100], [-100, -100, -100]]
+
+
+def test_load_training_dataset_formats(tmp_path):
+    ds = make_dataset(5)
+    ds.save_to_disk(str(tmp_path / "disk"))
+    (tmp_path / "pq").mkdir()
+    ds.to_parquet(str(tmp_path / "pq" / "train-0.parquet"))
+    from gener.dataset import write_config
+
+    write_config(tmp_path / "hub", "demo", ds, {"recipe": "demo", "version": "v1"})
+    for path, config in ((tmp_path / "disk", None), (tmp_path / "pq", None),
+                         (tmp_path / "pq" / "train-0.parquet", None), (tmp_path / "hub", "demo")):
+        loaded = tdata.load_training_dataset(path, config)
+        assert tdata.label_names(loaded) == NAMES and len(loaded) == 5
+    assert tdata.read_manifest(tmp_path / "hub", "demo")["version"] == "v1"
+    with pytest.raises(GenerError, match="not found"):
+        tdata.load_training_dataset(tmp_path / "missing")
+    plain = datasets.Dataset.from_dict({"tokens": [["a"]], "ner_tags": [[0]]})
+    plain.save_to_disk(str(tmp_path / "plain"))
+    with pytest.raises(GenerError, match="ClassLabel"):
+        tdata.load_training_dataset(tmp_path / "plain")
+
+
+# --- losses and metrics ----------------------------------------------------------------------
+
+def test_soft_labels_follow_bond():
+    p = torch.tensor([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8]])
+    q = soft_labels(p)
+    expected = p ** 2 / p.sum(0)
+    expected = expected / expected.sum(1, keepdim=True)
+    assert torch.allclose(q, expected) and torch.allclose(q.sum(1), torch.ones(3))
+
+
+def test_self_training_loss_is_kl_on_confident_tokens():
+    torch.manual_seed(0)
+    student = torch.randn(2, 4, 3, requires_grad=True)
+    teacher = torch.randn(2, 4, 3) * 3
+    mask = torch.tensor([[False, True, True, True], [False, True, True, False]])
+    loss, kept = self_training_loss(student, teacher, mask, threshold=0.0)
+    q = soft_labels(teacher[mask].softmax(-1))
+    log_s = student[mask].log_softmax(-1)
+    manual = (q * (q.log() - log_s)).sum() / mask.sum()
+    assert torch.allclose(loss, manual) and kept == 1.0 and loss >= 0
+    none, kept = self_training_loss(student, teacher, mask, threshold=0.999999)
+    assert kept == 0.0 and none.item() == 0.0
+    none.backward()  # still a graph over the logits, as DDP needs
+    assert student.grad is not None
+
+
+def test_seqeval_module_loads_offline():
+    import evaluate
+
+    metric = evaluate.load(str(METRIC_PATH / "seqeval_local.py"))
+    scores = metric.compute(predictions=[["B-PER", "I-PER", "O", "B-LOC"]],
+                            references=[["B-PER", "I-PER", "O", "O"]])
+    assert scores["overall_precision"] == 0.5 and scores["overall_recall"] == 1.0
+    assert scores["PER"]["f1"] == 1.0 and scores["PER"]["number"] == 1
+
+
+def test_score_tags_matches_types_by_name():
+    gold = [["B-Disease", "I-Disease", "O", "B-Chemical"], ["B-Disease", "O", "O", "O"]]
+    pred = [["B-Disease", "I-Disease", "B-LOC", "O"], ["O", "O", "O", "O"]]
+    scores = score_tags(pred, gold, model_types=["disease", "LOC"])
+    assert scores["ignored_gold_types"] == ["Chemical"]
+    assert scores["ignored_predicted_types"] == ["LOC"]
+    assert scores["precision"] == 1.0 and scores["recall"] == 0.5
+    assert set(scores["per_type"]) == {"Disease"} and scores["per_type"]["Disease"]["support"] == 2
+
+
+# --- inference -------------------------------------------------------------------------------
+
+class KeywordModel(torch.nn.Module):
+    """Predicts B-Disease for one token id, I-Disease for another, O elsewhere."""
+
+    def __init__(self, b_id, i_id):
+        super().__init__()
+        self.b_id, self.i_id = b_id, i_id
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, input_ids, attention_mask):
+        logits = torch.zeros(*input_ids.shape, 3)
+        logits[..., 0] = 1
+        logits[..., 1] += 5 * (input_ids == self.b_id)
+        logits[..., 2] += 5 * (input_ids == self.i_id)
+        return type("Out", (), {"logits": logits})
+
+
+def test_sliding_window_tags_long_documents_without_truncation(tiny_model):
+    tokenizer = tdata.load_tokenizer(tiny_model)
+    b_id, i_id = tokenizer.convert_tokens_to_ids(["heart", "disease"])
+    words = (["the", "patient", "had", "heart", "disease", "."] * 40)
+    ids, scores = predict_words(KeywordModel(b_id, i_id), tokenizer, [words], max_length=12,
+                                stride=4)
+    tags = [NAMES[i] for i in ids[0]]
+    assert len(tags) == len(words)
+    assert bio_spans(tags) == [("Disease", i + 3, i + 5) for i in range(0, len(words), 6)]
+    assert all(0 < s <= 1 for s in scores[0])
+
+
+def test_bio_spans_and_split_words():
+    assert bio_spans(["B-A", "I-A", "I-B", "O", "I-A", "B-A"]) == [
+        ("A", 0, 2), ("B", 2, 3), ("A", 4, 5), ("A", 5, 6)]
+    assert split_words("Hi, you.") == [("Hi", 0, 2), (",", 2, 3), ("you", 4, 7), (".", 7, 8)]
+
+
+# --- training --------------------------------------------------------------------------------
+
+def test_train_saves_a_loadable_model_with_card(tiny_model, tmp_path):
+    from transformers import AutoModelForTokenClassification, AutoTokenizer, pipeline
+
+    validation = make_dataset(6, names=["O", "B-LOC", "I-LOC", "B-Disease", "I-Disease"])
+    result = train(make_dataset(), tmp_path / "model", model_name=tiny_model,
+                   validation_dataset=validation, config=quick_config(validation_name="toy"))
+    assert result.steps == 8 and result.tokens > 0 and result.best_step in (4, 8)
+    log = [json.loads(line) for line in result.log_path.read_text().splitlines()]
+    assert [r["step"] for r in log] == [4, 8]
+    assert log[0]["stage"] == "supervised" and log[1]["stage"] == "self-training"
+    assert all("val_f1" in r for r in log) and log[1]["trained_token_share"] == 1.0
+    model = AutoModelForTokenClassification.from_pretrained(result.model_dir)
+    assert model.config.id2label[1] == "B-Disease" and model.config.label2id["I-LOC"] == 4
+    AutoTokenizer.from_pretrained(result.model_dir)
+    card = (result.model_dir / "README.md").read_text()
+    assert "model-index" in card and "t_early" in card and "best validation F1" in card
+    assert not (result.model_dir / "checkpoints").exists()
+    tagger = pipeline("token-classification", model=str(result.model_dir),
+                      aggregation_strategy="simple")
+    assert isinstance(tagger("cystic fibrosis is common in ireland"), list)
+    scores = evaluate_model(result.model_dir, validation)
+    assert set(scores["per_type"]) == {"Disease", "LOC"} and 0 <= scores["f1"] <= 1
+    entities = Tagger(result.model_dir, max_length=16).tag("cystic fibrosis in ireland. " * 30)
+    assert all(e.text == ("cystic fibrosis in ireland. " * 30)[e.start:e.end] for e in entities)
+
+
+def test_train_without_validation_keeps_the_last_student(tiny_model, tmp_path):
+    result = train(make_dataset(8), tmp_path / "m", model_name=tiny_model,
+                   config=quick_config(max_steps=3, eval_every=10))
+    assert result.best_f1 is None and result.steps == 3
+    assert "no validation set" in (result.model_dir / "README.md").read_text()
+
+
+def test_train_resumes_from_a_checkpoint(tiny_model, tmp_path, monkeypatch):
+    from transformers import AutoModelForTokenClassification
+
+    from trainers import self_training
+
+    straight = train(make_dataset(), tmp_path / "straight", model_name=tiny_model,
+                     config=quick_config(eval_every=2))
+    original = self_training._Run.save_checkpoint
+
+    def interrupt_after_step_4(run):
+        original(run)
+        if run.state["step"] == 4:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(self_training._Run, "save_checkpoint", interrupt_after_step_4)
+    with pytest.raises(KeyboardInterrupt):
+        train(make_dataset(), tmp_path / "resumed", model_name=tiny_model,
+              config=quick_config(eval_every=2))
+    monkeypatch.setattr(self_training._Run, "save_checkpoint", original)
+    assert (tmp_path / "resumed" / "checkpoints" / "last" / "teacher.safetensors").exists()
+    resumed = train(make_dataset(), tmp_path / "resumed", model_name=tiny_model,
+                    config=quick_config(eval_every=2, resume=True))
+    steps = [json.loads(x)["step"] for x in resumed.log_path.read_text().splitlines()]
+    assert steps == [2, 4, 6, 8]
+    assert resumed.tokens == straight.tokens
+    a = AutoModelForTokenClassification.from_pretrained(straight.model_dir).state_dict()
+    b = AutoModelForTokenClassification.from_pretrained(resumed.model_dir).state_dict()
+    assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+
+
+def test_train_rejects_bad_input(tiny_model, tmp_path):
+    with pytest.raises(GenerError, match="positive"):
+        train(make_dataset(), tmp_path, model_name=tiny_model, config=quick_config(max_steps=0))
+    bad = make_dataset(2, names=["O", "Disease", "I-Disease", "B-LOC", "I-LOC"])
+    with pytest.raises(GenerError, match="O, B-X or I-X"):
+        train(bad, tmp_path, model_name=tiny_model, config=quick_config())
+    with pytest.raises(GenerError, match="no entity labels"):
+        train(make_dataset(2, names=["O"]), tmp_path, model_name=tiny_model,
+              config=quick_config())
+    with pytest.raises(GenerError, match="empty"):
+        train(make_dataset().select([]), tmp_path, model_name=tiny_model, config=quick_config())
+
+
+# --- command line ----------------------------------------------------------------------------
+
+def test_train_and_evaluate_verbs(tiny_model, tmp_path, capsys):
+    from gener.cli import main
+
+    make_dataset().to_parquet(str(tmp_path / "train.parquet"))
+    bench = tmp_path / "bench" / "ncbi_disease"
+    bench.mkdir(parents=True)
+    text = "cystic\tB-Disease\nfibrosis\tI-Disease\nis\tO\nrare\tO\n\n"
+    for name in ("train", "devel", "test"):
+        (bench / f"{name}.tsv").write_text(text * 3)
+    out = tmp_path / "model"
+    assert main(["train", "--dataset", str(tmp_path / "train.parquet"), "--model", tiny_model,
+                 "--out", str(out), "--max-steps", "4", "--t-early", "2", "--t-update", "2",
+                 "--eval-every", "2", "--validation", "ncbi_disease", "--benchmarks",
+                 str(tmp_path / "bench"), "--batch-size", "8"]) == 0
+    assert "best validation F1" in capsys.readouterr().out
+    assert main(["evaluate", str(out), "--benchmark", "ncbi_disease", "--benchmarks",
+                 str(tmp_path / "bench"), "--json", "--update-card"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert {"precision", "recall", "f1", "per_type"} <= set(scores)
+    assert set(scores["per_type"]) == {"Disease"} and scores["ignored_predicted_types"] == ["LOC"]
+    assert "split: test" in (out / "README.md").read_text()
+    assert main(["evaluate", str(out), "--benchmark", "nope"]) == 1
+    assert main(["train", "--dataset", str(tmp_path / "nowhere"), "--out", str(out)]) == 1

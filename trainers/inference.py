@@ -1,0 +1,139 @@
+"""Tagging with a saved model: word-level predictions over sliding windows, and entity spans.
+
+Long inputs are cut into overlapping windows at word boundaries; each word takes the
+prediction of the window where it sits farthest from the edges, and spans are decoded over
+the whole document, so entities crossing a window boundary come out whole. Nothing is
+truncated (a single word longer than the window keeps its first sub-tokens, which are the
+ones that carry its label).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from gener.errors import GenerError
+from trainers.data import PadCollator, encode_windows, entity_type, load_tokenizer
+
+WORD = re.compile(r"\w+|[^\w\s]")
+DEFAULT_STRIDE = 32
+
+
+def predict_words(model, tokenizer, sentences: list[list[str]], max_length: int = 256,
+                  stride: int = DEFAULT_STRIDE, batch_size: int = 64, autocast=None):
+    """Label ids and confidences for every word of every sentence (``model`` in eval mode).
+
+    Returns ``(labels, scores)``, two lists of per-sentence lists."""
+    import contextlib
+
+    import torch
+
+    stride = min(stride, max_length // 4)
+    windows = encode_windows(tokenizer, sentences, max_length, stride)
+    labels = [[0] * len(s) for s in sentences]
+    scores = [[0.0] * len(s) for s in sentences]
+    centrality = [[-1] * len(s) for s in sentences]
+    collate = PadCollator(tokenizer.pad_token_id or 0)
+    order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        for begin in range(0, len(order), batch_size):
+            chunk = [windows[i] for i in order[begin:begin + batch_size]]
+            batch = collate([{"input_ids": w.input_ids} for w in chunk])
+            with autocast() if autocast else contextlib.nullcontext():
+                logits = model(**{k: v.to(device) for k, v in batch.items()}).logits
+            probs = logits.float().softmax(-1)
+            best_p, best = probs.max(-1)
+            best_p, best = best_p.tolist(), best.tolist()
+            for row, window in enumerate(chunk):
+                last = len(window.input_ids) - 1
+                for i, position in enumerate(window.positions):
+                    if position < 0:
+                        continue
+                    word = window.start + i
+                    center = min(position, last - position)
+                    if center > centrality[window.sentence][word]:
+                        centrality[window.sentence][word] = center
+                        labels[window.sentence][word] = best[row][position]
+                        scores[window.sentence][word] = best_p[row][position]
+    return labels, scores
+
+
+def bio_spans(tags: list[str]) -> list[tuple[str, int, int]]:
+    """(type, first word, last word + 1) for each entity in a BIO tag sequence (a stray I-
+    starts an entity, as in seqeval's default mode)."""
+    spans, current = [], None
+    for i, tag in enumerate(tags + ["O"]):
+        kind = entity_type(tag)
+        if current and (kind != current[0] or tag.startswith("B-")):
+            spans.append((current[0], current[1], i))
+            current = None
+        if kind and current is None:
+            current = (kind, i)
+    return spans
+
+
+def split_words(text: str) -> list[tuple[str, int, int]]:
+    """Words and punctuation of raw text with their character offsets."""
+    return [(m.group(), m.start(), m.end()) for m in WORD.finditer(text)]
+
+
+@dataclass
+class Entity:
+    """One tagged span of raw text."""
+
+    label: str
+    start: int
+    end: int
+    text: str
+    score: float
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "start": self.start, "end": self.end, "text": self.text,
+                "score": round(self.score, 4)}
+
+
+class Tagger:
+    """A saved token-classification model applied to raw text or pre-split sentences."""
+
+    def __init__(self, model_dir: str | Path, max_length: int = 256,
+                 stride: int = DEFAULT_STRIDE, batch_size: int = 64):
+        from transformers import AutoModelForTokenClassification
+
+        model_dir = str(model_dir)
+        if not Path(model_dir).is_dir():
+            raise GenerError(f"model folder {model_dir} not found")
+        self.tokenizer = load_tokenizer(model_dir)
+        self.model = AutoModelForTokenClassification.from_pretrained(model_dir).eval()
+        self.id2label = {int(k): v for k, v in self.model.config.id2label.items()}
+        limit = getattr(self.model.config, "max_position_embeddings", max_length)
+        self.max_length = min(max_length, limit - 2 if limit > 2 else limit)
+        self.stride = stride
+        self.batch_size = batch_size
+
+    @property
+    def types(self) -> list[str]:
+        """Entity types the model predicts, in label order."""
+        return list(dict.fromkeys(t for t in map(entity_type, self.id2label.values()) if t))
+
+    def tag_words(self, sentences: list[list[str]]) -> list[list[str]]:
+        """BIO tags for every word of every pre-split sentence."""
+        ids, _ = predict_words(self.model, self.tokenizer, sentences, self.max_length,
+                               self.stride, self.batch_size)
+        return [[self.id2label[i] for i in row] for row in ids]
+
+    def tag(self, text: str) -> list[Entity]:
+        """Entities in raw text of any length, with character offsets."""
+        words = split_words(text)
+        if not words:
+            return []
+        ids, scores = predict_words(self.model, self.tokenizer, [[w for w, _, _ in words]],
+                                    self.max_length, self.stride, self.batch_size)
+        tags = [self.id2label[i] for i in ids[0]]
+        entities = []
+        for label, first, end in bio_spans(tags):
+            start, stop = words[first][1], words[end - 1][2]
+            score = sum(scores[0][first:end]) / (end - first)
+            entities.append(Entity(label, start, stop, text[start:stop], score))
+        return entities

@@ -1,0 +1,118 @@
+"""The model card (``README.md``) of a trained tagger, rendered from its training info.
+
+The YAML header carries ``model-index`` results: the validation F1 of the kept student and any
+test results that ``gener evaluate --update-card`` added to ``gener_training.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from gener.dataset import atomic_write_text
+from gener.errors import GenerError
+
+INFO_NAME = "gener_training.json"
+_HYPERPARAMETERS = ("t_early", "t_update", "max_steps", "batch_size", "grad_accum",
+                    "learning_rate", "weight_decay", "warmup_ratio", "confidence_threshold",
+                    "max_length", "mixed_precision", "seed")
+
+
+def _results(info: dict) -> list:
+    from huggingface_hub import EvalResult
+
+    results = []
+    for row in _rows(info):
+        for metric in ("precision", "recall", "f1"):
+            if metric in row:
+                results.append(EvalResult(
+                    task_type="token-classification", task_name="Named Entity Recognition",
+                    dataset_type=row["dataset"], dataset_name=row["dataset"],
+                    dataset_split=row["split"], metric_type=metric, metric_name=metric,
+                    metric_value=round(float(row[metric]), 4)))
+    return results
+
+
+def render_model_card(info: dict, name: str) -> str:
+    """Card text: YAML metadata (with ``model-index``) and a description of the run."""
+    from huggingface_hub import ModelCardData
+
+    config = info["config"]
+    types = sorted({label[2:] for label in info["labels"] if label != "O"})
+    base = info["model_name"] if info["model_name"] != "minilm" else \
+        "sentence-transformers/all-MiniLM-L6-v2"
+    results = _results(info)
+    data = ModelCardData(
+        language=["en"], license="mit", library_name="transformers",
+        pipeline_tag="token-classification", base_model=base,
+        tags=["gener", "token-classification", "ner", "self-training"],
+        model_name=name, eval_results=results or None)
+    if config.get("validation_name") and info.get("best_step"):
+        kept = (f"the student with the best validation F1 ({info['best_f1']:.4f} on "
+                f"{config['validation_name']}, step {info['best_step']} of {info['steps']})")
+    else:
+        kept = f"the last student (step {info['steps']}; no validation set was given)"
+    lines = [
+        "---", data.to_yaml(), "---", "",
+        f"# {name}", "",
+        "A named entity tagger trained with [gener](https://github.com/) on a dataset generated "
+        "from simple questions (GeNER, Kim et al., EMNLP 2022), with BOND-style self-training "
+        "(paper §3.4). The training labels are automatic and noisy; the model has not seen "
+        "human annotations.", "",
+        f"- entity types: {', '.join(types)}",
+        f"- recipe: `{config.get('recipe') or 'unknown'}`",
+        f"- data version: `{config.get('data_version') or 'unknown'}`",
+        f"- base model: `{base}`",
+        f"- training sentences: {info['train_sentences']} ({info['train_windows']} windows)",
+        f"- kept model: {kept}",
+        f"- training time: {info['seconds']:.0f} s ({info['tokens']} real tokens trained on)",
+        "", "## Hyperparameters", "", "| name | value |", "|---|---|",
+    ]
+    lines += [f"| {key} | {config[key]} |" for key in _HYPERPARAMETERS if key in config]
+    if results:
+        lines += ["", "## Results (entity-level, seqeval)", "",
+                  "| dataset | split | precision | recall | F1 |", "|---|---|---|---|---|"]
+        for row in _rows(info):
+            lines.append(f"| {row['dataset']} | {row['split']} | {_fmt(row.get('precision'))} "
+                         f"| {_fmt(row.get('recall'))} | {_fmt(row.get('f1'))} |")
+    lines += ["", "## Usage", "", "```python", "from transformers import pipeline",
+              'tagger = pipeline("token-classification", model="PATH_OR_ID", '
+              'aggregation_strategy="simple")',
+              'tagger("Cystic fibrosis is common in Ireland.")', "```", "",
+              "Long documents: `trainers.inference.Tagger(PATH).tag(text)` tags any length with a "
+              "sliding window instead of truncating.", ""]
+    return "\n".join(lines)
+
+
+def _rows(info: dict) -> list[dict]:
+    """Validation F1 of the kept student, then recorded test results."""
+    rows = []
+    if info.get("best_f1") is not None and info["config"].get("validation_name"):
+        rows.append({"dataset": info["config"]["validation_name"], "split": "validation",
+                     "f1": info["best_f1"]})
+    return rows + info.get("results", [])
+
+
+def _fmt(value) -> str:
+    return "–" if value is None else f"{100 * value:.1f}"
+
+
+def write_model_card(model_dir: str | Path, info: dict) -> None:
+    """Write ``README.md`` into ``model_dir`` atomically."""
+    model_dir = Path(model_dir)
+    atomic_write_text(model_dir / "README.md", render_model_card(info, model_dir.name))
+
+
+def add_result(model_dir: str | Path, dataset: str, split: str, scores: dict) -> None:
+    """Record a test result in the model's training info and re-render its card."""
+    model_dir = Path(model_dir)
+    if not (model_dir / INFO_NAME).exists():
+        raise GenerError(f"{model_dir} has no {INFO_NAME} (not written by gener train): "
+                         "cannot update its card")
+    info = json.loads((model_dir / INFO_NAME).read_text(encoding="utf-8"))
+    row = {"dataset": dataset, "split": split,
+           **{k: scores[k] for k in ("precision", "recall", "f1")}}
+    info["results"] = [r for r in info.get("results", [])
+                       if (r["dataset"], r["split"]) != (dataset, split)] + [row]
+    atomic_write_text(model_dir / INFO_NAME, json.dumps(info, indent=2) + "\n")
+    write_model_card(model_dir, info)
