@@ -89,9 +89,11 @@ class PhraseIndex:
         # its document's title (in encyclopedic text, the entity the sentence is about).
         self.occ_plural, self.occ_title = occurrences["plural"], occurrences["title"]
         self.faiss_index, self.sentence_vectors = faiss_index, sentence_vectors
-        # The last word of each all-lowercase phrase key ("" for other keys).
-        self.key_lower_head = np.array([t.rsplit(" ", 1)[-1] if t.islower() else ""
-                                        for t in phrase_texts])
+        # The last word of each phrase key when it is lowercase and the phrase has no
+        # possessive ("" otherwise): "American politician" -> "politician", "Lyme's..." -> "".
+        heads = (t.rsplit(" ", 1)[-1] for t in phrase_texts)
+        self.key_lower_head = np.array([h if h.islower() and "'s" not in t else ""
+                                        for t, h in zip(phrase_texts, heads, strict=True)])
         # Occurrences grouped by phrase key (CSR), to expand FAISS hits into occurrences.
         self.key_order = np.argsort(self.occ_key, kind="stable").astype(np.int64)
         counts = np.bincount(self.occ_key, minlength=len(phrase_texts))
