@@ -278,6 +278,18 @@ def test_train_resumes_from_a_checkpoint(tiny_model, tmp_path, monkeypatch):
     assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
 
 
+def test_train_with_bf16_and_gradient_accumulation(tiny_model, tmp_path):
+    result = train(make_dataset(16), tmp_path / "m", model_name=tiny_model,
+                   config=quick_config(mixed_precision="bf16", grad_accum=2, max_steps=2,
+                                       t_early=1, t_update=1, eval_every=2))
+    assert result.steps == 2
+    examples = tdata.encode_training_examples(make_dataset(16), tdata.load_tokenizer(tiny_model),
+                                              max_length=32)
+    assert result.tokens == 2 * sum(len(e["input_ids"]) for e in examples)  # 2 x 2 x 8 = 32
+    config = json.loads((result.model_dir / "gener_training.json").read_text())["config"]
+    assert config["mixed_precision"] == "bf16" and config["grad_accum"] == 2
+
+
 def test_train_rejects_bad_input(tiny_model, tmp_path):
     with pytest.raises(GenerError, match="positive"):
         train(make_dataset(), tmp_path, model_name=tiny_model, config=quick_config(max_steps=0))
@@ -316,3 +328,46 @@ def test_train_and_evaluate_verbs(tiny_model, tmp_path, capsys):
     assert "split: test" in (out / "README.md").read_text()
     assert main(["evaluate", str(out), "--benchmark", "nope"]) == 1
     assert main(["train", "--dataset", str(tmp_path / "nowhere"), "--out", str(out)]) == 1
+
+
+DISTRIBUTED_SCRIPT = """
+import json, sys
+sys.path.insert(0, {root!r})
+from accelerate import PartialState
+from tests.test_trainer import make_dataset, quick_config
+from trainers.self_training import train
+result = train(make_dataset(), {out!r}, model_name={model!r}, validation_dataset=make_dataset(5),
+               config=quick_config(validation_name="toy"))
+state = PartialState()
+print("RESULT", json.dumps({{"rank": state.process_index, "world": state.num_processes,
+                            "backend": state.backend, "steps": result.steps,
+                            "tokens": result.tokens}}))
+"""
+
+
+def test_accelerate_launch_with_two_cpu_processes(tiny_model, tmp_path):
+    """`accelerate launch` with 2 processes: DDP over gloo, sharded evaluation, one model."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[1])
+    script = tmp_path / "run.py"
+    script.write_text(DISTRIBUTED_SCRIPT.format(root=root, out=str(tmp_path / "out"),
+                                                model=tiny_model))
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
+               "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
+               "--dynamo_backend", "no", "--main_process_port", "29531", str(script)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = [json.loads(line.split("RESULT", 1)[1]) for line in done.stdout.splitlines()
+               if "RESULT" in line]
+    assert sorted(r["rank"] for r in results) == [0, 1]
+    assert all(r["world"] == 2 and r["backend"] == "gloo" and r["steps"] == 8 for r in results)
+    log = [json.loads(x) for x in (tmp_path / "out" / "train_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [4, 8] and "val_f1" in log[-1]
+    from transformers import AutoModelForTokenClassification
+
+    AutoModelForTokenClassification.from_pretrained(tmp_path / "out")

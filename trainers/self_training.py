@@ -89,7 +89,7 @@ class TrainResult:
     log_path: Path
     best_step: int | None = None
     tokens: int = 0  # real (non-padding) tokens trained on, all processes
-    train_seconds: float = 0.0  # time in optimisation steps (no evaluation or saving)
+    train_seconds: float = 0.0  # time spent batching and stepping (no evaluation or saving)
     history: list[dict] = field(default_factory=list)
 
 
@@ -307,16 +307,17 @@ class _Run:
             self.sampler.set_epoch(state["epoch"])  # also under a batch-skipping wrapper
             batches = (acc.skip_first_batches(self.loader, state["batch"]) if state["batch"]
                        else self.loader)
+            tick = time.perf_counter()
             for batch in batches:
-                started = time.perf_counter()
                 self.training_step(batch)
                 state["batch"] += 1
                 synced = acc.sync_gradients
-                state["train_seconds"] += time.perf_counter() - started
+                state["train_seconds"] += time.perf_counter() - tick  # batching + step
                 if synced:
                     self.after_step(log_file, progress)
                     if state["step"] >= config.max_steps:
                         break
+                tick = time.perf_counter()
             else:
                 state["epoch"] += 1
                 state["batch"] = 0
@@ -324,19 +325,22 @@ class _Run:
 
 
 def _make_accelerator(config: TrainConfig):
+    """An Accelerator; without a GPU, several launched processes train on CPU over gloo."""
+    import torch
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
 
+    kwargs = {"gradient_accumulation_steps": config.grad_accum,
+              "mixed_precision": config.mixed_precision,
+              "cpu": not (torch.cuda.is_available() or torch.backends.mps.is_available())}
     try:
-        return Accelerator(gradient_accumulation_steps=config.grad_accum,
-                           mixed_precision=config.mixed_precision)
+        return Accelerator(**kwargs)
     except ValueError as err:
         if "already been initialized" not in str(err):
             raise GenerError(f"cannot set up training: {err}") from err
     # Another run in this process fixed the precision: start afresh (single-process only).
     AcceleratorState._reset_state(reset_partial_state=False)
-    return Accelerator(gradient_accumulation_steps=config.grad_accum,
-                       mixed_precision=config.mixed_precision)
+    return Accelerator(**kwargs)
 
 
 def train(train_dataset, out_dir, model_name: str = "minilm", validation_dataset=None,
