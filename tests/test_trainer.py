@@ -243,8 +243,9 @@ def test_train_saves_a_loadable_model_with_card(tiny_model, tmp_path):
 
 def test_train_without_validation_keeps_the_last_student(tiny_model, tmp_path):
     result = train(make_dataset(8), tmp_path / "m", model_name=tiny_model,
-                   config=quick_config(max_steps=3, eval_every=10))
+                   config=quick_config(max_steps=3, eval_every=10, t_early=0))
     assert result.best_f1 is None and result.steps == 3
+    assert result.history[-1]["stage"] == "self-training"  # t_early = 0: from the first step
     assert "no validation set" in (result.model_dir / "README.md").read_text()
 
 

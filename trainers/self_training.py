@@ -302,6 +302,8 @@ class _Run:
         progress = tqdm(total=config.max_steps, initial=state["step"], desc="training",
                         disable=not (config.progress and acc.is_local_main_process))
         self.model.train()
+        if self.teacher is None and state["step"] >= config.t_early:  # t_early = 0
+            self.refresh_teacher()
         while state["step"] < config.max_steps:
             self.loader.set_epoch(state["epoch"])  # accelerate's own epoch counter
             self.sampler.set_epoch(state["epoch"])  # also under a batch-skipping wrapper
