@@ -233,7 +233,9 @@ class _Run:
         mask = labels != IGNORE
         with acc.accumulate(self.model):
             logits = self.model(**batch).logits
-            if self.teacher is None:
+            if not mask.any():  # no labelled word in this batch: no signal, keep DDP in step
+                loss = logits.sum() * 0.0
+            elif self.teacher is None:
                 loss = torch.nn.functional.cross_entropy(logits[mask].float(), labels[mask])
             else:
                 with torch.no_grad(), acc.autocast():
