@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# The CPU wheel of torch first: any other torch spec pulls GBs of CUDA packages.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[corpus,abbreviations,space,dev]"
+	$(PY) -m pip install -q -e ".[corpus,space,dev]"
 	# scispacy pins numpy<2, which breaks pyarrow: install it without its pins
 	# (rule 8 only needs spaCy, installed above).
 	$(PY) -m pip install -q --no-deps scispacy==0.6.2

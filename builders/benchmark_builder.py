@@ -42,6 +42,4 @@ class BenchmarkBuilder(datasets.GeneratorBasedBuilder):
                 for split in SPLITS]
 
     def _generate_examples(self, split: str):
-        dataset = load_benchmark(self.config.name, split, self.config.data_dir)
-        for index, example in enumerate(dataset):
-            yield index, example
+        yield from enumerate(load_benchmark(self.config.name, split, self.config.data_dir))

@@ -134,14 +134,13 @@ def run_annotation(retrievals, recipe: Recipe, settings: BuildSettings, stage: _
     if stage.finished():
         logger.info("matching: reusing %s", stage.dir)
         return stage.dir
-    from gener.matching import annotate
+    from gener.matching import annotate, write_jsonl
 
     result = annotate(retrievals, recipe.labels, seed=settings.seed,
                       deterministic=settings.deterministic, progress=settings.progress)
     if not result.records:
         raise GenerError(f"recipe {recipe.name}: retrieval returned no sentences")
-    lines = [json.dumps(r, sort_keys=True, ensure_ascii=False) for r in result.records]
-    atomic_write_text(stage.dir / RECORDS, "\n".join(lines) + "\n")
+    write_jsonl(result.records, stage.dir / RECORDS)
     result.dictionary.save(stage.dir / DICTIONARY)
     atomic_write_text(stage.dir / STATS, json.dumps(result.stats, indent=2, sort_keys=True) + "\n")
     stage.mark_done()
@@ -167,7 +166,6 @@ def generate(recipe: Recipe, corpus: Corpus, work_dir: str | Path,
                                     _Stage(work_dir, "matching", inputs))
     timings["matching"] = time.perf_counter() - started
     stats = json.loads((annotation_dir / STATS).read_text(encoding="utf-8"))
-    dictionary = json.loads((annotation_dir / DICTIONARY).read_text(encoding="utf-8"))
     manifest = {
         "recipe": recipe.name,
         "description": recipe.description,
@@ -180,8 +178,8 @@ def generate(recipe: Recipe, corpus: Corpus, work_dir: str | Path,
         "seed": settings.seed,
         "deterministic": settings.deterministic,
         "version": f"{__version__}+{_digest(inputs)}",
-        "dictionary_size": len(dictionary.get("phrases", dictionary)),
-        "entities_per_type": stats.get("entities_per_type", {}),
+        "dictionary_size": stats["dictionary_phrases"],
+        "entities_per_type": stats["spans_per_type"],
         "self_training": {"t_early": recipe.self_training.t_early,
                           "t_update": recipe.self_training.t_update},
     }

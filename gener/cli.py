@@ -19,7 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     subparsers = parser.add_subparsers(dest="verb", metavar="VERB")
-    for verb, module_name in VERBS.items():
+    for module_name in VERBS.values():
         try:
             module = importlib.import_module(f"gener.commands.{module_name}")
         except ModuleNotFoundError as err:

@@ -19,8 +19,10 @@ from gener.errors import GenerError
 MANIFEST = "gener.json"
 PAPER_CITATION = """@inproceedings{kim2022gener,
   title     = {Simple Questions Generate Named Entity Recognition Datasets},
-  author    = {Kim, Hyunjae and Yoo, Jaehyo and Yoon, Seunghyun and Lee, Jinhyuk and Kang, Jaewoo},
-  booktitle = {Proceedings of the 2022 Conference on Empirical Methods in Natural Language Processing},
+  author    = {Kim, Hyunjae and Yoo, Jaehyo and Yoon, Seunghyun and Lee, Jinhyuk
+               and Kang, Jaewoo},
+  booktitle = {Proceedings of the 2022 Conference on Empirical Methods
+               in Natural Language Processing},
   year      = {2022}
 }"""
 
@@ -86,7 +88,7 @@ def write_config(folder: str | Path, config: str, dataset, manifest: dict,
 
 
 def write_card(folder: str | Path, default_config: str | None = None) -> None:
-    """Render ``README.md`` (YAML metadata + prose) from the folder's parquet files and manifests."""
+    """Render ``README.md`` (YAML metadata and prose) from the folder's parquet and manifests."""
     import datasets
     from datasets.info import DatasetInfo, DatasetInfosDict
     from datasets.splits import SplitDict, SplitInfo

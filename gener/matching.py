@@ -326,38 +326,19 @@ def _jsonl_lines(records: list[dict]):
 
 def write_jsonl(records: list[dict], path) -> None:
     """Write one JSON object per record to ``path`` (UTF-8, atomically)."""
-    import os
-    import tempfile
-    from pathlib import Path
+    from gener.dataset import atomic_write_text
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write("\n".join(_jsonl_lines(records)) + "\n" if records else "")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    atomic_write_text(path, "\n".join(_jsonl_lines(records)) + "\n" if records else "")
 
 
 def to_dataset(records: list[dict], labels: list[str]):
     """A ``datasets.Dataset`` with ``ner_tags`` as ``List(ClassLabel)`` of ``O, B-L, I-L, ...``."""
     import datasets
 
-    names = ["O"] + [f"{p}-{label}" for label in labels for p in ("B", "I")]
-    features = datasets.Features({
-        "id": datasets.Value("string"),
-        "tokens": datasets.List(datasets.Value("string")),
-        "ner_tags": datasets.List(datasets.ClassLabel(names=names)),
-        "spans": datasets.List({"start": datasets.Value("int32"), "end": datasets.Value("int32"),
-                                "type": datasets.Value("string"),
-                                "source": datasets.Value("string")}),
-        "question": datasets.Value("string"),
-        "retrieval_score": datasets.Value("float32"),
-        "sentence_id": datasets.Value("string"),
-    })
+    from gener.dataset import generated_features
+
+    features = generated_features(labels)
+    names = features["ner_tags"].feature.names
     index = {name: i for i, name in enumerate(names)}
     columns = {key: [r[key] for r in records] for key in features if key != "ner_tags"}
     columns["ner_tags"] = [[index[t] for t in r["ner_tags"]] for r in records]

@@ -11,7 +11,8 @@ import re
 import string
 
 PUNCTUATION = frozenset(string.punctuation)
-_TOKEN = re.compile(r"[%s]|[^\s%s]+" % (re.escape(string.punctuation), re.escape(string.punctuation)))
+_PUNCT_CLASS = re.escape(string.punctuation)
+_TOKEN = re.compile(rf"[{_PUNCT_CLASS}]|[^\s{_PUNCT_CLASS}]+")
 
 # A sentence ends at ., ! or ? (optionally followed by closing quotes/brackets) when the
 # next non-space character is an uppercase letter, a digit or an opening quote, and the
