@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from gener.corpus import Corpus, Sentence
+from gener.dataset import atomic_write_text
 from gener.errors import GenerError
 from gener.retrieval.candidates import CANDIDATE_VERSION, extract_candidates, load_tagger
 from gener.retrieval.encoders import Encoder
@@ -111,9 +112,7 @@ class PhraseIndex:
 
 
 def _atomic_json(path: Path, data: object) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=1))
 
 
 def _corrupt(path: Path, reason: str) -> GenerError:
