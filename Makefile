@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.gener-installed
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup test demo bench tables publish lint clean
+.PHONY: setup test demo bench tables publish publish-plan lint clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -33,8 +33,12 @@ bench: $(STAMP)
 tables: $(STAMP)
 	$(GENER) tables --out RESULTS.md
 
+# Uploads need the Hub: HF_TOKEN (or `hf auth login`) and optionally GENER_HUB_ORG.
 publish: $(STAMP)
-	$(GENER) publish
+	HF_HUB_OFFLINE=0 $(GENER) publish --no-dry-run
+
+publish-plan: $(STAMP)
+	$(GENER) publish --dry-run
 
 lint: $(STAMP)
 	$(PY) -m ruff check gener trainers builders spaces tests bench
