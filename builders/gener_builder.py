@@ -91,7 +91,9 @@ class GenerBuilder(datasets.GeneratorBasedBuilder):
     def from_generated(cls, recipe: Recipe, generated, cache_dir: str | Path) -> datasets.Dataset:
         """The ``train`` split for records that :func:`gener.build.generate` produced."""
         m = generated.manifest
-        builder = cls(cache_dir=str(cache_dir), config_name=recipe.name,
+        # config_name=None starts from the default config and overrides every field, which
+        # also works for recipes that are not shipped (no BuilderConfig of that name).
+        builder = cls(cache_dir=str(cache_dir), config_name=None, name=recipe.name,
                       recipe=recipe.to_dict(), encoder=m["encoder"], seed=m["seed"],
                       deterministic=m["deterministic"], corpus=m["corpus_fingerprint"],
                       records_path=str(generated.records_path))

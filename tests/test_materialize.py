@@ -1,0 +1,95 @@
+"""`gener build` / `gener materialize` end to end on a tiny corpus with the offline MiniLM."""
+
+import datasets
+import pytest
+import yaml
+from huggingface_hub import DatasetCard
+
+from gener.cli import main
+
+DOCS = [
+    "Tuberculosis is an infectious disease caused by bacteria. It mostly affects the lungs.",
+    "Malaria is a mosquito-borne disease that affects humans. Malaria causes fever.",
+    "Asthma is a common long-term disease of the airways. Asthma is not contagious.",
+    "France is a country in Western Europe. Its capital is Paris.",
+    "Germany is a country in Central Europe. Berlin is the largest city of Germany.",
+    "Japan is an island country in East Asia. Tokyo is the capital city of Japan.",
+    "Chess is a board game for two players. Bread is a staple food.",
+]
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    root = tmp_path_factory.mktemp("materialize")
+    (root / "corpus.txt").write_text("\n".join(DOCS) + "\n", encoding="utf-8")
+    for name, label, entity_type, rules in (("disease_tiny", "Disease", "disease", [4, 9]),
+                                            ("country_tiny", "LOC", "country", [1, 3, 4])):
+        (root / f"{name}.yaml").write_text(yaml.safe_dump({
+            "name": name, "subquestions": [{"label": label, "type": entity_type, "k": 4,
+                                            "rules": rules}]}))
+    return root
+
+
+def _materialize(workspace, out, *extra):
+    return main(["materialize", str(workspace / "disease_tiny.yaml"),
+                 str(workspace / "country_tiny.yaml"), "--out", str(out),
+                 "--corpus", str(workspace / "corpus.txt"),
+                 "--cache-dir", str(workspace / "cache"), *extra])
+
+
+def test_materialize_two_configs_and_load_them_back(workspace, capsys):
+    out = workspace / "out"
+    assert _materialize(workspace, out) == 0
+    assert "config country_tiny" in capsys.readouterr().out
+    for config, label in (("disease_tiny", "Disease"), ("country_tiny", "LOC")):
+        train = datasets.load_dataset(str(out), config)["train"]
+        assert train.features["ner_tags"] == datasets.List(
+            datasets.ClassLabel(names=["O", f"B-{label}", f"I-{label}"]))
+        assert 0 < len(train) <= 4
+        assert len(set(train["sentence_id"])) == len(train)
+        names = train.features["ner_tags"].feature.names
+        tagged = [names[t] for tags in train["ner_tags"] for t in tags]
+        assert f"B-{label}" in tagged
+        for row in train:
+            for span in row["spans"]:
+                assert row["ner_tags"][span["start"]] == names.index(f"B-{span['type']}")
+    card = DatasetCard.load(out / "README.md")
+    assert {c["config_name"] for c in card.data.to_dict()["configs"]} == {"disease_tiny",
+                                                                         "country_tiny"}
+    assert "Which disease?" in card.text and "Which country?" in card.text
+
+
+def test_materialize_again_is_byte_identical(workspace):
+    first, second = workspace / "first", workspace / "second"
+    assert _materialize(workspace, first, "--seed", "3") == 0
+    assert _materialize(workspace, second, "--seed", "3") == 0
+    for config in ("disease_tiny", "country_tiny"):
+        name = f"{config}/train-00000-of-00001.parquet"
+        assert (first / name).read_bytes() == (second / name).read_bytes()
+
+
+def test_materialize_bad_input(workspace, capsys):
+    assert main(["materialize", "nope", "--out", str(workspace / "x")]) == 1
+    assert "unknown recipe 'nope' (known: bc5cdr" in capsys.readouterr().err
+    foreign = workspace / "foreign"
+    foreign.mkdir()
+    (foreign / "README.md").write_text("another dataset")
+    (foreign / "data.csv").write_text("a,b\n")
+    assert _materialize(workspace, foreign) == 1
+    assert "holds another dataset" in capsys.readouterr().err
+    assert main(["materialize", "--out", str(workspace / "x")]) == 1
+    assert "name one or more CONFIGs, or --all" in capsys.readouterr().err
+
+
+def test_builder_class_generates_a_shipped_config(workspace, tmp_path, monkeypatch):
+    from builders import GenerBuilder
+
+    monkeypatch.setenv("GENER_CACHE", str(workspace / "cache"))
+    builder = GenerBuilder(config_name="demo", k=2, corpus=str(workspace / "corpus.txt"),
+                           cache_dir=str(tmp_path))
+    builder.download_and_prepare()
+    train = builder.as_dataset("train")
+    assert train.features["ner_tags"].feature.names == [
+        "O", "B-LOC", "I-LOC", "B-Disease", "I-Disease"]
+    assert set(train["question"]) <= {"Which country?", "Which city?", "Which disease?"}
+    assert 0 < len(train) <= 6
