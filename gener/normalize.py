@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import string
+from functools import lru_cache
 
 MIN_LENGTH = 3
 _AND = re.compile(r"\s+and\s+")
@@ -82,6 +83,7 @@ def is_stopword(name: str) -> bool:
     return name.lower() in STOPWORDS
 
 
+@lru_cache(maxsize=1024)
 def type_word_forms(entity_type: str) -> frozenset[str]:
     """Lowercase content words of the type and their simple singular/plural forms.
 
@@ -115,24 +117,25 @@ def is_type_word_or_generic(name: str, entity_type: str) -> bool:
 
 def normalize_span(name: str, start: int, subquestion) -> list[tuple[str, int, int]]:
     """Rules 1-7 on a phrase found at character ``start``: ``(text, start, end)`` survivors."""
-    parts = _and_parts(name) if subquestion.has_rule(1) else [(0, len(name))]
+    rules = subquestion.rules
+    parts = _and_parts(name) if 1 in rules else [(0, len(name))]
     out = []
     for s, e in parts:
         text = name[s:e]
-        if subquestion.has_rule(2):
+        if 2 in rules:
             lead = len(text) - len(text.lstrip(_STRIP))
             text = strip_punctuation(text)
             s += lead
-        if not text or (subquestion.has_rule(3) and is_all_lowercase(text)):
+        if not text or (3 in rules and is_all_lowercase(text)):
             continue
-        if subquestion.has_rule(4):
+        if 4 in rules:
             lead = _the_length(text)
             text, s = text[lead:], s + lead
-        if not text or (subquestion.has_rule(5) and is_too_short(text)):
+        if not text or (5 in rules and is_too_short(text)):
             continue
-        if subquestion.has_rule(6) and is_stopword(text):
+        if 6 in rules and is_stopword(text):
             continue
-        if subquestion.has_rule(7) and is_type_word_or_generic(text, subquestion.type):
+        if 7 in rules and is_type_word_or_generic(text, subquestion.type):
             continue
         out.append((text, start + s, start + s + len(text)))
     return out

@@ -24,6 +24,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed for multi-label draws")
     p.add_argument("--deterministic", action="store_true",
                    help="give multi-label phrases their most frequent label")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="processes to match in (default: up to 4, by CPUs and input size); "
+                        "the output does not depend on it")
     p.add_argument("--detect-abbreviations", action="store_true",
                    help="detect abbreviations with scispacy instead of using the files' ones")
     p.set_defaults(run=run)
@@ -31,7 +34,10 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     """Read, normalize, match, and write ``train.jsonl`` (or a dataset) plus the dictionary."""
+    import gc
     from pathlib import Path
+
+    gc.disable()  # a short-lived process of many small acyclic objects: no collections
 
     from gener.interop import load_gener_config, read_gener_retrieval
     from gener.matching import annotate, write_jsonl
@@ -46,7 +52,7 @@ def run(args) -> int:
     labels = list(dict.fromkeys(sq.label for sq in subquestions))
     retrievals = read_gener_retrieval(args.from_gener_retrieval, subquestions)
     result = annotate(retrievals, labels, args.seed, args.deterministic,
-                      detect_abbreviations=args.detect_abbreviations)
+                      detect_abbreviations=args.detect_abbreviations, workers=args.workers)
     out = Path(args.out)
     if args.format == "jsonl":
         write_jsonl(result.records, out / "train.jsonl")
