@@ -264,13 +264,14 @@ class Space:
     def _ask(self, questions: list[str], top_k: int):
         from gener.artifacts import SubquestionRetrieval
         from gener.matching import annotate, write_jsonl
+        from gener.normalize import normalize_retrieval
         from gener.recipes import Recipe, recipe_from_question
 
         recipe = Recipe("space", tuple(recipe_from_question(q, k=top_k).subquestions[0]
                                        for q in questions))
         searcher = self.searcher()
         ranked = searcher.rank(questions, entity_types=[sq.type for sq in recipe.subquestions])
-        rows, segments, retrievals = [], [], []
+        rows, segments, retrievals = [], [], []  # segments: evidence with normalized phrases
         for sq, found in zip(recipe.subquestions, ranked, strict=True):
             for rank, hit in enumerate(searcher.unique_phrases(found, sq), 1):
                 rows.append({"question": sq.question, "rank": rank, "entity": hit.phrase,
@@ -278,12 +279,14 @@ class Space:
                              "evidence": hit.sentence})
                 if rank >= top_k:
                     break
-            evidence = searcher.evidence(found, sq, sq.k)
-            retrievals.append(SubquestionRetrieval(sq, evidence))
-            for sentence in evidence:
-                segments += [(f"{sq.question}  ", None)] + _highlight(
-                    sentence.sentence, [(p.start, p.end, sq.label) for p in sentence.phrases])
-                segments.append(("\n\n", None))
+            retrieval = SubquestionRetrieval(sq, searcher.evidence(found, sq, sq.k))
+            retrievals.append(retrieval)
+            segments.append((f"{sq.question}\n", None))
+            for sentence in normalize_retrieval(retrieval).sentences:
+                segments += _highlight(sentence.sentence,
+                                       [(p.start, p.end, sq.label) for p in sentence.phrases])
+                segments.append(("\n", None))
+            segments.append(("\n", None))
         result = annotate(retrievals, recipe.labels, progress=False,
                           detect_abbreviations=importlib.util.find_spec("scispacy") is not None)
         dictionary = pd.DataFrame(
@@ -353,15 +356,21 @@ class Space:
     # --- page load ----------------------------------------------------------------------------
 
     def on_load(self, request: gr.Request):
-        """Honour ``?tab=ask|tag|explore`` and ``&example=N`` (tags that example)."""
+        """Honour ``?tab=ask|tag|explore`` and, for the Tag tab, ``&example=N`` (tags it).
+
+        Returns the selected tab, then the Tag tab's text and outputs, then the Explore tab's.
+        """
         params = dict(request.query_params) if request else {}
         tab = params.get("tab", "ask").lower()
         tabs = gr.Tabs(selected=tab if tab in TABS else "ask")
+        tag_outputs, explore_outputs = (gr.skip(),) * 4, (gr.skip(),) * 5
         example = params.get("example", "")
-        if tab != "tag" or not example.isdigit() or int(example) >= len(EXAMPLES):
-            return tabs, gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        text = EXAMPLES[int(example)]
-        return tabs, text, *self.tag(text, self.models[0][1] if self.models else "")
+        if tab == "tag" and example.isdigit() and int(example) < len(EXAMPLES):
+            text = EXAMPLES[int(example)]
+            tag_outputs = (text, *self.tag(text, self.models[0][1] if self.models else ""))
+        elif tab == "explore" and self.configs:
+            explore_outputs = self.explore(next(iter(self.configs)))
+        return tabs, *tag_outputs, *explore_outputs
 
 
 def build_app(settings: Settings | None = None) -> gr.Blocks:
@@ -415,7 +424,8 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
                            explore_plot]
         config.change(space.explore, [config], explore_outputs, api_name="explore")
         explore_tab.select(space.explore, [config], explore_outputs, api_visibility="private")
-        demo.load(space.on_load, None, [tabs, tag_text, *tag_outputs], api_visibility="private")
+        demo.load(space.on_load, None, [tabs, tag_text, *tag_outputs, *explore_outputs],
+                  api_visibility="private")
     demo.queue(default_concurrency_limit=2, max_size=64)
     return demo
 
