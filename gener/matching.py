@@ -42,7 +42,7 @@ import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate, repeat
+from itertools import accumulate
 
 from gener.dictionary import PseudoDictionary, phrase_key
 from gener.errors import GenerError
@@ -57,6 +57,8 @@ MIN_SENTENCES_PER_WORKER = 2000
 _OTHER = "\x01"  # the code of a token in no dictionary key, of tagged tokens and boundaries
 _SEPARATORS = ("\x00", "\ue000", "\U0010fffd")  # the first absent from a chunk's text is used
 _RUNS = re.compile("[^\x01]+")
+# Characters that JSON escapes and tokenization keeps (other control characters are spaces).
+_NEEDS_ESCAPE = re.compile('["\\\\\x00-\x08\x0e-\x1b]')
 
 
 class Records(Sequence):
@@ -64,17 +66,27 @@ class Records(Sequence):
 
     Behaves as a read-only sequence of dicts (each item is parsed from its line on access,
     so mutating one does not change the records); :func:`write_jsonl` writes the lines as
-    they are.
+    they are. ``parts`` are blocks of lines (``str``, or UTF-8 ``bytes`` as forked workers
+    send them) without a trailing newline.
     """
 
-    def __init__(self, text: str):
-        self.text = text  # JSON lines joined by "\n", no trailing newline
+    def __init__(self, parts: list[str | bytes]):
+        self.parts = [part for part in parts if part]
+        self._text: str | None = None
         self._lines: list[str] | None = None
+
+    @property
+    def text(self) -> str:
+        """All JSON lines joined by "\\n" (no trailing newline)."""
+        if self._text is None:
+            self._text = "\n".join(p.decode("utf-8") if isinstance(p, bytes) else p
+                                   for p in self.parts)
+        return self._text
 
     @property
     def lines(self) -> list[str]:
         if self._lines is None:
-            self._lines = self.text.split("\n") if self.text else []
+            self._lines = self.text.split("\n") if self.parts else []
         return self._lines
 
     def __len__(self) -> int:
@@ -92,7 +104,8 @@ class Records(Sequence):
         if isinstance(other, Records):
             return self.text == other.text
         if isinstance(other, Sequence) and not isinstance(other, str):
-            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+            return len(self) == len(other) and all(
+                a == b for a, b in zip(self, other, strict=True))
         return NotImplemented
 
     __hash__ = None
@@ -141,14 +154,6 @@ def tokenize_many(texts: list[str]) -> list[list[str]]:
     if big.count("\x00") != len(texts) - 1:
         return [tokenize(t) for t in texts]
     return [part.split() for part in _pad(big).split("\x00")] if texts else []
-
-
-def _token_counts(texts: list[str]) -> list[int]:
-    """``[len(tokenize(t)) for t in texts]``."""
-    big = "\x00".join(texts)
-    if big.count("\x00") != len(texts) - 1:
-        return [len(tokenize(t)) for t in texts]
-    return [len(part.split()) for part in _pad(big).split("\x00")] if texts else []
 
 
 def _aligned(sentence: str, start: int, end: int) -> bool:
@@ -209,21 +214,6 @@ def _mined_spans(refiner, lowered: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _block(encoded: str, spans: list, starts: list[int]) -> str:
-    """``encoded`` with the tokens of ``spans`` (per sentence, or None) made ``_OTHER``."""
-    parts, pos = [], 0
-    for i, sentence_spans in enumerate(spans):
-        if sentence_spans:
-            g = starts[i]
-            for s, e, _, _ in sorted(sentence_spans):
-                if e > s:
-                    parts.append(encoded[pos:g + s])
-                    parts.append(_OTHER * (e - s))
-                    pos = g + e
-    parts.append(encoded[pos:])
-    return "".join(parts)
-
-
 def _encode(text: str) -> str:
     return json.encoder.encode_basestring(text)
 
@@ -231,6 +221,22 @@ def _encode(text: str) -> str:
 _SPAN = '{"start": %d, "end": %d, "type": %s, "source": "%s"}'
 _RECORD = ('{"id": "%d", "tokens": [%s], "ner_tags": [%s], "spans": [%s], "question": %s, '
            '"retrieval_score": %s, "sentence_id": %s}')
+
+
+class _Codes(dict):
+    """Token -> code of its lowercase form in ``vocab`` (``_OTHER`` if none), filled lazily.
+
+    Lowercasing tokens one by one gives the same strings as lowercasing the space-joined
+    tokens, since a space ends the context of every case mapping.
+    """
+
+    def __init__(self, vocab: dict[str, str]):
+        super().__init__()
+        self.vocab = vocab
+
+    def __missing__(self, token: str) -> str:
+        code = self[token] = self.vocab.get(token.lower(), _OTHER)
+        return code
 
 
 class _Matcher:
@@ -265,7 +271,8 @@ class _Matcher:
         self.inside = [_encode("I-" + label) for label in labels]
         self.labels = labels
         self.order = order
-        self.names: dict[str, tuple[int, str]] = {}  # phrase -> (token count, key)
+        self.names: dict[str, tuple[int, str, str]] = {}  # phrase -> (tokens, key, code)
+        self.codes = _Codes(vocab)  # token -> the code of its lowercase form
 
     def label(self, kid: int, index: int, k: int) -> int:
         """The label index of key ``kid`` for the k-th draw in sentence ``index``."""
@@ -280,27 +287,32 @@ class _Matcher:
         sep = next((c for c in _SEPARATORS if c not in joined), None)
         if sep is None:
             raise GenerError("sentences contain every separator character")
+        plain = _NEEDS_ESCAPE.search(joined) is None  # tokens are their own JSON text
         del joined
-        # Tokens of the whole chunk at once: words[g] is token g, sentence i has tokens
-        # starts[i] to starts[i] + counts[i] - 1 and a separator word before and after.
+        # Tokens of the whole chunk at once: words[g] is token g; sentence i has tokens
+        # starts[i] to starts[i + 1] - 2, with a separator word before and after.
         spaced = f" {sep} "
         words = _pad(spaced + spaced.join(texts) + spaced).split()
-        norm = " ".join(words)
-        lowered = norm.lower().split(" ")
-        if len(lowered) != len(words):
-            lowered = [w.lower() for w in words]
-        pieces = norm.split(sep)[1:-1]  # " tok tok " per sentence
-        counts = [p.count(" ") - 1 for p in pieces]
-        starts = list(accumulate((n + 1 for n in counts), initial=1))
-        encoded = "".join(map(self.vocab.get, lowered, repeat(_OTHER)))
-        del lowered
-        retrieved = self._retrieved(items, starts, pieces, encoded, skips)
-        selected = self._select(_block(encoded, retrieved, starts), words, starts,
+        del texts
+        if plain:
+            listed = '", "'.join(words)
+        else:
+            listed = _encode(" ".join(words))[1:-1].replace(" ", '", "')
+            sep = _encode(sep)[1:-1]
+        # Per sentence '", "tok", "tok", "': [3:-3] is the JSON text of its token list.
+        token_texts = listed.split(sep)[1:-1]
+        del listed
+        starts = list(accumulate((t.count('", "') for t in token_texts), initial=1))
+        codes = list(map(self.codes.__getitem__, words))
+        retrieved = self._retrieved(items, starts, words, "".join(codes), skips)
+        for i, spans in enumerate(retrieved):  # tagged tokens cannot be matched
+            if spans:
+                g = starts[i]
+                for s, e, _, _ in spans:
+                    codes[g + s:g + e] = _OTHER * (e - s)
+        selected = self._select("".join(codes), words, starts,
                                 [group.rule9 for group, _ in items])
-        del words
-        # JSON text of each sentence's tokens: '"tok", "tok"'.
-        token_texts = _encode(norm)[1:-1].replace(" ", '", "').split(_encode(sep)[1:-1])[1:-1]
-        del norm
+        del codes
 
         types, begin, inside = self.types, self.begin, self.inside
         fixed, refiner = self.fixed, self.refiner
@@ -313,14 +325,14 @@ class _Matcher:
         next_start = selected[0][0] if selected else -1
         with_entities = 0
         for i, (group, sent) in enumerate(items):
-            n = counts[i]
+            g, end = starts[i], starts[i + 1] - 1
+            n = end - g
             spans = retrieved[i]
-            if 0 <= next_start < starts[i + 1]:
-                g = starts[i]
+            if 0 <= next_start < end:
                 if spans is None:
                     spans = []
                 k = 0
-                while 0 <= next_start < starts[i + 1]:
+                while 0 <= next_start < end:
                     ntok, kid = selected[p][1]
                     label = fixed[kid]
                     if label < 0:
@@ -331,7 +343,7 @@ class _Matcher:
                     p += 1
                     next_start = selected[p][0] if p < nsel else -1
             if refiner is not None and spans and group.rule10:
-                _refine(spans, _mined_spans(refiner, f" {pieces[i][1:-1].lower()} "))
+                _refine(spans, _mined_spans(refiner, f" {' '.join(words[g:end]).lower()} "))
             if spans:
                 with_entities += 1
                 if len(spans) > 1:
@@ -357,14 +369,14 @@ class _Matcher:
             lines.append(_RECORD % (
                 first + i, token_texts[i][3:-3], tag_text, span_text, group.question, score,
                 _encode(sent.sentence_id) if sent.sentence_id else '""'))
-        stats = {"sentences": len(items), "tokens": sum(counts),
+        stats = {"sentences": len(items), "tokens": starts[-1] - 1 - len(items),
                  "sentences_with_entities": with_entities,
                  "spans_per_type": dict(zip(self.labels, per_type, strict=True)),
                  "spans_per_source": dict(zip(SOURCES, per_source, strict=True)),
                  "skipped_phrases": skips}
         return "\n".join(lines), stats
 
-    def _retrieved(self, items, starts, pieces, encoded, skips) -> list:
+    def _retrieved(self, items, starts, words, encoded, skips) -> list:
         """Per sentence, None or the token spans of its retrieved phrases and abbreviations.
 
         A phrase's first token is found as the only occurrence of its encoded key in the
@@ -376,7 +388,7 @@ class _Matcher:
             if not sent.phrases and not sent.abbreviations:
                 continue
             text, g, end_g = sent.sentence, starts[i], starts[i + 1] - 1
-            spans, keys = [], set()
+            spans, kept = [], []
             if group.parts is None:
                 phrases = [(p.name, p.start, p.end) for p in sent.phrases]
             else:
@@ -405,15 +417,24 @@ class _Matcher:
                     ts = len(tokenize(text[:start]))
                 else:
                     ts -= g
-                if any(s < ts + n and ts < e for s, e, _, _ in spans):
+                if spans:
+                    te = ts + n
+                    for s, e, _, _ in spans:
+                        if s < te and ts < e:
+                            break
+                    else:
+                        spans.append([ts, te, group.label, RETRIEVED])
+                        kept.append(key)
+                        continue
                     skips["overlapping_retrieved"] += 1
-                    continue
-                spans.append([ts, ts + n, group.label, RETRIEVED])
-                keys.add(key)
+                else:
+                    spans.append([ts, ts + n, group.label, RETRIEVED])
+                    kept.append(key)
             if sent.abbreviations and group.rule8:
+                keys = set(kept)
                 taken = [(s, e) for s, e, _, _ in spans]
                 spans += [[s, e, group.label, ABBREVIATION] for s, e in _abbreviation_spans(
-                    pieces[i].split(), sent.abbreviations, keys, taken, skips)]
+                    words[g:end_g], sent.abbreviations, keys, taken, skips)]
             if spans:
                 out[i] = spans
         return out
@@ -527,8 +548,7 @@ def match(retrievals, labels: list[str], seed: int = 0, deterministic: bool = Fa
                     stats[key][k] += v
             else:
                 stats[key] += value
-    return MatchResult(Records("\n".join(text for text, _ in parts if text)), dictionary,
-                       stats)
+    return MatchResult(Records([text for text, _ in parts]), dictionary, stats)
 
 
 def _workers(workers: int | None, sentences: int) -> int:
@@ -558,8 +578,11 @@ def _run_chunks(matcher: _Matcher, items: list, bounds: list[int], progress: boo
                 code = 1
                 try:
                     os.close(r)
+                    text, stats = matcher.chunk(items[a:b], a)
+                    head = marshal.dumps(stats)
                     with os.fdopen(w, "wb") as pipe:
-                        pipe.write(marshal.dumps(matcher.chunk(items[a:b], a)))
+                        pipe.write(len(head).to_bytes(8, "little") + head)
+                        pipe.write(text.encode("utf-8"))
                     code = 0
                 finally:
                     os._exit(code)
@@ -572,8 +595,11 @@ def _run_chunks(matcher: _Matcher, items: list, bounds: list[int], progress: boo
             data = pipe.read()
             pipe.close()
             _, status = os.waitpid(pid, 0)
-            results.append(marshal.loads(data) if status == 0 and data
-                           else matcher.chunk(items[a:b], a))
+            if status == 0 and len(data) >= 8:
+                size = int.from_bytes(data[:8], "little")
+                results.append((data[8 + size:], marshal.loads(data[8:8 + size])))
+            else:
+                results.append(matcher.chunk(items[a:b], a))
             if bar is not None:
                 bar.update(b - a)
     finally:
@@ -629,11 +655,25 @@ def write_jsonl(records, path) -> None:
     """Write one JSON object per record to ``path`` (UTF-8, atomically)."""
     from gener.dataset import atomic_write_text
 
-    if isinstance(records, Records):
-        text = records.text + "\n" if records.text else ""
-    else:
-        text = "\n".join(_jsonl_lines(records)) + "\n" if records else ""
-    atomic_write_text(path, text)
+    if not isinstance(records, Records):
+        atomic_write_text(path, "\n".join(_jsonl_lines(records)) + "\n" if records else "")
+        return
+    import tempfile
+    from pathlib import Path
+
+    path = Path(path)  # as atomic_write_text, but writing the parts' bytes as they are
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for part in records.parts:
+                f.write(part if isinstance(part, bytes) else part.encode("utf-8"))
+                f.write(b"\n")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def to_dataset(records: list[dict], labels: list[str]):
