@@ -440,12 +440,13 @@ def _warm_up(space: Space) -> None:
     """Load (or build) the phrase index in the background so the first question is fast."""
     try:
         space.searcher()
-    except GenerError as err:
-        logger.warning("Ask tab unavailable: %s", err)
+    except Exception as err:  # best effort: the first question loads it again and reports
+        logger.warning("phrase index not preloaded: %s", err)
 
 
 demo = build_app()
 
 if __name__ == "__main__":
-    threading.Thread(target=_warm_up, args=(demo.space,), daemon=True).start()
+    if not os.environ.get("GRADIO_WATCH_DIRS"):  # not under `gradio app.py`, which re-runs edits
+        threading.Thread(target=_warm_up, args=(demo.space,), daemon=True).start()
     demo.launch(**launch_options())
