@@ -4,7 +4,6 @@ gradio_client: every tab, the queue under 20 concurrent requests, and polite ref
 import importlib.util
 import json
 import socket
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
@@ -28,7 +27,6 @@ def load_app():
     """The Space's module, imported from its file (the folder is not a package)."""
     spec = importlib.util.spec_from_file_location("gener_space_app", APP)
     module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 

@@ -14,8 +14,6 @@ Run with ``python app.py`` or ``gradio app.py`` (serves on 127.0.0.1 unless
 Open ``/?tab=tag&example=0`` to land on the Tag tab with the first example tagged.
 """
 
-from __future__ import annotations
-
 import hashlib
 import importlib.util
 import logging
@@ -84,7 +82,7 @@ class Settings:
     encoder: str = "minilm"
 
     @classmethod
-    def from_env(cls) -> Settings:
+    def from_env(cls) -> "Settings":
         """Settings from the ``GENER_SPACE_*`` variables, with working defaults."""
         org = os.environ.get("GENER_HUB_ORG", "").strip()
         hub = bool(org) and _online()
