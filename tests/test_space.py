@@ -256,3 +256,13 @@ def test_settings_from_env(monkeypatch, space_settings, served, tmp_path):
     assert [Path(p).parts[-2:] for p in default.models] == [("demo", "model"),
                                                             ("artifacts", "runs")]
     assert Path(default.datasets[0]).parts[-2:] == ("demo", "dataset")
+
+
+def test_without_models_or_datasets_the_tabs_say_what_to_do(space_settings, tmp_path):
+    app, settings = space_settings
+    space = app.Space(app.Settings(corpus=str(tmp_path / "missing.txt"), models=[],
+                                   datasets=[str(tmp_path)]))
+    assert "run `make demo` or set GENER_SPACE_MODELS" in space.tag("Malaria.", None)[0]
+    assert "run `make demo` or set GENER_SPACE_DATASETS" in space.explore(None)[0]
+    status = space.ask("Which disease?", 3)[0]
+    assert status.startswith("⚠️") and "missing.txt" in status

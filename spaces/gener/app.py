@@ -182,13 +182,16 @@ class Space:
         self._searcher = None
         self._taggers: dict[str, object] = {}
         self._datasets: dict[str, object] = {}
-        self._lock = threading.Lock()
+        # One lock each, so that building the index does not hold up tagging or exploring.
+        self._searcher_lock = threading.Lock()
+        self._tagger_lock = threading.Lock()
+        self._dataset_lock = threading.Lock()
 
     # --- shared resources -------------------------------------------------------------------
 
     def searcher(self):
         """The corpus's phrase searcher, loaded (or built and cached) on first use."""
-        with self._lock:
+        with self._searcher_lock:
             if self._searcher is None:
                 from gener.corpus import open_corpus
                 from gener.retrieval.search import open_searcher
@@ -202,7 +205,7 @@ class Space:
         """The tagger for a model folder or Hub id, loaded on first use."""
         if not model:
             raise GenerError("no tagging model found: run `make demo` or set GENER_SPACE_MODELS")
-        with self._lock:
+        with self._tagger_lock:
             if model not in self._taggers:
                 from trainers.inference import Tagger
 
@@ -210,15 +213,19 @@ class Space:
                 if not Path(model).is_dir():
                     from huggingface_hub import snapshot_download
 
-                    folder = snapshot_download(model)
+                    try:
+                        folder = snapshot_download(model)
+                    except Exception as err:  # offline, missing or private repository
+                        raise GenerError(f"cannot download model {model}: {err}") from None
                 self._taggers[model] = Tagger(folder)
             return self._taggers[model]
 
     def dataset(self, choice: str):
         """The ``train`` split of a materialized config, loaded on first use."""
-        if choice not in self.configs:
-            raise GenerError(f"unknown config {choice!r}" if choice else "pick a dataset config")
-        with self._lock:
+        if not choice:
+            raise GenerError("no dataset config found: run `make demo` or set "
+                             "GENER_SPACE_DATASETS")
+        with self._dataset_lock:
             if choice not in self._datasets:
                 import datasets
 
