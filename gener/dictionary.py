@@ -23,12 +23,21 @@ class PseudoDictionary:
 
     def add(self, phrase: str, label: str, count: int = 1) -> None:
         """Count ``phrase`` (surface form) ``count`` times as ``label``."""
+        self.add_keys([(phrase_key(phrase), count)], label)
+
+    def add_keys(self, keys, label: str) -> None:
+        """Count each ``(key, count)`` (keys as :func:`phrase_key` makes them) as ``label``."""
+        if not keys:
+            return
         if label not in self.labels:
             raise GenerError(f"label {label!r} is not one of {', '.join(self.labels)}")
-        key = phrase_key(phrase)
-        if key:
-            types = self.counts.setdefault(key, {})
-            types[label] = types.get(label, 0) + count
+        counts = self.counts
+        for key, count in keys:
+            if key:
+                types = counts.get(key)
+                if types is None:
+                    types = counts[key] = {}
+                types[label] = types.get(label, 0) + count
 
     @classmethod
     def from_retrievals(cls, retrievals, labels: list[str]) -> PseudoDictionary:

@@ -77,29 +77,46 @@ def retrieval_file(folder: Path, subtype: str) -> Path:
     raise GenerError(f"{folder}: no retrieval file Which_{subtype}.json")
 
 
-def _sentence(data: object, where: str) -> RetrievedSentence:
-    if not isinstance(data, dict) or not isinstance(data.get("sentence"), str) \
-            or not isinstance(data.get("phrases"), list):
-        raise GenerError(f"{where}: expected an object with 'sentence' and 'phrases'")
+def _sentence(data: object, path: Path, n: int) -> RetrievedSentence:
     try:
+        sentence, phrases = data["sentence"], data["phrases"]
+        if type(sentence) is not str or type(phrases) is not list:
+            raise TypeError
         phrases = [RetrievedPhrase(str(p["name"]), int(p["start"]), int(p["end"]),
-                                   float(p.get("score", 0.0))) for p in data["phrases"]]
+                                   float(p.get("score", 0.0))) for p in phrases]
     except (KeyError, TypeError, ValueError, AttributeError):
+        where = f"{path}: line {n}"
+        if not isinstance(data, dict) or not isinstance(data.get("sentence"), str) \
+                or not isinstance(data.get("phrases"), list):
+            raise GenerError(f"{where}: expected an object with 'sentence' and 'phrases'") \
+                from None
         raise GenerError(f"{where}: each phrase needs 'name', 'start' and 'end'") from None
     abbreviations = data.get("abbreviations") or {}
-    if not isinstance(abbreviations, dict):
+    if type(abbreviations) is not dict:
         abbreviations = dict(abbreviations) if isinstance(abbreviations, list) else {}
-    return RetrievedSentence(data["sentence"], phrases, str(data.get("sentence_id", "")),
-                             float(data.get("score", 0.0)), abbreviations)
+    sentence_id = data.get("sentence_id", "")
+    score = data.get("score", 0.0)
+    return RetrievedSentence(sentence, phrases,
+                             sentence_id if type(sentence_id) is str else str(sentence_id),
+                             score if type(score) is float else float(score), abbreviations)
 
 
 def read_retrieval_file(path: Path, subquestion: Subquestion) -> SubquestionRetrieval:
     """One ``Which_<subtype>.json`` file; bad lines are errors naming the file and line."""
+    return SubquestionRetrieval(subquestion, parse_lines(path, numbered_lines(path)))
+
+
+def numbered_lines(path: Path) -> list[tuple[int, str]]:
+    """The non-blank lines of a retrieval file with their line numbers (from 1)."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as err:
         raise GenerError(f"{path}: cannot read ({err})") from None
-    numbered = [(n, line) for n, line in enumerate(lines, 1) if line.strip()]
+    return [(n, line) for n, line in enumerate(lines, 1) if line.strip()]
+
+
+def parse_lines(path: Path, numbered: list[tuple[int, str]]) -> list[RetrievedSentence]:
+    """The sentences of some :func:`numbered_lines` of ``path``."""
     try:  # one parse of the whole file is much faster than one per line
         rows = json.loads("[" + ",".join(line for _, line in numbered) + "]")
         if len(rows) != len(numbered):
@@ -111,9 +128,7 @@ def read_retrieval_file(path: Path, subquestion: Subquestion) -> SubquestionRetr
                 rows.append(json.loads(line))
             except ValueError as err:
                 raise GenerError(f"{path}: line {n}: not valid JSON ({err.msg})") from None
-    sentences = [_sentence(row, f"{path}: line {n}")
-                 for (n, _), row in zip(numbered, rows, strict=True)]
-    return SubquestionRetrieval(subquestion, sentences)
+    return [_sentence(row, path, n) for (n, _), row in zip(numbered, rows, strict=True)]
 
 
 def read_gener_retrieval(folder: str | Path, subquestions) -> list[SubquestionRetrieval]:

@@ -43,6 +43,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
+from pathlib import Path
 
 from gener.dictionary import PseudoDictionary, phrase_key
 from gener.errors import GenerError
@@ -218,9 +219,9 @@ def _encode(text: str) -> str:
     return json.encoder.encode_basestring(text)
 
 
-_SPAN = '{"start": %d, "end": %d, "type": %s, "source": "%s"}'
-_RECORD = ('{"id": "%d", "tokens": [%s], "ner_tags": [%s], "spans": [%s], "question": %s, '
-           '"retrieval_score": %s, "sentence_id": %s}')
+_SPAN = '{"start": %s, "end": %s, "type": %s, "source": "%s"}'
+_RECORD = ('{"id": "%%d", "tokens": [%%s], "ner_tags": [%%s], "spans": [%%s], "question": %s, '
+           '"retrieval_score": %%s, "sentence_id": %%s}')
 
 
 class _Codes(dict):
@@ -266,9 +267,12 @@ class _Matcher:
         self.longest = max(map(len, self.keys), default=0)
         self.refiner = _refiner(miner) if miner else None
         self.seed = seed
-        self.types = [_encode(label) for label in labels]
-        self.begin = [_encode("B-" + label) for label in labels]
-        self.inside = [_encode("I-" + label) for label in labels]
+        # Per label * 4 + source: the JSON text of a span, as a %-format of (start, end).
+        self.formats = [_SPAN % ("%d", "%d", _encode(label).replace("%", "%%"), source)
+                        for label in labels for source in SOURCES]
+        # Per label: the JSON texts of the tags of a span, B- then I- (extended as needed).
+        self.tag_runs = [[_encode("B-" + label)] + [_encode("I-" + label)] * 31
+                         for label in labels]
         self.labels = labels
         self.order = order
         self.names: dict[str, tuple[int, str, str]] = {}  # phrase -> (tokens, key, code)
@@ -279,8 +283,11 @@ class _Matcher:
         labels, cum = self.multi[kid]
         return labels[bisect.bisect_right(cum, _uniform(self.seed, index, k) * cum[-1])]
 
-    def chunk(self, items: list, first: int) -> tuple[str, dict]:
-        """JSON lines (joined by "\\n") and counts for ``items``; ids start at ``first``."""
+    def chunk(self, items: list, ids, segments: list[int]) -> tuple[list[str], dict]:
+        """JSON lines of ``items`` (record ids ``ids``) and counts.
+
+        The lines come as one text (lines joined by "\\n") per run of ``segments`` items.
+        """
         skips = dict.fromkeys(SKIPS, 0)
         texts = [sent.sentence for _, sent in items]
         joined = "".join(texts)
@@ -314,10 +321,8 @@ class _Matcher:
                                 [group.rule9 for group, _ in items])
         del codes
 
-        types, begin, inside = self.types, self.begin, self.inside
-        fixed, refiner = self.fixed, self.refiner
-        per_type = [0] * len(types)
-        per_source = [0] * len(SOURCES)
+        fixed, refiner, formats, tag_runs = self.fixed, self.refiner, self.formats, self.tag_runs
+        counts = [0] * len(formats)  # spans per label * 4 + source
         scores: dict = {}
         o_runs: dict[int, str] = {}
         lines = []
@@ -326,7 +331,6 @@ class _Matcher:
         with_entities = 0
         for i, (group, sent) in enumerate(items):
             g, end = starts[i], starts[i + 1] - 1
-            n = end - g
             spans = retrieved[i]
             if 0 <= next_start < end:
                 if spans is None:
@@ -336,28 +340,31 @@ class _Matcher:
                     ntok, kid = selected[p][1]
                     label = fixed[kid]
                     if label < 0:
-                        label = self.label(kid, first + i, k)
+                        label = self.label(kid, ids[i], k)
                         k += 1
                     s = next_start - g
                     spans.append([s, s + ntok, label, MATCHED])
                     p += 1
                     next_start = selected[p][0] if p < nsel else -1
-            if refiner is not None and spans and group.rule10:
-                _refine(spans, _mined_spans(refiner, f" {' '.join(words[g:end]).lower()} "))
+            n = end - g
             if spans:
+                if refiner is not None and group.rule10:
+                    _refine(spans, _mined_spans(refiner, f" {' '.join(words[g:end]).lower()} "))
                 with_entities += 1
                 if len(spans) > 1:
                     spans.sort()
                 tags = ['"O"'] * n
+                span_texts = []
                 for s, e, label, source in spans:
-                    tags[s] = begin[label]
-                    if e - s > 1:
-                        tags[s + 1:e] = [inside[label]] * (e - s - 1)
-                    per_type[label] += 1
-                    per_source[source] += 1
+                    run = tag_runs[label]
+                    if e - s > len(run):
+                        run += [run[1]] * (e - s)
+                    tags[s:e] = run[:e - s]
+                    kind = label * 4 + source
+                    counts[kind] += 1
+                    span_texts.append(formats[kind] % (s, e))
                 tag_text = ", ".join(tags)
-                span_text = ", ".join([_SPAN % (s, e, types[label], SOURCES[source])
-                                       for s, e, label, source in spans])
+                span_text = ", ".join(span_texts)
             else:
                 tag_text = o_runs.get(n)
                 if tag_text is None:
@@ -366,15 +373,21 @@ class _Matcher:
             score = scores.get(sent.score)
             if score is None:
                 score = scores[sent.score] = json.dumps(sent.score)
-            lines.append(_RECORD % (
-                first + i, token_texts[i][3:-3], tag_text, span_text, group.question, score,
-                _encode(sent.sentence_id) if sent.sentence_id else '""'))
+            sentence_id = sent.sentence_id
+            lines.append(group.record % (ids[i], token_texts[i][3:-3], tag_text, span_text, score,
+                                         _encode(sentence_id) if sentence_id else '""'))
+        per_type = [sum(counts[4 * label:4 * label + 4]) for label in range(len(self.labels))]
+        per_source = [sum(counts[source::4]) for source in range(len(SOURCES))]
         stats = {"sentences": len(items), "tokens": starts[-1] - 1 - len(items),
                  "sentences_with_entities": with_entities,
                  "spans_per_type": dict(zip(self.labels, per_type, strict=True)),
                  "spans_per_source": dict(zip(SOURCES, per_source, strict=True)),
                  "skipped_phrases": skips}
-        return "\n".join(lines), stats
+        texts = []
+        for size in segments:
+            texts.append("\n".join(lines[:size]))
+            del lines[:size]
+        return texts, stats
 
     def _retrieved(self, items, starts, words, encoded, skips) -> list:
         """Per sentence, None or the token spans of its retrieved phrases and abbreviations.
@@ -478,32 +491,46 @@ class _Group:
     def __init__(self, subquestion, label: int, parts: dict | None):
         self.label = label
         self.rule8, self.rule9, self.rule10 = (subquestion.has_rule(r) for r in (8, 9, 10))
-        self.question = _encode(subquestion.question)
+        self.record = _RECORD % _encode(subquestion.question).replace("%", "%%")
         self.parts = parts  # phrase -> [(text, start, end)] (rules 1-7), None: as they are
 
 
-def _dictionary(retrievals, labels: list[str], normalize: bool):
-    """The pseudo-dictionary and a :class:`_Group` per retrieval.
+def _phrase_counts(retrieval, normalize: bool) -> tuple[list, dict | None]:
+    """``[(key, count)]`` to add to the dictionary for a retrieval's phrases, and the parts
+    (rules 1-7) of each distinct phrase when ``normalize``.
 
-    Counts each distinct phrase once per retrieval (with its number of occurrences), which
-    gives the same dictionary as adding every (normalized) occurrence.
+    Each distinct phrase counts once with its number of occurrences, which adds up to the
+    same dictionary as adding every (normalized) occurrence, in the same order.
     """
     from gener.normalize import normalize_span
 
+    names: dict[str, int] = {}
+    for sentence in retrieval.sentences:
+        for phrase in sentence.phrases:
+            names[phrase.name] = names.get(phrase.name, 0) + 1
+    sq = retrieval.subquestion
+    parts = {name: normalize_span(name, 0, sq) for name in names} if normalize else None
+    keys: dict[str, str] = {}
+    adds = []
+    for name, count in names.items():
+        for text in [t for t, _, _ in parts[name]] if normalize else [name]:
+            key = keys.get(text)
+            if key is None:
+                key = keys[text] = phrase_key(text)
+            adds.append((key, count))
+    return adds, parts
+
+
+def _dictionary(retrievals, labels: list[str], normalize: bool):
+    """The pseudo-dictionary and a :class:`_Group` per retrieval."""
     dictionary = PseudoDictionary(labels)
     order = {label: i for i, label in enumerate(labels)}
     groups = []
     for retrieval in retrievals:
-        sq = retrieval.subquestion
-        names: dict[str, int] = {}
-        for sentence in retrieval.sentences:
-            for phrase in sentence.phrases:
-                names[phrase.name] = names.get(phrase.name, 0) + 1
-        parts = {name: normalize_span(name, 0, sq) for name in names} if normalize else None
-        for name, count in names.items():
-            for text in [t for t, _, _ in parts[name]] if normalize else [name]:
-                dictionary.add(text, sq.label, count)
-        groups.append(_Group(sq, order.get(sq.label, -1), parts))
+        adds, parts = _phrase_counts(retrieval, normalize)
+        dictionary.add_keys(adds, retrieval.subquestion.label)
+        groups.append(_Group(retrieval.subquestion, order.get(retrieval.subquestion.label, -1),
+                             parts))
     return dictionary, groups
 
 
@@ -535,20 +562,26 @@ def match(retrievals, labels: list[str], seed: int = 0, deterministic: bool = Fa
     finally:
         if enabled:
             gc.enable()
+    stats = _merged_stats(dictionary, [part for _, part in parts])
+    return MatchResult(Records([text for texts, _ in parts for text in texts]), dictionary,
+                       stats)
+
+
+def _merged_stats(dictionary: PseudoDictionary, parts: list[dict]) -> dict:
     stats = {"sentences": 0, "tokens": 0, "sentences_with_entities": 0,
              "dictionary_phrases": len(dictionary),
              "multi_label_phrases": sum(len(t) > 1 for t in dictionary.counts.values()),
              "spans_per_type": dict.fromkeys(dictionary.labels, 0),
              "spans_per_source": dict.fromkeys(SOURCES, 0),
              "skipped_phrases": dict.fromkeys(SKIPS, 0)}
-    for _, part in parts:
+    for part in parts:
         for key, value in part.items():
             if isinstance(value, dict):
                 for k, v in value.items():
                     stats[key][k] += v
             else:
                 stats[key] += value
-    return MatchResult(Records([text for text, _ in parts]), dictionary, stats)
+    return stats
 
 
 def _workers(workers: int | None, sentences: int) -> int:
@@ -566,8 +599,6 @@ def _workers(workers: int | None, sentences: int) -> int:
 def _run_chunks(matcher: _Matcher, items: list, bounds: list[int], progress: bool) -> list:
     """``matcher.chunk`` of each ``bounds`` range: the first here, the others in forked
     processes (a failed child's chunk is redone here)."""
-    import marshal
-
     bar = _progress_bar(len(items), progress)
     children = []
     try:
@@ -578,28 +609,22 @@ def _run_chunks(matcher: _Matcher, items: list, bounds: list[int], progress: boo
                 code = 1
                 try:
                     os.close(r)
-                    text, stats = matcher.chunk(items[a:b], a)
-                    head = marshal.dumps(stats)
                     with os.fdopen(w, "wb") as pipe:
-                        pipe.write(len(head).to_bytes(8, "little") + head)
-                        pipe.write(text.encode("utf-8"))
+                        _send_chunk(pipe, *matcher.chunk(items[a:b], range(a, b), [b - a]))
                     code = 0
                 finally:
                     os._exit(code)
             os.close(w)
             children.append((pid, os.fdopen(r, "rb"), a, b))
-        results = [matcher.chunk(items[:bounds[1]], 0)]
+        results = [matcher.chunk(items[:bounds[1]], range(bounds[1]), [bounds[1]])]
         if bar is not None:
             bar.update(bounds[1])
         for pid, pipe, a, b in children:
             data = pipe.read()
             pipe.close()
             _, status = os.waitpid(pid, 0)
-            if status == 0 and len(data) >= 8:
-                size = int.from_bytes(data[:8], "little")
-                results.append((data[8 + size:], marshal.loads(data[8:8 + size])))
-            else:
-                results.append(matcher.chunk(items[a:b], a))
+            received = _received_chunk(data) if status == 0 else None
+            results.append(received or matcher.chunk(items[a:b], range(a, b), [b - a]))
             if bar is not None:
                 bar.update(b - a)
     finally:
@@ -610,6 +635,179 @@ def _run_chunks(matcher: _Matcher, items: list, bounds: list[int], progress: boo
         if bar is not None:
             bar.close()
     return results
+
+
+def annotate_folder(folder, subquestions, labels: list[str], seed: int = 0,
+                    deterministic: bool = False, progress: bool = True,
+                    detect_abbreviations: bool = False,
+                    workers: int | None = None) -> MatchResult:
+    """:func:`annotate` of :func:`gener.interop.read_gener_retrieval` ``(folder,
+    subquestions)``, the same result, with the reading split between two processes.
+
+    Each process parses one half of every file and counts (and normalizes) the phrases of
+    its half; the parent adds both halves' counts to the dictionary in input order and
+    sends it to the child; each matches its own sentences and the parent puts the lines
+    back in input order. Whenever this cannot be done (one worker, abbreviation detection
+    or phrase mining, an error in either process) the plain sequential path runs instead.
+    """
+    from gener.interop import numbered_lines, read_gener_retrieval, retrieval_file
+
+    def sequential() -> MatchResult:
+        return annotate(read_gener_retrieval(folder, subquestions), labels, seed,
+                        deterministic, progress, detect_abbreviations, workers)
+
+    folder = Path(folder)
+    if not hasattr(os, "fork") or any(sq.has_rule(10) for sq in subquestions) or (
+            detect_abbreviations and any(sq.has_rule(8) for sq in subquestions)) \
+            or not folder.is_dir():
+        return sequential()
+    try:
+        files = [retrieval_file(folder, sq.type) for sq in subquestions]
+        numbered = [numbered_lines(path) for path in files]
+    except GenerError:
+        return sequential()
+    total = sum(map(len, numbered))
+    if _workers(workers, total) < 2:
+        return sequential()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _annotate_halves(files, numbered, subquestions, labels, seed, deterministic,
+                                progress) or sequential()
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _annotate_halves(files, numbered, subquestions, labels, seed, deterministic,
+                     progress) -> MatchResult | None:
+    """The two-process part of :func:`annotate_folder` (None: do it sequentially)."""
+    import marshal
+
+    from gener.artifacts import SubquestionRetrieval
+    from gener.interop import parse_lines
+
+    order = {label: i for i, label in enumerate(labels)}
+    offsets = list(accumulate(map(len, numbered), initial=0))[:-1]
+
+    def half(side: int):
+        """This side's retrievals, groups, dictionary additions, items and record ids."""
+        retrievals, groups, adds, items, ids = [], [], [], [], []
+        for sq, path, lines, offset in zip(subquestions, files, numbered, offsets, strict=True):
+            h = len(lines) // 2
+            mine = lines[:h] if side == 0 else lines[h:]
+            retrieval = SubquestionRetrieval(sq, parse_lines(path, mine))
+            counts, parts = _phrase_counts(retrieval, True)
+            group = _Group(sq, order.get(sq.label, -1), parts)
+            retrievals.append(retrieval)
+            groups.append(group)
+            adds.append(counts)
+            items += [(group, sent) for sent in retrieval.sentences]
+            ids += range(offset, offset + h) if side == 0 else range(offset + h,
+                                                                      offset + len(lines))
+        return retrievals, adds, items, ids
+
+    down_r, down_w = os.pipe()  # parent -> child: the dictionary
+    up_r, up_w = os.pipe()  # child -> parent: additions, then lines
+    pid = os.fork()
+    if pid == 0:  # child: leaves without any cleanup
+        code = 1
+        try:
+            os.close(down_w)
+            os.close(up_r)
+            with os.fdopen(up_w, "wb") as up, os.fdopen(down_r, "rb") as down:
+                retrievals, adds, items, ids = half(1)
+                _send(up, marshal.dumps(adds))
+                counts = marshal.loads(_receive(down) or marshal.dumps(None))
+                if counts is not None:
+                    dictionary = PseudoDictionary(labels)
+                    dictionary.counts = counts
+                    matcher = _Matcher(dictionary, seed, deterministic, None)
+                    texts, stats = matcher.chunk(items, ids, [len(r.sentences)
+                                                              for r in retrievals])
+                    _send_chunk(up, texts, stats)
+                    code = 0
+        finally:
+            os._exit(code)
+    os.close(down_r)
+    os.close(up_w)
+    up, down = os.fdopen(up_r, "rb"), os.fdopen(down_w, "wb")
+    try:
+        try:
+            retrievals, adds, items, ids = half(0)
+        except GenerError:
+            return None
+        theirs = _receive(up)
+        if theirs is None:
+            return None
+        dictionary = PseudoDictionary(labels)
+        for sq, mine, other in zip(subquestions, adds, marshal.loads(theirs), strict=True):
+            dictionary.add_keys(mine, sq.label)
+            dictionary.add_keys(other, sq.label)
+        if not dictionary.counts:
+            return None
+        _send(down, marshal.dumps(dictionary.counts))
+        down.close()
+        matcher = _Matcher(dictionary, seed, deterministic, None)
+        bar = _progress_bar(len(items), progress)
+        texts, stats = matcher.chunk(items, ids, [len(r.sentences) for r in retrievals])
+        if bar is not None:
+            bar.update(len(items))
+            bar.close()
+        received = _received_chunk(up.read())
+        if received is None:
+            return None
+    except GenerError:
+        return None
+    finally:
+        up.close()
+        if not down.closed:
+            down.close()
+        os.waitpid(pid, 0)
+    other_texts, other_stats = received
+    return MatchResult(
+        Records([text for pair in zip(texts, other_texts, strict=True) for text in pair]),
+        dictionary, _merged_stats(dictionary, [stats, other_stats]))
+
+
+def _send(pipe, data: bytes) -> None:
+    pipe.write(len(data).to_bytes(8, "little"))
+    pipe.write(data)
+    pipe.flush()
+
+
+def _receive(pipe) -> bytes | None:
+    head = pipe.read(8)
+    if len(head) < 8:
+        return None
+    data = pipe.read(int.from_bytes(head, "little"))
+    return data if len(data) == int.from_bytes(head, "little") else None
+
+
+def _send_chunk(pipe, texts: list[str], stats: dict) -> None:
+    """Write a chunk's result: marshalled (stats, text sizes), then the UTF-8 texts."""
+    import marshal
+
+    blobs = [text.encode("utf-8") for text in texts]
+    head = marshal.dumps((stats, [len(b) for b in blobs]))
+    pipe.write(len(head).to_bytes(8, "little") + head)
+    for blob in blobs:
+        pipe.write(blob)
+
+
+def _received_chunk(data: bytes) -> tuple[list[bytes], dict] | None:
+    """The ``(texts, stats)`` written by :func:`_send_chunk` (None if incomplete)."""
+    import marshal
+
+    if len(data) < 8:
+        return None
+    size = int.from_bytes(data[:8], "little")
+    stats, sizes = marshal.loads(data[8:8 + size])
+    pos, texts = 8 + size, []
+    for n in sizes:
+        texts.append(data[pos:pos + n])
+        pos += n
+    return (texts, stats) if pos == len(data) else None
 
 
 def _progress_bar(total: int, progress: bool):

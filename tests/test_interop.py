@@ -90,3 +90,29 @@ def test_gener_match_jsonl_path_stays_light(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_two_process_reading_gives_the_sequential_result(tmp_path):
+    from gener.matching import annotate, annotate_folder
+
+    city = [{"sentence": f"Paris and Rome {i} , Washington met paris .",
+             "phrases": [{"name": "Paris and Rome", "start": 0, "end": 14}] if i % 3 else []}
+            for i in range(7)]
+    city.append({"sentence": "Washington is Washington .",
+                 "phrases": [{"name": "Washington", "start": 0, "end": 10}]})
+    folder = write_folder(tmp_path / "in", city)
+    (folder / "Which_sports team.json").write_text("\n".join(json.dumps(
+        {"sentence": f"the Washington {i} beat Paris FC .",
+         "phrases": [{"name": "the Washington", "start": 0, "end": 14}]}) for i in range(5)))
+    subquestions = load_gener_config(folder / "config.json")
+    expected = annotate(read_gener_retrieval(folder, subquestions), ["LOC", "ORG"], seed=4,
+                        progress=False, detect_abbreviations=False, workers=1)
+    got = annotate_folder(folder, subquestions, ["LOC", "ORG"], seed=4, progress=False,
+                          workers=2)
+    assert got.records.text == expected.records.text
+    assert got.stats == expected.stats and got.dictionary.counts == expected.dictionary.counts
+    assert list(got.dictionary.counts) == list(expected.dictionary.counts)
+    assert got.dictionary.counts["the washington"] == {"ORG": 5}  # rule 4 off for ORG
+    folder = write_folder(tmp_path / "bad", city + ["{not json"])
+    with pytest.raises(GenerError, match=r"Which_city.json: line 9: not valid JSON"):
+        annotate_folder(folder, subquestions, ["LOC", "ORG"], progress=False, workers=2)

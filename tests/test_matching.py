@@ -163,3 +163,38 @@ def test_jsonl_and_dataset_outputs(tmp_path):
     assert [names[i] for i in ds[0]["ner_tags"]] == result.records[0]["ner_tags"]
     assert ds[0]["spans"][0] == {"start": 0, "end": 1, "type": "LOC", "source": "retrieved"}
     assert len(ds) == len(result.records) and ds.features["retrieval_score"].dtype == "float32"
+
+
+def test_output_does_not_depend_on_workers():
+    retrievals = multi_label_input() * 3
+    results = [match(retrievals, ["LOC", "PER"], seed=5, progress=False, workers=w)
+               for w in (1, 2, 3)]
+    assert results[0].records.text == results[1].records.text == results[2].records.text
+    assert results[0].stats == results[1].stats == results[2].stats
+    assert [r["id"] for r in results[0].records] == [str(i) for i in range(21)]
+
+
+def test_records_behave_as_a_list_of_dicts(tmp_path):
+    result = match(multi_label_input(), ["LOC", "PER"], deterministic=True, progress=False)
+    records = result.records
+    as_list = [json.loads(line) for line in records.lines]
+    assert len(records) == 7 and records == as_list and as_list == records
+    assert records[1:3] == as_list[1:3] and records[-1] == as_list[-1]
+    write_jsonl(as_list, tmp_path / "a.jsonl")
+    write_jsonl(records, tmp_path / "b.jsonl")
+    assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(alphabet='aB"\\\x01\x1f\t -.,\u00e9\u2028\u0130\u03a3', max_size=10),
+                min_size=1, max_size=4))
+def test_records_hold_the_tokens_of_any_text(texts):
+    sentences = [RetrievedSentence(t, []) for t in texts]
+    sentences.append(sentence("Paris is Paris .", "Paris"))
+    result = match([SubquestionRetrieval(sq(), sentences)], ["LOC"], progress=False)
+    for text, record, line in zip(texts + ["Paris is Paris ."], result.records,
+                                  result.records.lines, strict=True):
+        assert record["tokens"] == tokenize(text)
+        assert len(record["ner_tags"]) == len(record["tokens"])
+        assert json.dumps(record, ensure_ascii=False) == line
+    assert spans(result.records[-1]) == [(0, 1, "LOC", "retrieved"), (2, 3, "LOC", "matched")]

@@ -39,8 +39,8 @@ def run(args) -> int:
 
     gc.disable()  # a short-lived process of many small acyclic objects: no collections
 
-    from gener.interop import load_gener_config, read_gener_retrieval
-    from gener.matching import annotate, write_jsonl
+    from gener.interop import load_gener_config
+    from gener.matching import annotate_folder, write_jsonl
 
     started = time.perf_counter()
     if args.gener_config:
@@ -50,9 +50,9 @@ def run(args) -> int:
 
         subquestions = list(load_recipe(args.recipe).subquestions)
     labels = list(dict.fromkeys(sq.label for sq in subquestions))
-    retrievals = read_gener_retrieval(args.from_gener_retrieval, subquestions)
-    result = annotate(retrievals, labels, args.seed, args.deterministic,
-                      detect_abbreviations=args.detect_abbreviations, workers=args.workers)
+    result = annotate_folder(args.from_gener_retrieval, subquestions, labels, args.seed,
+                             args.deterministic, detect_abbreviations=args.detect_abbreviations,
+                             workers=args.workers)
     out = Path(args.out)
     if args.format == "jsonl":
         write_jsonl(result.records, out / "train.jsonl")
