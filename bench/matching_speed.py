@@ -1,16 +1,18 @@
 """Time ``gener match --format jsonl`` as a whole process on synthetic paper-scale input.
 
 Generates retrieval folders with bench/make_matching_input.py (cached under --work) and
-reports the best wall time of --repeat runs for 5k/15k/45k sentences (~6,900 phrases) and
-1k/7k/70k phrases (45k sentences). Usage::
+reports the best and median wall time of --repeat runs for 5k/15k/45k sentences (~6,900
+phrases) and 1k/7k/70k phrases (45k sentences), with the 1-minute load average before the
+case (other jobs on the machine inflate the times). Usage::
 
-    python bench/matching_speed.py [--work /tmp/gener-matching-bench] [--repeat 3]
+    python bench/matching_speed.py [--work /tmp/gener-matching-bench] [--repeat 5] [--workers N]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -20,13 +22,17 @@ HERE = Path(__file__).parent
 CASES = [(556, 6900), (1667, 6900), (5000, 6900), (5000, 1000), (5000, 70000)]
 
 
-def run_case(work: Path, per_question: int, phrases: int, repeat: int) -> dict:
+def run_case(work: Path, per_question: int, phrases: int, repeat: int,
+             workers: int | None = None) -> dict:
     folder = work / f"s{per_question}_p{phrases}"
     if not (folder / "config.json").exists():
         subprocess.run([sys.executable, str(HERE / "make_matching_input.py"), str(folder),
                         "--sentences", str(per_question), "--phrases", str(phrases)], check=True)
     command = ["gener", "match", "--from-gener-retrieval", str(folder), "--gener-config",
                str(folder / "config.json"), "--out", str(folder / "out"), "--format", "jsonl"]
+    if workers:
+        command += ["--workers", str(workers)]
+    load = os.getloadavg()[0]
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -37,20 +43,21 @@ def run_case(work: Path, per_question: int, phrases: int, repeat: int) -> dict:
         tokens = sum(len(json.loads(line)["tokens"]) for line in f)
     return {"sentences": per_question * 9, "tokens": tokens,
             "dictionary_phrases": len(dictionary["phrases"]), "best_s": round(min(times), 3),
-            "median_s": round(sorted(times)[len(times) // 2], 3)}
+            "median_s": round(sorted(times)[len(times) // 2], 3), "load": round(load, 2)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=Path("/tmp/gener-matching-bench"))
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=None, help="gener match --workers")
     args = parser.parse_args()
-    print("| sentences | tokens | dictionary phrases | best wall s | median wall s |")
-    print("|---:|---:|---:|---:|---:|")
+    print("| sentences | tokens | dictionary phrases | best wall s | median wall s | load |")
+    print("|---:|---:|---:|---:|---:|---:|")
     for per_question, phrases in CASES:
-        r = run_case(args.work, per_question, phrases, args.repeat)
+        r = run_case(args.work, per_question, phrases, args.repeat, args.workers)
         print(f"| {r['sentences']:,} | {r['tokens']:,} | {r['dictionary_phrases']:,} "
-              f"| {r['best_s']} | {r['median_s']} |", flush=True)
+              f"| {r['best_s']} | {r['median_s']} | {r['load']} |", flush=True)
 
 
 if __name__ == "__main__":

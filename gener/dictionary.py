@@ -61,9 +61,34 @@ class PseudoDictionary:
         return dict(self.counts.get(phrase_key(phrase), {}))
 
     def to_json(self) -> str:
-        """Deterministic JSON text: ``{"labels": [...], "phrases": {key: {label: count}}}``."""
-        return json.dumps({"labels": self.labels, "phrases": self.counts},
-                          sort_keys=True, ensure_ascii=False, indent=1) + "\n"
+        """Deterministic JSON text: ``{"labels": [...], "phrases": {key: {label: count}}}``.
+
+        Exactly ``json.dumps(..., sort_keys=True, ensure_ascii=False, indent=1) + "\\n"``,
+        built with the C string encoder (``json`` drops to pure Python with ``indent``).
+        """
+        data = {"labels": self.labels, "phrases": self.counts}
+        if not all(type(label) is str for label in self.labels) or not all(
+                type(count) is int and type(label) is str
+                for types in self.counts.values() for label, count in types.items()):
+            return json.dumps(data, sort_keys=True, ensure_ascii=False, indent=1) + "\n"
+        enc = json.encoder.encode_basestring
+        labels = ("[\n" + ",\n".join("  " + enc(label) for label in self.labels) + "\n ]"
+                  if self.labels else "[]")
+        names = {label: "   " + enc(label) + ": " for types in self.counts.values()
+                 for label in types}
+        phrases = []
+        for key in sorted(self.counts):
+            types = self.counts[key]
+            if len(types) == 1:
+                for label, count in types.items():
+                    phrases.append("  " + enc(key) + ": {\n" + names[label] + str(count)
+                                   + "\n  }")
+            else:
+                phrases.append("  " + enc(key) + ": " + ("{\n" + ",\n".join(
+                    names[label] + str(types[label]) for label in sorted(types)) + "\n  }"
+                    if types else "{}"))
+        body = "{\n" + ",\n".join(phrases) + "\n }" if phrases else "{}"
+        return f'{{\n "labels": {labels},\n "phrases": {body}\n}}\n'
 
     def save(self, path: str | Path) -> None:
         """Write :meth:`to_json` atomically (temporary file, then rename)."""

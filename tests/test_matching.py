@@ -198,3 +198,15 @@ def test_records_hold_the_tokens_of_any_text(texts):
         assert len(record["ner_tags"]) == len(record["tokens"])
         assert json.dumps(record, ensure_ascii=False) == line
     assert spans(result.records[-1]) == [(0, 1, "LOC", "retrieved"), (2, 3, "LOC", "matched")]
+
+
+@given(st.lists(st.sampled_from(["LOC", "PER", 'a"b', "\u00e9\\"]), unique=True),
+       st.dictionaries(st.text(max_size=5), st.dictionaries(st.sampled_from(["LOC", "x\ty"]),
+                                                            st.integers(0, 99)), max_size=5))
+def test_dictionary_json_is_json_dumps(labels, counts):
+    from gener.dictionary import PseudoDictionary
+
+    dictionary = PseudoDictionary(labels)
+    dictionary.counts = counts
+    assert dictionary.to_json() == json.dumps({"labels": labels, "phrases": counts},
+                                              sort_keys=True, ensure_ascii=False, indent=1) + "\n"
