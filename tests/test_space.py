@@ -58,19 +58,12 @@ def tagging_dataset():
 def train_tiny_model(folder: Path) -> Path:
     """A 2-layer, 32-wide BERT trained for a few seconds to tag the examples' entities."""
     import torch
-    from transformers import BertConfig, BertForTokenClassification
 
-    from gener.models import resolve_model_path
-    from trainers import data as tdata
+    from tests.tiny_models import save_tiny_bert
     from trainers.self_training import TrainConfig, train
 
     base = folder / "base"
-    tokenizer = tdata.load_tokenizer(resolve_model_path("minilm"))
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
-                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=64)
-    torch.manual_seed(0)
-    BertForTokenClassification(config).save_pretrained(base)
-    tokenizer.save_pretrained(base)
+    save_tiny_bert(base, max_position_embeddings=64)
     config = TrainConfig(t_early=25, t_update=5, max_steps=25, eval_every=25, batch_size=8,
                          learning_rate=1e-2, warmup_ratio=0.0, max_length=32, progress=False)
     threads = torch.get_num_threads()

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from gener.errors import GenerError
-from gener.models import resolve_model_path
+from tests.tiny_models import save_tiny_bert
 from trainers import data as tdata
 from trainers.evaluation import METRIC_PATH, evaluate_model, score_tags
 from trainers.inference import Tagger, bio_spans, predict_words, split_words
@@ -34,16 +34,7 @@ def make_dataset(n=24, names=NAMES):
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory):
     """A 2-layer, 32-wide random BERT with the MiniLM tokenizer, saved to a folder."""
-    from transformers import BertConfig, BertForTokenClassification
-
-    path = tmp_path_factory.mktemp("tiny-bert")
-    tokenizer = tdata.load_tokenizer(resolve_model_path("minilm"))
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
-                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
-    torch.manual_seed(0)
-    BertForTokenClassification(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return str(path)
+    return save_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
 
 
 def quick_config(**overrides):
