@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import datasets
 
 from gener import __version__
-from gener.benchmarks import BENCHMARKS, SPLITS, bio_label_names, load_benchmark
+from gener.benchmarks import BENCHMARKS, SPLITS, load_benchmark, ner_features
 
 
 @dataclass
@@ -30,12 +30,7 @@ class BenchmarkBuilder(datasets.GeneratorBasedBuilder):
     DEFAULT_CONFIG_NAME = "conll2003"
 
     def _info(self) -> datasets.DatasetInfo:
-        names = bio_label_names(BENCHMARKS[self.config.name].labels)
-        return datasets.DatasetInfo(features=datasets.Features({
-            "id": datasets.Value("string"),
-            "tokens": datasets.List(datasets.Value("string")),
-            "ner_tags": datasets.List(datasets.ClassLabel(names=names)),
-        }))
+        return datasets.DatasetInfo(features=ner_features(BENCHMARKS[self.config.name].labels))
 
     def _split_generators(self, dl_manager):
         return [datasets.SplitGenerator(name=split, gen_kwargs={"split": split})

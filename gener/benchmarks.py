@@ -64,6 +64,17 @@ def bio_label_names(labels: list[str] | tuple[str, ...]) -> list[str]:
     return names
 
 
+def ner_features(labels: list[str] | tuple[str, ...]):
+    """The ``id`` / ``tokens`` / ``ner_tags`` features shared by benchmarks and generated data."""
+    import datasets
+
+    return datasets.Features({
+        "id": datasets.Value("string"),
+        "tokens": datasets.List(datasets.Value("string")),
+        "ner_tags": datasets.List(datasets.ClassLabel(names=bio_label_names(labels))),
+    })
+
+
 def benchmarks_dir(path: str | Path | None = None) -> Path:
     """Resolve the benchmarks folder; raise a clear error when it does not exist."""
     if path is None:
@@ -136,21 +147,15 @@ def load_benchmark(name: str, split: str, benchmarks_dir_: str | Path | None = N
         raise GenerError(f"unknown split {split!r} (known: {', '.join(SPLITS)})")
     root = benchmarks_dir(benchmarks_dir_)
     sentences = read_sentences(root / spec.files[split], spec.columns)
-    names = bio_label_names(spec.labels)
-    index = {n: i for i, n in enumerate(names)}
+    index = {n: i for i, n in enumerate(bio_label_names(spec.labels))}
     keep = set(spec.labels)
     import datasets
 
-    features = datasets.Features({
-        "id": datasets.Value("string"),
-        "tokens": datasets.List(datasets.Value("string")),
-        "ner_tags": datasets.List(datasets.ClassLabel(names=names)),
-    })
     return datasets.Dataset.from_dict({
         "id": [f"{name}-{split}-{i}" for i in range(len(sentences))],
         "tokens": [tokens for tokens, _ in sentences],
         "ner_tags": [[index[t] for t in to_bio(tags, keep, spec.iob1)] for _, tags in sentences],
-    }, features=features)
+    }, features=ner_features(spec.labels))
 
 
 def load_benchmark_dict(name: str, benchmarks_dir_: str | Path | None = None):

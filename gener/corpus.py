@@ -56,6 +56,7 @@ class Corpus:
 
     def __init__(self) -> None:
         self.skipped = SkipReport({})
+        self._fingerprint: str | None = None
 
     def documents(self) -> Iterator[tuple[str, str, str]]:
         raise NotImplementedError
@@ -73,14 +74,20 @@ class Corpus:
             logger.warning("%s: skipped %s", self.name, self.skipped)
 
     def fingerprint(self) -> str:
-        """A hash of the corpus's sentences: changes whenever any sentence or id changes."""
-        digest = hashlib.sha256()
-        for sentence in self.sentences():
-            digest.update(sentence.id.encode())
-            digest.update(b"\0")
-            digest.update(sentence.text.encode())
-            digest.update(b"\n")
-        return digest.hexdigest()[:16]
+        """A hash of the corpus's sentences: changes whenever any sentence or id changes.
+
+        Computed on first use and kept, so that the build and the phrase index (which both
+        check it) read the corpus once for it.
+        """
+        if self._fingerprint is None:
+            digest = hashlib.sha256()
+            for sentence in self.sentences():
+                digest.update(sentence.id.encode())
+                digest.update(b"\0")
+                digest.update(sentence.text.encode())
+                digest.update(b"\n")
+            self._fingerprint = digest.hexdigest()[:16]
+        return self._fingerprint
 
 
 class WikiVitalCorpus(Corpus):

@@ -192,14 +192,12 @@ def generated_features(labels: list[str]):
     """Features of a generated dataset config (``ner_tags`` as BIO ``ClassLabel``)."""
     import datasets
 
-    from gener.benchmarks import bio_label_names
+    from gener.benchmarks import ner_features
 
     span = {"start": datasets.Value("int32"), "end": datasets.Value("int32"),
             "type": datasets.Value("string"), "source": datasets.Value("string")}
     return datasets.Features({
-        "id": datasets.Value("string"),
-        "tokens": datasets.List(datasets.Value("string")),
-        "ner_tags": datasets.List(datasets.ClassLabel(names=bio_label_names(labels))),
+        **ner_features(labels),
         "spans": datasets.List(span),
         "question": datasets.Value("string"),
         "retrieval_score": datasets.Value("float32"),
