@@ -68,3 +68,13 @@ def test_bad_input_is_one_line_error(argv, message, capsys):
     err = capsys.readouterr().err
     assert message in err
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv", [["build", "demo", "--k", "0"],
+                                  ["materialize", "demo", "--out", "x", "--k", "-2"],
+                                  ["demo", "--k", "abc"]])
+def test_k_must_be_a_positive_integer(argv, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    assert "argument --k: must be a positive integer" in capsys.readouterr().err

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gener.commands.build import add_build_options, settings_from_args
-from gener.commands.options import add_corpus_options, open_corpus_from_args
+from gener.commands.options import add_corpus_options, open_corpus_from_args, positive_int
 
 
 def add_parser(subparsers) -> None:
@@ -16,7 +16,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("configs", nargs="*", metavar="CONFIG", help="recipe names or files")
     parser.add_argument("--all", action="store_true", help="every shipped recipe")
     parser.add_argument("--out", required=True, help="dataset folder")
-    parser.add_argument("--k", type=int, default=None,
+    parser.add_argument("--k", type=positive_int, default=None,
                         help="sentences per subquestion (overrides each recipe's k_l)")
     parser.add_argument("--overwrite", action="store_true",
                         help="write into a folder that holds another dataset")
@@ -33,8 +33,6 @@ def run(args) -> int:
 
     if args.all == bool(args.configs):
         raise GenerError("name one or more CONFIGs, or --all")
-    if args.k is not None and args.k < 1:
-        raise GenerError("--k must be a positive integer")
     recipes = [load_recipe(name) for name in (available_recipes() if args.all else args.configs)]
     check_output_folder(args.out, args.overwrite)
     corpus = open_corpus_from_args(args)

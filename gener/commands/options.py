@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
+
 from gener.errors import GenerError
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
 
 
 def add_corpus_options(parser) -> None:
@@ -31,7 +44,7 @@ def add_recipe_options(parser) -> None:
     parser.add_argument("recipe", nargs="?", help="recipe name (see `gener recipes`) or YAML file")
     parser.add_argument("--question", help='one-line recipe from a question: "Which microbe?"')
     parser.add_argument("--types", help='one-line recipe from types: "disease,chemical compound"')
-    parser.add_argument("--k", type=int, default=None,
+    parser.add_argument("--k", type=positive_int, default=None,
                         help="sentences per subquestion (overrides the recipe's k_l)")
     parser.add_argument("--name", default="custom", help="config name for a one-line recipe")
 
@@ -43,8 +56,6 @@ def recipe_from_args(args):
     given = [x for x in (args.recipe, args.question, args.types) if x is not None]
     if len(given) != 1:
         raise GenerError("give exactly one of RECIPE, --question or --types")
-    if args.k is not None and args.k < 1:
-        raise GenerError("--k must be a positive integer")
     if args.question is not None:
         return recipe_from_question(args.question, k=args.k or 1000, name=args.name)
     if args.types is not None:
