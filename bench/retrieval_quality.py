@@ -10,6 +10,12 @@ phrase occurrences (after normalization rules 1-7) are judged against a proxy go
 Matching is case-insensitive on the whole phrase. P@100 = correct / 100 over the top 100
 occurrences (as in the paper, where duplicates count); diversity = unique phrases among them.
 
+With a trained ``gener-retriever`` encoder, whose training leaves out every article whose
+description head has a type word of a shipped recipe, two more columns split the correct
+occurrences: ``seen`` counts those whose phrase was a training answer anyway (the title of an
+article of another type, e.g. a capital city's title as an answer to "Which capital?"), and
+``P@100 unseen`` counts only the others.
+
     python bench/retrieval_quality.py [--cache-dir DIR] [--encoder minilm] [--json OUT]
 """
 
@@ -24,12 +30,14 @@ from collections import defaultdict
 
 from gener.benchmarks import load_benchmark
 from gener.corpus import WikiVitalCorpus
+from gener.dataset import atomic_write_text
 from gener.normalize import normalize_span, type_word_forms
 from gener.recipes import load_recipe
+from gener.retrieval.encoders import QueryTunedEncoder
 from gener.retrieval.search import open_searcher
+from gener.retrieval.training import head_words
 
 RECIPES = ("ncbi_disease", "bc5cdr", "conll2003")
-_CUT = re.compile(r"\s(?:in|of|for|from|by|on|at|with|that|which|who|based)\s|[,(;]")
 
 
 def benchmark_gold(name: str) -> dict[str, set[str]]:
@@ -57,8 +65,7 @@ def description_gold(articles: list[dict], entity_types: list[str]) -> set[str]:
         forms |= type_word_forms(t)
     titles = set()
     for article in articles:
-        head = _CUT.split(" " + (article.get("description") or "").lower(), maxsplit=1)[0]
-        if forms & set(re.findall(r"[a-z]+", head)):
+        if forms & set(head_words(article.get("description"))):
             titles.add(re.sub(r"\s*\(.*\)$", "", article["title"]).lower())
     return titles
 
@@ -94,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     for attr in ("sentence_weight", "title_bonus", "class_penalty"):
         if getattr(args, attr) is not None:
             setattr(searcher, attr, getattr(args, attr))
+    seen_answers = set(searcher.encoder.meta["answers"]) \
+        if isinstance(searcher.encoder, QueryTunedEncoder) else set()
     rows = []
     for name in RECIPES:
         recipe = load_recipe(name)
@@ -106,26 +115,32 @@ def main(argv: list[str] | None = None) -> int:
             types = [s.type for s in recipe.subquestions if s.label == sq.label]
             label_gold = gold[sq.label] | description_gold(articles, types)
             top = top_occurrences(searcher, r, sq)
-            correct = sum(p.lower() in label_gold for p in top)
+            correct = [p.lower() for p in top if p.lower() in label_gold]
+            seen = sum(p in seen_answers for p in correct)
             rows.append({"recipe": name, "label": sq.label, "question": sq.question,
-                         "p_at_100": correct / 100, "diversity": len(set(top)),
+                         "p_at_100": len(correct) / 100, "diversity": len(set(top)),
+                         "seen": seen, "p_at_100_unseen": (len(correct) - seen) / 100,
                          "gold_size": len(label_gold)})
             if args.show:
                 marks = [("+" if p.lower() in label_gold else "-") + p for p in top[:args.show]]
                 print(f"# {sq.question}: {', '.join(marks)}")
         print(f"# {name}: ranking {len(recipe.subquestions)} questions took {seconds:.2f}s",
               file=sys.stderr)
-    print(f"{'recipe':13} {'label':9} {'question':26} {'P@100':>6} {'div':>4}")
+    print(f"{'recipe':13} {'label':9} {'question':26} {'P@100':>6} {'div':>4} {'seen':>4} "
+          f"{'P@100 unseen':>12}")
     for row in rows:
         print(f"{row['recipe']:13} {row['label']:9} {row['question']:26} "
-              f"{row['p_at_100']:6.2f} {row['diversity']:4d}")
-    mean_p = sum(r["p_at_100"] for r in rows) / len(rows)
-    mean_d = sum(r["diversity"] for r in rows) / len(rows)
-    print(f"{'mean':49} {mean_p:6.3f} {mean_d:4.1f}")
+              f"{row['p_at_100']:6.2f} {row['diversity']:4d} {row['seen']:4d} "
+              f"{row['p_at_100_unseen']:12.2f}")
+    mean = {k: sum(r[k] for r in rows) / len(rows)
+            for k in ("p_at_100", "diversity", "p_at_100_unseen")}
+    print(f"{'mean':49} {mean['p_at_100']:6.3f} {mean['diversity']:4.1f} {'':4} "
+          f"{mean['p_at_100_unseen']:12.3f}")
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"rows": rows, "mean_p_at_100": mean_p, "mean_diversity": mean_d}, f,
-                      indent=1)
+        atomic_write_text(args.json, json.dumps(
+            {"encoder": args.encoder, "rows": rows, "mean_p_at_100": mean["p_at_100"],
+             "mean_p_at_100_unseen": mean["p_at_100_unseen"],
+             "mean_diversity": mean["diversity"]}, indent=1))
     return 0
 
 

@@ -10,6 +10,7 @@ VERBS = {
     "recipes": "recipes",
     "ask": "ask",
     "index": "index",
+    "retriever": "retriever",
     "build": "build",
     "match": "match",
     "materialize": "materialize",

@@ -7,6 +7,9 @@
   ``cos(q, phrase) + λ·cos(q, sentence)``.
 * a DensePhrases checkpoint folder (see :mod:`gener.retrieval.densephrases`): contextual
   phrase vectors from start/end token states, scored ``q_s·h_i + q_e·h_j``.
+* ``gener-retriever`` (or a folder written by ``gener retriever train``, see
+  :mod:`gener.retrieval.training`): a fine-tuned question encoder over the unchanged phrase
+  and sentence vectors of its document encoder (MiniLM), so it shares that encoder's index.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from gener.models import MINILM, resolve_model_path
 logger = logging.getLogger(__name__)
 
 DEFAULT_ENCODER = MINILM
+RETRIEVER = "gener-retriever"
+RETRIEVER_META = "gener-retriever.json"  # marks a folder written by `gener retriever train`
 MAX_LENGTH = 128
 
 
@@ -93,30 +98,84 @@ class MeanPoolEncoder(Encoder):
     def encode_texts(self, texts: list[str], progress: bool = False,
                      desc: str = "encoding") -> np.ndarray:
         """Unit vectors for ``texts`` (batched by length, in ``inference_mode``)."""
-        import torch
-        from tqdm import tqdm
+        return mean_pool_encode(self.model, self.tokenizer, texts, progress, desc)
 
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        if not texts:
-            return out
-        encoded = self.tokenizer(list(texts), truncation=True, max_length=MAX_LENGTH)["input_ids"]
-        batches = _batches([len(ids) for ids in encoded], 512, 16384)
-        with torch.inference_mode(), tqdm(total=len(texts), desc=desc, unit="text",
-                                          disable=not progress, leave=False) as bar:
-            for batch in batches:
-                inputs = self.tokenizer.pad({"input_ids": [encoded[i] for i in batch]},
-                                            return_tensors="pt").to(self.device)
-                states = self.model(**inputs).last_hidden_state
-                mask = inputs["attention_mask"].unsqueeze(-1).to(states.dtype)
-                pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1)
-                pooled = torch.nn.functional.normalize(pooled, dim=-1)
-                out[batch] = pooled.float().cpu().numpy()
-                bar.update(len(batch))
+
+def mean_pool_encode(model, tokenizer, texts: list[str], progress: bool = False,
+                     desc: str = "encoding") -> np.ndarray:
+    """Mean-pooled, L2-normalised last states of ``model`` for ``texts``, in input order."""
+    import torch
+    from tqdm import tqdm
+
+    out = np.zeros((len(texts), int(model.config.hidden_size)), dtype=np.float32)
+    if not texts:
         return out
+    encoded = tokenizer(list(texts), truncation=True, max_length=MAX_LENGTH)["input_ids"]
+    batches = _batches([len(ids) for ids in encoded], 512, 16384)
+    with torch.inference_mode(), tqdm(total=len(texts), desc=desc, unit="text",
+                                      disable=not progress, leave=False) as bar:
+        for batch in batches:
+            inputs = tokenizer.pad({"input_ids": [encoded[i] for i in batch]},
+                                   return_tensors="pt").to(model.device)
+            out[batch] = mean_pool(model, inputs).float().cpu().numpy()
+            bar.update(len(batch))
+    return out
+
+
+def mean_pool(model, inputs):
+    """Unit-length mean of ``model``'s last token states over the attention mask (a tensor)."""
+    import torch
+
+    states = model(**inputs).last_hidden_state
+    mask = inputs["attention_mask"].unsqueeze(-1).to(states.dtype)
+    pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1)
+    return torch.nn.functional.normalize(pooled, dim=-1)
+
+
+class QueryTunedEncoder(Encoder):
+    """A fine-tuned question encoder over a :class:`MeanPoolEncoder`'s phrase/sentence vectors.
+
+    Only questions go through the tuned model; phrases and sentences are encoded by the
+    document encoder, and :meth:`identity` is that encoder's, so the index is shared with it.
+    """
+
+    def __init__(self, name: str, folder: str, device: str | None = None) -> None:
+        from transformers import AutoModel, AutoTokenizer
+
+        self.name, self.folder = name, folder
+        try:
+            self.meta = json.loads((Path(folder) / RETRIEVER_META).read_text(encoding="utf-8"))
+            document = self.meta["document_encoder"]
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise GenerError(f"encoder {name!r}: unreadable {RETRIEVER_META}: {err}") from None
+        self.document = MeanPoolEncoder(document, resolve_model_path(document), device)
+        self.dim = self.document.dim
+        self.tokenizer = AutoTokenizer.from_pretrained(folder)
+        self.model = AutoModel.from_pretrained(folder).to(self.document.device).eval()
+        if int(self.model.config.hidden_size) != self.dim:
+            raise GenerError(f"encoder {name!r}: question encoder width "
+                             f"{self.model.config.hidden_size} != document encoder's {self.dim}")
+
+    def identity(self) -> dict:
+        return self.document.identity()
+
+    def encode_questions(self, questions: list[str]) -> np.ndarray:
+        return mean_pool_encode(self.model, self.tokenizer, questions)
+
+    def encode_texts(self, texts: list[str], progress: bool = False,
+                     desc: str = "encoding") -> np.ndarray:
+        return self.document.encode_texts(texts, progress, desc)
+
+
+def retriever_dir() -> Path:
+    """Where ``gener retriever train`` writes the ``gener-retriever`` encoder by default."""
+    from gener.retrieval.index import default_cache_dir
+
+    return default_cache_dir() / "models" / RETRIEVER
 
 
 def load_encoder(name: str | None = None, device: str | None = None) -> Encoder:
-    """An encoder by name (``minilm``), local folder, or Hub id; a clear error otherwise."""
+    """An encoder by name (``minilm``, ``gener-retriever``), local folder, or Hub id."""
     from gener.retrieval.densephrases import DensePhrasesEncoder, is_densephrases_checkpoint
 
     name = (name or DEFAULT_ENCODER).strip()
@@ -124,8 +183,16 @@ def load_encoder(name: str | None = None, device: str | None = None) -> Encoder:
         raise GenerError("empty encoder name")
     if name == DEFAULT_ENCODER:
         return MeanPoolEncoder(name, resolve_model_path(MINILM), device)
+    if name == RETRIEVER:
+        folder = retriever_dir()
+        if not (folder / RETRIEVER_META).is_file():
+            raise GenerError(f"encoder {RETRIEVER!r} is not trained yet ({folder} missing): "
+                             "run `make retriever` (or `gener retriever train`)")
+        return QueryTunedEncoder(name, str(folder), device)
     path = Path(name).expanduser()
     if path.is_dir():
+        if (path / RETRIEVER_META).is_file():
+            return QueryTunedEncoder(name, str(path), device)
         if is_densephrases_checkpoint(path):
             return DensePhrasesEncoder(str(path), device)
         if not (path / "config.json").exists():

@@ -1,0 +1,344 @@
+"""Training the ``gener-retriever`` question encoder without NER labels (issue 9).
+
+Supervision comes from the corpus itself. Each wiki-vital article has a short ``description``
+("Infectious disease caused by ..."); the last word of its head ("infectious disease") is the
+article's type, so "Which disease?" is a training question and every occurrence of the
+article's title among the index's candidate phrases is an answer.
+
+The index's phrase and sentence vectors (MiniLM) stay as they are; only the question encoder
+is fine-tuned, as in DensePhrases' query-side fine-tuning, so the index is reused and its
+build time is unchanged. Each step scores every occurrence of the index exactly as the
+searcher does (``q·p + λ·q·s + title bonus − class penalty``) and minimises a softmax loss
+whose numerator holds all positive occurrences: every other occurrence of the corpus is a
+negative.
+
+Left out of training entirely (neither answers nor negatives, nor their articles' sentences):
+articles whose description head has a type word of any shipped recipe (the benchmarks' proxy
+gold), and a seeded share of the remaining types held out as dev types, on which precision
+is reported before and after training.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import shutil
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from gener.dataset import atomic_write_text
+from gener.errors import GenerError
+from gener.normalize import type_word_forms
+from gener.recipes import available_recipes, load_recipe
+from gener.retrieval.encoders import RETRIEVER_META, mean_pool, mean_pool_encode
+
+# The head of a description: the text before its first preposition, relative or comma.
+_CUT = re.compile(r"\s(?:in|of|for|from|by|on|at|with|that|which|who|based)\s|[,(;]")
+# Words that end a head early: participles ("caused", "used") and a few -ing verbs.
+_STOP = {"made", "used", "originating", "consisting", "containing", "including", "having",
+         "being", "known"}
+# Head nouns too vague to make a question ("Which type?").
+GENERIC = frozenset("type group form kind part branch study one use set way name field area "
+                    "term concept collection series list class order family member thing "
+                    "piece number head change work".split())
+
+
+def head_words(description: str | None) -> list[str]:
+    """Lowercase words of a description before its first preposition, relative or comma."""
+    head = _CUT.split(" " + (description or "").lower(), maxsplit=1)[0]
+    return re.findall(r"[a-z]+", head)
+
+
+def type_noun(description: str | None) -> str:
+    """The type an article's description names ("Infectious disease caused by" -> "disease")."""
+    words = head_words(description)
+    for i, word in enumerate(words[1:], 1):
+        if word in _STOP or (word.endswith("ed") and len(word) > 4):
+            words = words[:i]
+            break
+    noun = words[-1] if words else ""
+    return "" if len(noun) < 3 or noun in GENERIC else noun
+
+
+def clean_title(title: str) -> str:
+    """The title without a trailing parenthetical: "Mercury (planet)" -> "Mercury"."""
+    return re.sub(r"\s*\(.*\)$", "", title).strip()
+
+
+def benchmark_type_forms(recipes: list[str] | None = None) -> frozenset[str]:
+    """Type words (singular and plural) of every subquestion of the shipped recipes."""
+    forms: set[str] = set()
+    for name in recipes if recipes is not None else available_recipes():
+        for sq in load_recipe(name).subquestions:
+            forms |= type_word_forms(sq.type)
+    return frozenset(forms)
+
+
+@dataclass
+class TrainingTypes:
+    """Training questions' types with their articles' titles, held-out types, exclusions."""
+
+    train: dict[str, list[str]]
+    dev: dict[str, list[str]]
+    excluded: list[str]  # titles of articles whose description has a benchmark type word
+    excluded_forms: list[str] = field(default_factory=list)
+
+    def held_out_titles(self) -> set[str]:
+        """Raw titles of the articles kept out of training: benchmark types and dev types."""
+        return set(self.excluded) | {t for titles in self.dev.values() for t in titles}
+
+
+def training_types(articles: list[dict], excluded_forms: frozenset[str], min_articles: int = 3,
+                   dev_share: float = 0.2, dev_min_articles: int = 10,
+                   seed: int = 0) -> TrainingTypes:
+    """Group articles by description type; leave out benchmark types; hold out dev types.
+
+    Types with at least ``min_articles`` articles become questions; a seeded ``dev_share`` of
+    those with at least ``dev_min_articles`` is held out as dev types.
+    """
+    by_type, excluded = defaultdict(list), []
+    for article in articles:
+        description = article.get("description")
+        if excluded_forms & set(head_words(description)):
+            excluded.append(article["title"])
+            continue
+        noun = type_noun(description)
+        if noun:
+            by_type[noun].append(article["title"])
+    kept = sorted(t for t, titles in by_type.items() if len(titles) >= min_articles)
+    large = [t for t in kept if len(by_type[t]) >= dev_min_articles]
+    random.Random(seed).shuffle(large)
+    dev = set(large[:round(len(large) * dev_share)])
+    return TrainingTypes({t: by_type[t] for t in kept if t not in dev},
+                         {t: by_type[t] for t in sorted(dev)}, sorted(excluded),
+                         sorted(excluded_forms))
+
+
+def question(entity_type: str) -> str:
+    return f"Which {entity_type}?"
+
+
+class OccurrenceTargets:
+    """Per type, the index occurrences of its titles; per index, the occurrences to ignore."""
+
+    def __init__(self, index, held_out_titles: set[str]) -> None:
+        self.index = index
+        texts = [clean_title(t).lower() for t in index.phrase_texts]
+        self.keys_of: dict[str, list[int]] = defaultdict(list)
+        for key, text in enumerate(texts):
+            self.keys_of[text].append(key)
+        self.heads: dict[str, list[int]] = defaultdict(list)
+        for key, head in enumerate(index.key_lower_head.tolist()):
+            if head:
+                self.heads[head].append(key)
+        held = {clean_title(t).lower() for t in held_out_titles}
+        held_keys = np.zeros(len(texts), bool)
+        held_keys[[k for t in held for k in self.keys_of.get(t, [])]] = True
+        held_sentences = np.array([s.title in held_out_titles for s in index.sentences])
+        self.ignored = held_keys[index.occ_key] | held_sentences[index.occ_sentence]
+
+    def occurrences(self, keys: list[int]) -> np.ndarray:
+        """All occurrences of phrase ``keys`` (sorted)."""
+        index = self.index
+        parts = [index.key_order[index.key_ptr[k]:index.key_ptr[k + 1]] for k in keys]
+        return np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+
+    def positives(self, titles: list[str]) -> np.ndarray:
+        return self.occurrences([k for t in {clean_title(t).lower() for t in titles}
+                                 for k in self.keys_of.get(t, [])])
+
+    def class_phrases(self, entity_type: str) -> np.ndarray:
+        """Occurrences the searcher penalises as class phrases for ``entity_type``."""
+        return self.occurrences([k for f in type_word_forms(entity_type)
+                                 for k in self.heads.get(f, [])])
+
+
+def index_vectors(index) -> tuple[np.ndarray, np.ndarray]:
+    """The phrase vectors (from a flat FAISS index) and sentence vectors of a bi-encoder index."""
+    if index.contextual or not hasattr(index.faiss_index, "reconstruct_n"):
+        raise GenerError("retriever training needs a bi-encoder index (e.g. minilm)")
+    try:
+        phrases = index.faiss_index.reconstruct_n(0, index.faiss_index.ntotal)
+    except RuntimeError:
+        raise GenerError("retriever training needs a flat phrase index "
+                         "(`gener index build --index-type flat`)") from None
+    return np.asarray(phrases, np.float32), np.asarray(index.sentence_vectors, np.float32)
+
+
+class Scorer:
+    """The searcher's occurrence scores for a batch of question vectors, in torch."""
+
+    def __init__(self, index, targets: OccurrenceTargets, sentence_weight: float,
+                 title_bonus: float, class_penalty: float) -> None:
+        import torch
+
+        phrases, sentences = index_vectors(index)
+        self.phrases, self.sentences = torch.from_numpy(phrases), torch.from_numpy(sentences)
+        self.occ_key = torch.from_numpy(index.occ_key.astype(np.int64))
+        self.occ_sentence = torch.from_numpy(index.occ_sentence.astype(np.int64))
+        self.bonus = torch.from_numpy(title_bonus * index.occ_title.astype(np.float32)
+                                      - class_penalty * index.occ_plural.astype(np.float32))
+        self.targets, self.weight, self.class_penalty = targets, sentence_weight, class_penalty
+
+    def __call__(self, queries, types: list[str]):
+        """A ``(len(types), occurrences)`` tensor of scores."""
+        import torch
+
+        scores = ((queries @ self.phrases.T)[:, self.occ_key]
+                  + self.weight * (queries @ self.sentences.T)[:, self.occ_sentence] + self.bonus)
+        penalty = scores.new_zeros(scores.shape)
+        for row, entity_type in enumerate(types):
+            generic = self.targets.class_phrases(entity_type)
+            keep = ~self.targets.index.occ_plural[generic]  # plural heads are penalised already
+            penalty[row, torch.from_numpy(generic[keep])] = self.class_penalty
+        return scores - penalty
+
+
+def precision_at(scores: np.ndarray, positives: np.ndarray, n: int = 100) -> float:
+    """Share of positive occurrences among the ``n`` best-scored ones."""
+    top = np.argpartition(-scores, n)[:n]
+    return float(np.isin(top, positives).mean())
+
+
+def evaluate_types(model, tokenizer, scorer: Scorer, targets: OccurrenceTargets,
+                   types: dict[str, list[str]]) -> dict[str, float]:
+    """P@100 of title occurrences per type (nothing ignored), as the searcher would rank."""
+    import torch
+
+    names = sorted(types)
+    queries = torch.from_numpy(mean_pool_encode(model, tokenizer, [question(t) for t in names]))
+    with torch.inference_mode():
+        scores = scorer(queries, names).numpy()
+    return {t: precision_at(scores[i], targets.positives(types[t])) for i, t in enumerate(names)}
+
+
+@dataclass
+class TrainSettings:
+    """Hyper-parameters of :func:`train_retriever`."""
+
+    epochs: int = 6
+    batch_size: int = 32
+    lr: float = 3e-5
+    temperature: float = 0.05
+    seed: int = 0
+    min_articles: int = 3
+    dev_share: float = 0.2
+
+
+def train_retriever(out: str | Path, searcher, articles: list[dict],
+                    settings: TrainSettings | None = None,
+                    excluded_forms: frozenset[str] | None = None,
+                    progress: bool = True, log=print) -> dict:
+    """Fine-tune the question encoder of ``searcher`` and write a ``gener-retriever`` folder.
+
+    ``searcher`` holds a bi-encoder index of the corpus whose ``articles`` (title,
+    description) supply the supervision. Returns the metadata written to the folder.
+    """
+    import torch
+    from tqdm import tqdm
+    from transformers import AutoModel, AutoTokenizer
+
+    settings = settings or TrainSettings()
+    started = time.perf_counter()
+    random.seed(settings.seed)
+    np.random.seed(settings.seed)
+    torch.manual_seed(settings.seed)
+    encoder = searcher.encoder
+    forms = benchmark_type_forms() if excluded_forms is None else excluded_forms
+    types = training_types(articles, forms, settings.min_articles, settings.dev_share,
+                           seed=settings.seed)
+    targets = OccurrenceTargets(searcher.index, types.held_out_titles())
+    positives = {t: targets.positives(titles) for t, titles in types.train.items()}
+    positives = {t: p[~targets.ignored[p]] for t, p in positives.items()}
+    train = sorted(t for t, p in positives.items() if len(p))
+    if not train:
+        raise GenerError("no training questions: no article title of a usable type occurs "
+                         "among the index's candidate phrases")
+    scorer = Scorer(searcher.index, targets, searcher.sentence_weight, searcher.title_bonus,
+                    searcher.class_penalty)
+    ignored = torch.from_numpy(targets.ignored)
+    tokenizer = AutoTokenizer.from_pretrained(encoder.model_path)
+    model = AutoModel.from_pretrained(encoder.model_path)
+    dev_before = evaluate_types(model, tokenizer, scorer, targets, types.dev)
+    log(f"{len(train)} training types ({sum(len(types.train[t]) for t in train)} articles, "
+        f"{sum(len(positives[t]) for t in train)} answer occurrences); {len(types.dev)} dev "
+        f"types; {len(types.excluded)} articles of benchmark types left out")
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=0.01)
+    steps = settings.epochs * -(-len(train) // settings.batch_size)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / max(1, steps // 10)) * max(0.0, 1 - s / steps))
+    rng = random.Random(settings.seed)
+    losses = []
+    model.train()
+    with tqdm(total=steps, desc="training retriever", unit="step", disable=not progress,
+              leave=False) as bar:
+        for _ in range(settings.epochs):
+            order = train[:]
+            rng.shuffle(order)
+            for i in range(0, len(order), settings.batch_size):
+                batch = order[i:i + settings.batch_size]
+                inputs = tokenizer([question(t) for t in batch], padding=True,
+                                   return_tensors="pt")
+                scores = scorer(mean_pool(model, inputs), batch) / settings.temperature
+                scores = scores.masked_fill(ignored, float("-inf"))
+                is_positive = torch.zeros_like(scores, dtype=torch.bool)
+                for row, entity_type in enumerate(batch):
+                    is_positive[row, torch.from_numpy(positives[entity_type])] = True
+                numerator = scores.masked_fill(~is_positive, float("-inf")).logsumexp(-1)
+                loss = (scores.logsumexp(-1) - numerator).mean()
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+                optimizer.zero_grad()
+                losses.append(float(loss.detach()))
+                bar.update(1)
+                bar.set_postfix(loss=f"{losses[-1]:.3f}")
+    model.eval()
+    dev_after = evaluate_types(model, tokenizer, scorer, targets, types.dev)
+    meta = {
+        "document_encoder": encoder.name, "question": question("[TYPE]"),
+        "settings": settings.__dict__, "steps": steps,
+        "loss_first_last": [round(losses[0], 4), round(losses[-1], 4)],
+        "train_seconds": round(time.perf_counter() - started, 1),
+        "corpus_fingerprint": searcher.index.manifest.get("fingerprint"),
+        "train_types": {t: len(types.train[t]) for t in train},
+        "dev_types": {t: len(v) for t, v in types.dev.items()},
+        "dev_p_at_100": {"untrained": dev_before, "trained": dev_after},
+        "excluded_type_words": types.excluded_forms,
+        "excluded_articles": len(types.excluded),
+        "answers": sorted({clean_title(title).lower() for t in train
+                           for title in types.train[t]}),
+    }
+    _save(Path(out), model, tokenizer, meta)
+    log(f"dev P@100 (mean over {len(types.dev)} held-out types): "
+        f"untrained {_mean(dev_before):.3f} -> trained {_mean(dev_after):.3f}; "
+        f"{steps} steps in {meta['train_seconds']:.0f}s -> {out}")
+    return meta
+
+
+def _mean(values: dict[str, float]) -> float:
+    return sum(values.values()) / len(values) if values else float("nan")
+
+
+def _save(out: Path, model, tokenizer, meta: dict) -> None:
+    """Write the folder next to ``out`` and move it into place."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    atomic_write_text(tmp / RETRIEVER_META, json.dumps(meta, indent=1, ensure_ascii=False))
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.replace(out, old)
+        os.replace(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, out)

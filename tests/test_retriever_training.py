@@ -1,0 +1,121 @@
+"""The gener-retriever question encoder: training pairs, exclusions, a tiny training run."""
+
+import json
+
+import numpy as np
+import pytest
+
+from gener.corpus import WikiVitalCorpus
+from gener.errors import GenerError
+from gener.retrieval.encoders import RETRIEVER_META, QueryTunedEncoder, load_encoder
+from gener.retrieval.search import open_searcher
+from gener.retrieval.training import (
+    OccurrenceTargets,
+    TrainSettings,
+    benchmark_type_forms,
+    train_retriever,
+    training_types,
+    type_noun,
+)
+from tests.tiny_models import save_tiny_bert
+
+ARTICLES = [
+    ("Malaria", "Infectious disease caused by parasites",
+     "Malaria is a disease spread by mosquitoes. Malaria kills many children."),
+    ("Asthma", "Long-term disease of the airways", "Asthma makes breathing hard."),
+    ("Danube", "River in Central Europe", "The Danube flows into the Black Sea. "
+                                          "Vienna lies on the Danube."),
+    ("Rhine", "River in Western Europe", "The Rhine flows through Basel. The Rhine is long."),
+    ("Loire", "Longest river in France", "The Loire rises in the Massif Central."),
+    ("Volga", "River in Russia", "The Volga is the longest river of Europe."),
+    ("Claude Monet", "French painter", "Claude Monet painted water lilies."),
+    ("Rembrandt", "Dutch painter (1606–1669)", "Rembrandt painted The Night Watch."),
+    ("Frida Kahlo", "Mexican painter", "Frida Kahlo painted self-portraits. "
+                                       "The Danube was never painted by Frida Kahlo."),
+    ("Violin", "Bowed string instrument", "The Violin has four strings."),
+    ("Lute", "Plucked string instrument", "The Lute was popular in the Renaissance."),
+    ("Harp", "Stringed musical instrument", "The Harp is played with the fingers."),
+    ("Ants", "Family of insects", "Ants live in colonies."),
+]
+
+
+def test_type_noun_from_description_head():
+    assert type_noun("Infectious disease caused by bacteria") == "disease"
+    assert type_noun("Country in Western Europe") == "country"
+    assert type_noun("Agricultural tool used for moving soil") == "tool"
+    assert type_noun("Alcoholic drink made from grapes") == "drink"
+    assert type_noun("Dutch painter (1606–1669)") == "painter"
+    assert type_noun("Family of insects") == ""  # too vague to ask for
+    assert type_noun(None) == ""
+
+
+def test_benchmark_types_left_out_and_dev_types_held_out():
+    articles = [{"title": t, "description": d} for t, d, _ in ARTICLES]
+    forms = benchmark_type_forms()
+    assert {"disease", "diseases", "country", "politician", "city"} <= forms
+    types = training_types(articles, forms, min_articles=3, dev_share=0.5,
+                           dev_min_articles=3, seed=1)
+    assert types.excluded == ["Asthma", "Malaria"]  # "disease" is a benchmark type word
+    assert set(types.train) | set(types.dev) == {"river", "painter", "instrument"}
+    assert len(types.dev) == 2 and not set(types.train) & set(types.dev)
+    assert types.held_out_titles() >= {"Malaria", "Asthma"}
+    again = training_types(articles, forms, min_articles=3, dev_share=0.5,
+                           dev_min_articles=3, seed=1)
+    assert again.dev == types.dev  # seeded
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    root = tmp_path_factory.mktemp("retriever")
+    data = {t: {"title": t, "extract": text, "description": d, "topic": "x"}
+            for t, d, text in ARTICLES}
+    corpus_path = root / "summaries_en-us.json"
+    corpus_path.write_text(json.dumps(data), encoding="utf-8")
+    corpus = WikiVitalCorpus(corpus_path)
+    model = save_tiny_bert(root / "tiny-bert")
+    searcher = open_searcher(corpus, model, root / "cache", progress=False)
+    return root, corpus, searcher
+
+
+def test_title_mentions_are_the_answers(tiny):
+    _, corpus, searcher = tiny
+    targets = OccurrenceTargets(searcher.index, {"Malaria", "Asthma"})
+    index = searcher.index
+    texts = {searcher.phrase_text(int(o)) for o in targets.positives(["Danube", "Rhine"])}
+    assert texts == {"Danube", "Rhine"}
+    assert len(targets.positives(["Danube"])) == 3  # in its own article and in Frida Kahlo's
+    # Every occurrence in a left-out article's sentences, and every mention of its title, is
+    # ignored: neither an answer nor a negative.
+    ignored = set(np.flatnonzero(targets.ignored).tolist())
+    for occ in range(len(index.occ_key)):
+        in_malaria = index.sentences[int(index.occ_sentence[occ])].title in ("Malaria", "Asthma")
+        if in_malaria or searcher.phrase_text(occ) == "Malaria":
+            assert occ in ignored
+    assert not ignored & set(targets.positives(["Danube"]).tolist())
+
+
+def test_train_save_and_load_by_path(tiny):
+    root, corpus, searcher = tiny
+    out = root / "trained"
+    meta = train_retriever(out, searcher, corpus.articles(),
+                           TrainSettings(epochs=2, batch_size=2, dev_share=0.0, min_articles=3),
+                           progress=False, log=lambda line: None)
+    assert set(meta["train_types"]) == {"river", "painter", "instrument"}
+    assert meta["excluded_articles"] == 2 and "malaria" not in meta["answers"]
+    assert (out / RETRIEVER_META).is_file() and (out / "config.json").is_file()
+    encoder = load_encoder(str(out))
+    assert isinstance(encoder, QueryTunedEncoder)
+    assert encoder.identity() == searcher.encoder.identity()  # shares the document index
+    vectors = encoder.encode_questions(["Which river?", "Which painter?"])
+    assert vectors.shape == (2, 32)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    again = train_retriever(root / "again", searcher, corpus.articles(),
+                            TrainSettings(epochs=2, batch_size=2, dev_share=0.0),
+                            progress=False, log=lambda line: None)
+    assert again["loss_first_last"] == meta["loss_first_last"]  # deterministic given a seed
+
+
+def test_missing_retriever_says_how_to_train(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENER_CACHE", str(tmp_path))
+    with pytest.raises(GenerError, match="make retriever"):
+        load_encoder("gener-retriever")
