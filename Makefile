@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.gener-installed
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup test demo bench tables publish publish-plan lint clean
+.PHONY: setup test demo bench tables retriever publish publish-plan lint clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -32,6 +32,11 @@ bench: $(STAMP)
 
 tables: $(STAMP)
 	$(GENER) tables --out RESULTS.md
+
+# Retrain the gener-retriever question encoder from scratch (builds the MiniLM index first if
+# needed) into $GENER_CACHE/models/gener-retriever, where `--encoder gener-retriever` finds it.
+retriever: $(STAMP)
+	$(GENER) retriever train
 
 # Uploads need the Hub: HF_TOKEN (or `hf auth login`) and optionally GENER_HUB_ORG.
 publish: $(STAMP)
