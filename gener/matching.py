@@ -45,6 +45,11 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from pathlib import Path
 
+try:  # hashlib's blake2b, without loading OpenSSL (hashlib's import costs ~5 ms)
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover (not CPython)
+    from hashlib import blake2b
+
 from gener.dictionary import PseudoDictionary, phrase_key
 from gener.errors import GenerError
 from gener.text import PUNCTUATION, tokenize
@@ -68,13 +73,22 @@ class Records(Sequence):
     Behaves as a read-only sequence of dicts (each item is parsed from its line on access,
     so mutating one does not change the records); :func:`write_jsonl` writes the lines as
     they are. ``parts`` are blocks of lines (``str``, or UTF-8 ``bytes`` as forked workers
-    send them) without a trailing newline.
+    send them) without a trailing newline; with ``path`` instead, they are read from that
+    JSON-lines file when first needed.
     """
 
-    def __init__(self, parts: list[str | bytes]):
-        self.parts = [part for part in parts if part]
+    def __init__(self, parts: list[str | bytes] | None = None, path: Path | None = None):
+        self._parts = None if parts is None else [part for part in parts if part]
+        self._path = path
         self._text: str | None = None
         self._lines: list[str] | None = None
+
+    @property
+    def parts(self) -> list[str | bytes]:
+        if self._parts is None:
+            text = Path(self._path).read_text(encoding="utf-8")
+            self._parts = [text[:-1]] if text else []
+        return self._parts
 
     @property
     def text(self) -> str:
@@ -126,8 +140,6 @@ class MatchResult:
 
 def _uniform(seed: int, index: int, k: int) -> float:
     """A uniform draw in [0, 1) that depends only on (seed, sentence index, draw number)."""
-    from hashlib import blake2b
-
     digest = blake2b(b"%d %d %d" % (seed, index, k), digest_size=8).digest()
     return (int.from_bytes(digest, "big") >> 11) * 2.0 ** -53
 
@@ -502,14 +514,11 @@ def _phrase_counts(retrieval, normalize: bool) -> tuple[list, dict | None]:
     Each distinct phrase counts once with its number of occurrences, which adds up to the
     same dictionary as adding every (normalized) occurrence, in the same order.
     """
-    from gener.normalize import normalize_span
-
     names: dict[str, int] = {}
     for sentence in retrieval.sentences:
         for phrase in sentence.phrases:
             names[phrase.name] = names.get(phrase.name, 0) + 1
-    sq = retrieval.subquestion
-    parts = {name: normalize_span(name, 0, sq) for name in names} if normalize else None
+    parts = _normalized_parts(names, retrieval.subquestion) if normalize else None
     keys: dict[str, str] = {}
     adds = []
     for name, count in names.items():
@@ -519,6 +528,29 @@ def _phrase_counts(retrieval, normalize: bool) -> tuple[list, dict | None]:
                 key = keys[text] = phrase_key(text)
             adds.append((key, count))
     return adds, parts
+
+
+def _normalized_parts(names, subquestion) -> dict[str, list[tuple[str, int, int]]]:
+    """``{name: normalize_span(name, 0, subquestion)}``, faster: a name that no enabled rule
+    changes or drops (checked cheaply, by tests that every change or drop implies) is its
+    own only part; only the others go through :func:`gener.normalize.normalize_span`."""
+    from gener.normalize import STOPWORDS, normalize_span, strip_punctuation, type_word_forms
+
+    rules = subquestion.rules
+    split, strip, lower3, the, stop = (r in rules for r in (1, 2, 3, 4, 6))
+    forms = sorted(type_word_forms(subquestion.type)) if 7 in rules else []
+    generic = re.compile("|".join(map(re.escape, forms))).search if forms else None
+    parts = {}
+    for name in names:
+        low = name.lower()
+        if len(name) >= 3 and not (split and "and" in name) \
+                and not (strip and strip_punctuation(name) != name) \
+                and not (lower3 and name.islower()) and not (the and low.startswith("the")) \
+                and not (stop and low in STOPWORDS) and not (generic and generic(low)):
+            parts[name] = [(name, 0, len(name))]
+        else:
+            parts[name] = normalize_span(name, 0, subquestion)
+    return parts
 
 
 def _dictionary(retrievals, labels: list[str], normalize: bool):
@@ -639,22 +671,28 @@ def _run_chunks(matcher: _Matcher, items: list, bounds: list[int], progress: boo
 
 def annotate_folder(folder, subquestions, labels: list[str], seed: int = 0,
                     deterministic: bool = False, progress: bool = True,
-                    detect_abbreviations: bool = False,
-                    workers: int | None = None) -> MatchResult:
+                    detect_abbreviations: bool = False, workers: int | None = None,
+                    jsonl: str | Path | None = None) -> MatchResult:
     """:func:`annotate` of :func:`gener.interop.read_gener_retrieval` ``(folder,
     subquestions)``, the same result, with the reading split between two processes.
 
-    Each process parses one half of every file and counts (and normalizes) the phrases of
-    its half; the parent adds both halves' counts to the dictionary in input order and
-    sends it to the child; each matches its own sentences and the parent puts the lines
-    back in input order. Whenever this cannot be done (one worker, abbreviation detection
-    or phrase mining, an error in either process) the plain sequential path runs instead.
+    The parent takes the first ``PARENT_SHARE`` of the sentences (in input order), a forked
+    child the rest; each parses its lines and counts (and normalizes) their phrases; the
+    parent adds both sides' counts to the dictionary in input order and sends it to the
+    child; each matches its own sentences. With ``jsonl`` (a path) the records are also
+    written there as JSON lines, each side writing its own lines into the file, and the
+    result's ``records`` read that file when used; without it the child sends its lines to
+    the parent. Whenever this cannot be done (one worker, abbreviation detection or phrase
+    mining, an error in either process) the plain sequential path runs instead.
     """
     from gener.interop import numbered_lines, read_gener_retrieval, retrieval_file
 
     def sequential() -> MatchResult:
-        return annotate(read_gener_retrieval(folder, subquestions), labels, seed,
-                        deterministic, progress, detect_abbreviations, workers)
+        result = annotate(read_gener_retrieval(folder, subquestions), labels, seed,
+                          deterministic, progress, detect_abbreviations, workers)
+        if jsonl is not None:
+            write_jsonl(result.records, jsonl)
+        return result
 
     folder = Path(folder)
     if not hasattr(os, "fork") or any(sq.has_rule(10) for sq in subquestions) or (
@@ -673,14 +711,20 @@ def annotate_folder(folder, subquestions, labels: list[str], seed: int = 0,
     gc.disable()
     try:
         return _annotate_halves(files, numbered, subquestions, labels, seed, deterministic,
-                                progress) or sequential()
+                                progress, None if jsonl is None else Path(jsonl)) \
+            or sequential()
     finally:
         if enabled:
             gc.enable()
 
 
-def _annotate_halves(files, numbered, subquestions, labels, seed, deterministic,
-                     progress) -> MatchResult | None:
+# The parent's share of the sentences in annotate_folder: a little under half, since it
+# also merges the dictionary and, in ``gener match``, writes it and tears down.
+PARENT_SHARE = 0.47
+
+
+def _annotate_halves(files, numbered, subquestions, labels, seed, deterministic, progress,
+                     jsonl: Path | None) -> MatchResult | None:
     """The two-process part of :func:`annotate_folder` (None: do it sequentially)."""
     import marshal
 
@@ -688,27 +732,35 @@ def _annotate_halves(files, numbered, subquestions, labels, seed, deterministic,
     from gener.interop import parse_lines
 
     order = {label: i for i, label in enumerate(labels)}
-    offsets = list(accumulate(map(len, numbered), initial=0))[:-1]
+    total = sum(map(len, numbered))
+    cut = min(max(1, round(total * PARENT_SHARE)), total - 1)
+    firsts = list(accumulate(map(len, numbered), initial=0))[:-1]
 
-    def half(side: int):
-        """This side's retrievals, groups, dictionary additions, items and record ids."""
-        retrievals, groups, adds, items, ids = [], [], [], [], []
-        for sq, path, lines, offset in zip(subquestions, files, numbered, offsets, strict=True):
-            h = len(lines) // 2
-            mine = lines[:h] if side == 0 else lines[h:]
-            retrieval = SubquestionRetrieval(sq, parse_lines(path, mine))
+    def side(child: bool):
+        """This side's dictionary additions (one list per subquestion), items, record ids."""
+        adds, items, ids = [], [], []
+        for sq, path, lines, first in zip(subquestions, files, numbered, firsts, strict=True):
+            h = min(max(cut - first, 0), len(lines))
+            a, b = (h, len(lines)) if child else (0, h)
+            if a == b:
+                adds.append([])
+                continue
+            retrieval = SubquestionRetrieval(sq, parse_lines(path, lines[a:b]))
             counts, parts = _phrase_counts(retrieval, True)
             group = _Group(sq, order.get(sq.label, -1), parts)
-            retrievals.append(retrieval)
-            groups.append(group)
             adds.append(counts)
             items += [(group, sent) for sent in retrieval.sentences]
-            ids += range(offset, offset + h) if side == 0 else range(offset + h,
-                                                                      offset + len(lines))
-        return retrievals, adds, items, ids
+            ids += range(first + a, first + b)
+        return adds, items, ids
 
-    down_r, down_w = os.pipe()  # parent -> child: the dictionary
-    up_r, up_w = os.pipe()  # child -> parent: additions, then lines
+    fd = tmp = None
+    if jsonl is not None:  # both sides write into one temporary file, renamed when complete
+        import tempfile
+
+        jsonl.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=jsonl.parent, prefix=f".{jsonl.name}.")
+    down_r, down_w = os.pipe()  # parent -> child: the dictionary, then where to write
+    up_r, up_w = os.pipe()  # child -> parent: additions, then its lines or their size
     pid = os.fork()
     if pid == 0:  # child: leaves without any cleanup
         code = 1
@@ -716,58 +768,98 @@ def _annotate_halves(files, numbered, subquestions, labels, seed, deterministic,
             os.close(down_w)
             os.close(up_r)
             with os.fdopen(up_w, "wb") as up, os.fdopen(down_r, "rb") as down:
-                retrievals, adds, items, ids = half(1)
+                adds, items, ids = side(True)
                 _send(up, marshal.dumps(adds))
                 counts = marshal.loads(_receive(down) or marshal.dumps(None))
                 if counts is not None:
                     dictionary = PseudoDictionary(labels)
                     dictionary.counts = counts
                     matcher = _Matcher(dictionary, seed, deterministic, None)
-                    texts, stats = matcher.chunk(items, ids, [len(r.sentences)
-                                                              for r in retrievals])
-                    _send_chunk(up, texts, stats)
-                    code = 0
+                    texts, stats = matcher.chunk(items, ids, [len(items)])
+                    if fd is None:
+                        _send_chunk(up, texts, stats)
+                        code = 0
+                    else:
+                        data = texts[0].encode("utf-8") + b"\n"
+                        at = _receive(down)
+                        if at is not None:
+                            _pwrite(fd, data, int.from_bytes(at, "little"))
+                            _send(up, marshal.dumps(stats))
+                            code = 0
         finally:
             os._exit(code)
     os.close(down_r)
     os.close(up_w)
     up, down = os.fdopen(up_r, "rb"), os.fdopen(down_w, "wb")
+    done, bar = False, None
     try:
         try:
-            retrievals, adds, items, ids = half(0)
+            adds, items, ids = side(False)
         except GenerError:
             return None
         theirs = _receive(up)
         if theirs is None:
             return None
         dictionary = PseudoDictionary(labels)
-        for sq, mine, other in zip(subquestions, adds, marshal.loads(theirs), strict=True):
-            dictionary.add_keys(mine, sq.label)
-            dictionary.add_keys(other, sq.label)
+        for side_adds in (adds, marshal.loads(theirs)):
+            for sq, add in zip(subquestions, side_adds, strict=True):
+                dictionary.add_keys(add, sq.label)
         if not dictionary.counts:
             return None
         _send(down, marshal.dumps(dictionary.counts))
-        down.close()
         matcher = _Matcher(dictionary, seed, deterministic, None)
-        bar = _progress_bar(len(items), progress)
-        texts, stats = matcher.chunk(items, ids, [len(r.sentences) for r in retrievals])
+        bar = _progress_bar(total, progress)
+        texts, stats = matcher.chunk(items, ids, [len(items)])
+        del items
         if bar is not None:
-            bar.update(len(items))
-            bar.close()
-        received = _received_chunk(up.read())
-        if received is None:
-            return None
+            bar.update(len(ids))
+        if fd is None:
+            down.close()
+            received = _received_chunk(up.read())
+            if received is None:
+                return None
+            other_texts, other_stats = received
+            records = Records(texts + other_texts)
+        else:
+            data = texts[0].encode("utf-8") + b"\n"
+            _send(down, len(data).to_bytes(8, "little"))
+            down.close()
+            _pwrite(fd, data, 0)
+            del data, texts
+            received = _receive(up)
+            if received is None:
+                return None
+            other_stats = marshal.loads(received)
+            os.close(fd)
+            fd = None
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, jsonl)
+            records = Records(path=jsonl)
+        if bar is not None:
+            bar.update(total - len(ids))
+        done = True
     except GenerError:
         return None
     finally:
+        if bar is not None:
+            bar.close()
         up.close()
         if not down.closed:
             down.close()
         os.waitpid(pid, 0)
-    other_texts, other_stats = received
-    return MatchResult(
-        Records([text for pair in zip(texts, other_texts, strict=True) for text in pair]),
-        dictionary, _merged_stats(dictionary, [stats, other_stats]))
+        if fd is not None:
+            os.close(fd)
+        if tmp is not None and not done:
+            Path(tmp).unlink(missing_ok=True)
+    return MatchResult(records, dictionary, _merged_stats(dictionary, [stats, other_stats]))
+
+
+def _pwrite(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.pwrite(fd, view, offset)
+        offset += n
+        view = view[n:]
 
 
 def _send(pipe, data: bytes) -> None:

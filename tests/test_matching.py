@@ -210,3 +210,16 @@ def test_dictionary_json_is_json_dumps(labels, counts):
     dictionary.counts = counts
     assert dictionary.to_json() == json.dumps({"labels": labels, "phrases": counts},
                                               sort_keys=True, ensure_ascii=False, indent=1) + "\n"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="aAtThHeEnNdDsS .,'-\u2013\u00e9", max_size=14), max_size=8),
+       st.sets(st.integers(1, 7)), st.sampled_from(["disease", "state in the USA", "sports team"]))
+def test_fast_normalization_equals_normalize_span(names, rules, entity_type):
+    from gener.matching import _normalized_parts
+    from gener.normalize import normalize_span
+
+    subquestion = sq("LOC", sorted(rules), entity_type)
+    names += ["The Sand", "Hand", "Diseases", "teams", "WAS", "and", "Sports Teams"]
+    assert _normalized_parts(names, subquestion) == {
+        name: normalize_span(name, 0, subquestion) for name in names}

@@ -40,7 +40,7 @@ def run(args) -> int:
     gc.disable()  # a short-lived process of many small acyclic objects: no collections
 
     from gener.interop import load_gener_config
-    from gener.matching import annotate_folder, write_jsonl
+    from gener.matching import annotate_folder
 
     started = time.perf_counter()
     if args.gener_config:
@@ -50,13 +50,12 @@ def run(args) -> int:
 
         subquestions = list(load_recipe(args.recipe).subquestions)
     labels = list(dict.fromkeys(sq.label for sq in subquestions))
+    out = Path(args.out)
     result = annotate_folder(args.from_gener_retrieval, subquestions, labels, args.seed,
                              args.deterministic, detect_abbreviations=args.detect_abbreviations,
-                             workers=args.workers)
-    out = Path(args.out)
-    if args.format == "jsonl":
-        write_jsonl(result.records, out / "train.jsonl")
-    else:
+                             workers=args.workers,
+                             jsonl=out / "train.jsonl" if args.format == "jsonl" else None)
+    if args.format == "dataset":
         from gener.matching import to_dataset
 
         to_dataset(result.records, labels).save_to_disk(str(out / "dataset"))
