@@ -91,6 +91,11 @@ def _sentence(data: object, path: Path, n: int) -> RetrievedSentence:
             raise GenerError(f"{where}: expected an object with 'sentence' and 'phrases'") \
                 from None
         raise GenerError(f"{where}: each phrase needs 'name', 'start' and 'end'") from None
+    size = len(sentence)
+    for p in phrases:
+        if p.start < 0 or p.end > size or p.start > p.end:
+            raise GenerError(f"{path}: line {n}: phrase {p.name!r} at {p.start}-{p.end} is "
+                             f"outside the sentence ({size} characters)")
     abbreviations = data.get("abbreviations") or {}
     if type(abbreviations) is not dict:
         abbreviations = dict(abbreviations) if isinstance(abbreviations, list) else {}

@@ -63,6 +63,7 @@ MIN_SENTENCES_PER_WORKER = 2000
 _OTHER = "\x01"  # the code of a token in no dictionary key, of tagged tokens and boundaries
 _SEPARATORS = ("\x00", "\ue000", "\U0010fffd")  # the first absent from a chunk's text is used
 _RUNS = re.compile("[^\x01]+")
+_AND = re.compile(r"\sand\s").search  # where rule 1 may split a phrase
 # Characters that JSON escapes and tokenization keeps (other control characters are spaces).
 _NEEDS_ESCAPE = re.compile('["\\\\\x00-\x08\x0e-\x1b]')
 
@@ -252,6 +253,18 @@ class _Codes(dict):
         return code
 
 
+class _TagRuns(dict):
+    """Length n -> the JSON texts of n tags, ``first`` then ``rest``, joined by ", "."""
+
+    def __init__(self, first: str, rest: str):
+        super().__init__()
+        self.first, self.rest = first, rest
+
+    def __missing__(self, n: int) -> str:
+        text = self[n] = ", ".join([self.first] + [self.rest] * (n - 1)) if n else ""
+        return text
+
+
 class _Matcher:
     """What every chunk shares: the encoded automaton, label choices and output pieces."""
 
@@ -282,9 +295,10 @@ class _Matcher:
         # Per label * 4 + source: the JSON text of a span, as a %-format of (start, end).
         self.formats = [_SPAN % ("%d", "%d", _encode(label).replace("%", "%%"), source)
                         for label in labels for source in SOURCES]
-        # Per label: the JSON texts of the tags of a span, B- then I- (extended as needed).
-        self.tag_runs = [[_encode("B-" + label)] + [_encode("I-" + label)] * 31
+        # Per label, and for "O": length -> the JSON text of that many tags of one span.
+        self.tag_runs = [_TagRuns(_encode("B-" + label), _encode("I-" + label))
                          for label in labels]
+        self.o_runs = _TagRuns('"O"', '"O"')
         self.labels = labels
         self.order = order
         self.names: dict[str, tuple[int, str, str]] = {}  # phrase -> (tokens, key, code)
@@ -334,9 +348,9 @@ class _Matcher:
         del codes
 
         fixed, refiner, formats, tag_runs = self.fixed, self.refiner, self.formats, self.tag_runs
+        o_runs = self.o_runs
         counts = [0] * len(formats)  # spans per label * 4 + source
         scores: dict = {}
-        o_runs: dict[int, str] = {}
         lines = []
         p, nsel = 0, len(selected)
         next_start = selected[0][0] if selected else -1
@@ -365,22 +379,21 @@ class _Matcher:
                 with_entities += 1
                 if len(spans) > 1:
                     spans.sort()
-                tags = ['"O"'] * n
-                span_texts = []
+                pieces, span_texts, prev = [], [], 0  # spans never overlap
                 for s, e, label, source in spans:
-                    run = tag_runs[label]
-                    if e - s > len(run):
-                        run += [run[1]] * (e - s)
-                    tags[s:e] = run[:e - s]
+                    if s > prev:
+                        pieces.append(o_runs[s - prev])
+                    pieces.append(tag_runs[label][e - s])
+                    prev = e
                     kind = label * 4 + source
                     counts[kind] += 1
                     span_texts.append(formats[kind] % (s, e))
-                tag_text = ", ".join(tags)
+                if n > prev:
+                    pieces.append(o_runs[n - prev])
+                tag_text = ", ".join(pieces)
                 span_text = ", ".join(span_texts)
             else:
-                tag_text = o_runs.get(n)
-                if tag_text is None:
-                    tag_text = o_runs[n] = ", ".join(['"O"'] * n)
+                tag_text = o_runs[n]
                 span_text = ""
             score = scores.get(sent.score)
             if score is None:
@@ -519,14 +532,13 @@ def _phrase_counts(retrieval, normalize: bool) -> tuple[list, dict | None]:
         for phrase in sentence.phrases:
             names[phrase.name] = names.get(phrase.name, 0) + 1
     parts = _normalized_parts(names, retrieval.subquestion) if normalize else None
-    keys: dict[str, str] = {}
-    adds = []
-    for name, count in names.items():
-        for text in [t for t, _, _ in parts[name]] if normalize else [name]:
-            key = keys.get(text)
-            if key is None:
-                key = keys[text] = phrase_key(text)
-            adds.append((key, count))
+    texts = {t: None for name in names for t, _, _ in parts[name]} if normalize else names
+    keys = dict(zip(texts, (" ".join(tokens).lower() for tokens in tokenize_many(list(texts))),
+                    strict=True))  # phrase_key of each text
+    if normalize:
+        adds = [(keys[t], count) for name, count in names.items() for t, _, _ in parts[name]]
+    else:
+        adds = [(keys[name], count) for name, count in names.items()]
     return adds, parts
 
 
@@ -543,7 +555,7 @@ def _normalized_parts(names, subquestion) -> dict[str, list[tuple[str, int, int]
     parts = {}
     for name in names:
         low = name.lower()
-        if len(name) >= 3 and not (split and "and" in name) \
+        if len(name) >= 3 and not (split and _AND(name)) \
                 and not (strip and strip_punctuation(name) != name) \
                 and not (lower3 and name.islower()) and not (the and low.startswith("the")) \
                 and not (stop and low in STOPWORDS) and not (generic and generic(low)):
@@ -719,8 +731,8 @@ def annotate_folder(folder, subquestions, labels: list[str], seed: int = 0,
 
 
 # The parent's share of the sentences in annotate_folder: a little under half, since it
-# also merges the dictionary and, in ``gener match``, writes it and tears down.
-PARENT_SHARE = 0.47
+# also merges the dictionary and, in ``gener match``, writes it.
+PARENT_SHARE = 0.49
 
 
 def _annotate_halves(files, numbered, subquestions, labels, seed, deterministic, progress,

@@ -1,6 +1,7 @@
 """Reading GeNER retrieval folders and configs, and the ``gener match`` verb."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -116,3 +117,67 @@ def test_two_process_reading_gives_the_sequential_result(tmp_path):
     folder = write_folder(tmp_path / "bad", city + ["{not json"])
     with pytest.raises(GenerError, match=r"Which_city.json: line 9: not valid JSON"):
         annotate_folder(folder, subquestions, ["LOC", "ORG"], progress=False, workers=2)
+
+
+def run_match(tmp_path, folder, config, *extra):
+    return main(["match", "--from-gener-retrieval", str(folder), "--gener-config", str(config),
+                 "--out", str(tmp_path / "out"), *extra])
+
+
+def test_gener_match_bad_input_is_a_one_line_error(tmp_path, capsys):
+    good = {"sentence": "Paris is nice .", "phrases": [{"name": "Paris", "start": 0, "end": 5}]}
+    cases = [  # (city lines, config subtypes, expected message)
+        (None, ["city"], r"missing: retrieval folder not found$"),
+        ([good, "{not json"], ["city"], r"Which_city.json: line 2: not valid JSON"),
+        ([good], ["city", "country"], r"no retrieval file Which_country.json$"),
+        ([good, {"sentence": "Rome .", "phrases": [{"name": "Rome", "start": 4, "end": 8}]}],
+         ["city"], r"Which_city.json: line 2: phrase 'Rome' at 4-8 is outside the sentence"),
+    ]
+    for i, (lines, subtypes, message) in enumerate(cases):
+        folder = tmp_path / f"case{i}"
+        folder.mkdir()
+        config = folder / "config.json"
+        config.write_text(json.dumps(
+            {"subquestion_configs": [{"type": "LOC", "subtype": s} for s in subtypes]}))
+        if lines is None:
+            folder = folder / "missing"
+        else:
+            (folder / "Which_city.json").write_text("\n".join(
+                line if isinstance(line, str) else json.dumps(line) for line in lines) + "\n")
+        for workers in ("1", "2"):  # sequential and two-process reading
+            assert run_match(tmp_path, folder, config, "--workers", workers) == 1
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and err.startswith("gener match: error: "), err
+            assert re.search(message, err.strip()), err
+            assert not list(tmp_path.glob("out/.train.jsonl.*"))  # no temporary file left
+    assert run_match(tmp_path, tmp_path, tmp_path / "nope.json") == 1
+    assert "nope.json: cannot read" in capsys.readouterr().err
+
+
+def test_detected_abbreviations_are_tagged_not_added_to_the_dictionary(tmp_path, capsys):
+    pytest.importorskip("scispacy")
+    text = "Duchenne muscular dystrophy ( DMD ) is severe , and DMD patients rarely walk ."
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "Which_disease.json").write_text(json.dumps({
+        "sentence": text, "phrases": [{"name": "Duchenne muscular dystrophy", "start": 0,
+                                       "end": 27}], "abbreviations": {}}) + "\n")
+    (folder / "config.json").write_text(json.dumps({
+        "add_abbreviation": True, "refine_boundary": False,
+        "subquestion_configs": [{"type": "Disease", "subtype": "disease"}]}))
+    assert run_match(tmp_path, folder, folder / "config.json", "--detect-abbreviations") == 0
+    record = json.loads((tmp_path / "out/train.jsonl").read_text())
+    dmd = [i for i, t in enumerate(record["tokens"]) if t == "DMD"]
+    assert [(s["start"], s["source"]) for s in record["spans"]] == [
+        (0, "retrieved"), (dmd[0], "abbreviation"), (dmd[1], "abbreviation")]
+    assert [record["ner_tags"][i] for i in dmd] == ["B-Disease", "B-Disease"]
+    dictionary = json.loads((tmp_path / "out/dictionary.json").read_text())
+    assert list(dictionary["phrases"]) == ["duchenne muscular dystrophy"]
+    assert run_match(tmp_path, folder, folder / "config.json") == 0  # the files' (none)
+    assert json.loads((tmp_path / "out/train.jsonl").read_text())["spans"][1:] == []
+    from gener.matching import annotate
+
+    subquestions = load_gener_config(folder / "config.json")
+    result = annotate(read_gener_retrieval(folder, subquestions), ["Disease"], progress=False)
+    assert result.records[0]["spans"] == record["spans"]
+    assert "dmd" not in result.dictionary.counts
