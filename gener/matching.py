@@ -792,10 +792,12 @@ def _annotate_halves(files, numbered, subquestions, labels, seed, deterministic,
                         _send_chunk(up, texts, stats)
                         code = 0
                     else:
-                        data = texts[0].encode("utf-8") + b"\n"
+                        data = texts[0].encode("utf-8")
                         at = _receive(down)
                         if at is not None:
-                            _pwrite(fd, data, int.from_bytes(at, "little"))
+                            at = int.from_bytes(at, "little")
+                            _pwrite(fd, data, at)
+                            _pwrite(fd, b"\n", at + len(data))
                             _send(up, marshal.dumps(stats))
                             code = 0
         finally:
@@ -833,10 +835,11 @@ def _annotate_halves(files, numbered, subquestions, labels, seed, deterministic,
             other_texts, other_stats = received
             records = Records(texts + other_texts)
         else:
-            data = texts[0].encode("utf-8") + b"\n"
-            _send(down, len(data).to_bytes(8, "little"))
+            data = texts[0].encode("utf-8")
+            _send(down, (len(data) + 1).to_bytes(8, "little"))
             down.close()
             _pwrite(fd, data, 0)
+            _pwrite(fd, b"\n", len(data))
             del data, texts
             received = _receive(up)
             if received is None:

@@ -1,6 +1,7 @@
 """Dictionary matching: paper semantics against a reference, rules 8-10, output formats."""
 
 import json
+import random
 
 import pytest
 from hypothesis import given, settings
@@ -223,3 +224,14 @@ def test_fast_normalization_equals_normalize_span(names, rules, entity_type):
     names += ["The Sand", "Hand", "Diseases", "teams", "WAS", "and", "Sports Teams"]
     assert _normalized_parts(names, subquestion) == {
         name: normalize_span(name, 0, subquestion) for name in names}
+
+
+def test_phrase_miner_keeps_significant_ngrams_without_stopword_or_number_ends():
+    from gener.phrase_mining import mine_phrases
+
+    rng = random.Random(0)
+    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa".split()
+    sentences = [["The", "Boston", "Red", "Sox", "won", "in", "1996", "."]] * 12 + [
+        rng.sample(words, 6) for _ in range(40)]
+    assert mine_phrases(sentences) == {"boston red", "boston red sox", "red sox"}
+    assert mine_phrases(sentences, threshold=4.0) == frozenset()  # 12 occurrences: ~3.3
