@@ -6,6 +6,10 @@ folder to a model repo ``ORG/gener-<name>``, and the Space folder to the Gradio 
 ``ORG/gener``. :func:`plan` builds the targets from local folders only (no network);
 :func:`publish` authenticates, creates the repositories when missing and uploads.
 
+The Space gets the source of the ``gener``, ``trainers`` and ``builders`` packages next to
+its ``app.py``: a Space installs only its ``requirements.txt`` (which lists gener's
+dependencies) before the repository is copied in, so gener itself travels as source.
+
 Re-publishing unchanged files makes no commit: each local file is compared with the remote
 tree (sha256 for LFS files, the git blob sha1 for regular files) and a repository whose
 files all match is skipped. Remote files that are no longer in the local folder are deleted
@@ -17,7 +21,6 @@ printed or logged; a missing or rejected token stops before anything is uploaded
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import os
@@ -39,6 +42,8 @@ WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.b
 # Folders never uploaded: caches, trainer checkpoints and logs.
 SKIP_DIRS = re.compile(r"^(__pycache__|checkpoint-\d+|runs|wandb)$")
 PREFIX = {"dataset": "datasets/", "model": "", "space": "spaces/"}
+# Packages uploaded with the Space, as source next to app.py.
+SPACE_PACKAGES = ("gener", "trainers", "builders")
 
 
 @dataclass
@@ -52,10 +57,16 @@ class Target:
     message: str
     description: str = ""
     version: str | None = None  # the data version, as named in commit messages
+    # Files that do not live under ``folder``: path in repo -> local path.
+    sources: dict[str, Path] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
         return sum(self.files.values())
+
+    def local_path(self, path: str) -> Path:
+        """The local file behind repo path ``path``."""
+        return self.sources.get(path) or self.folder / path
 
 
 @dataclass
@@ -121,8 +132,28 @@ def space_target(folder: str | Path, data_version: str | None = None) -> Target:
         raise GenerError(f"{folder}: not a Space folder (needs app.py and README.md)")
     message = f"Publish gener Space (gener {__version__}"
     message += f", data {data_version})" if data_version else ")"
-    return Target("space", SPACE_REPO, folder, local_files(folder), message,
-                  version=data_version)
+    files, sources = local_files(folder), {}
+    for package in SPACE_PACKAGES:
+        if (folder / package).exists():
+            raise GenerError(f"{folder / package}: the Space folder must not hold a {package} "
+                             "folder; publish adds the installed package's source there")
+        root = package_root(package)
+        for path, size in local_files(root).items():
+            files[f"{package}/{path}"] = size
+            sources[f"{package}/{path}"] = root / path
+    return Target("space", SPACE_REPO, folder, files, message, version=data_version,
+                  sources=sources)
+
+
+def package_root(package: str) -> Path:
+    """The source folder of an importable package."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise GenerError(f"the {package} package is not installed; install gener "
+                         "(`make setup`) before publishing the Space")
+    return Path(list(spec.submodule_search_locations)[0])
 
 
 def is_model_folder(folder: Path) -> bool:
@@ -215,7 +246,13 @@ def format_plan(targets: list[Target], org: str, endpoint: str) -> str:
                      f"<- {t.folder}")
         lines.append(f"  url: {repo_url(endpoint, t.repo_type, repo_id)}")
         lines.append(f"  commit: {t.message}")
-        lines += [f"    {format_size(size):>9}  {path}" for path, size in t.files.items()]
+        lines += [f"    {format_size(size):>9}  {path}" for path, size in t.files.items()
+                  if path not in t.sources]
+        for package in sorted({path.split("/")[0] for path in t.sources}):
+            paths = [p for p in t.sources if p.split("/")[0] == package]
+            size = sum(t.files[p] for p in paths)
+            lines.append(f"    {format_size(size):>9}  {package}/  ({len(paths)} files of the "
+                         "installed package's source)")
     lines.append("Unchanged repos get no commit; remote files missing from a folder are deleted "
                  "(except .gitattributes).")
     return "\n".join(lines)
@@ -286,7 +323,7 @@ def diff(api, target: Target, repo_id: str) -> tuple[list[str], list[str]]:
               for entry in api.list_repo_tree(repo_id, repo_type=target.repo_type, recursive=True)
               if isinstance(entry, RepoFile)}
     changed = [p for p in target.files
-               if p not in remote or not file_matches(target.folder / p, remote[p])]
+               if p not in remote or not file_matches(target.local_path(p), remote[p])]
     stale = sorted(p for p in remote if p not in target.files and p not in KEEP_REMOTE)
     return changed, stale
 
@@ -299,11 +336,14 @@ def publish_target(api, target: Target, org: str) -> Outcome:
     outcome = Outcome(target, repo_id, repo_url(api.endpoint, target.repo_type, repo_id))
     changed, stale = diff(api, target, repo_id)
     if changed or stale:
-        info = api.upload_folder(
-            repo_id=repo_id, repo_type=target.repo_type, folder_path=target.folder,
-            commit_message=target.message, commit_description=target.description,
-            allow_patterns=[glob.escape(p) for p in changed],
-            delete_patterns=[glob.escape(p) for p in stale] or None)
+        from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+
+        operations = [CommitOperationAdd(path_in_repo=p, path_or_fileobj=target.local_path(p))
+                      for p in changed]
+        operations += [CommitOperationDelete(path_in_repo=p) for p in stale]
+        info = api.create_commit(
+            repo_id=repo_id, repo_type=target.repo_type, operations=operations,
+            commit_message=target.message, commit_description=target.description)
         outcome.uploaded, outcome.deleted, outcome.commit = changed, stale, info.oid
     return outcome
 

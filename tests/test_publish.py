@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import gener
 from gener.cli import main
 from tests.hub_server import HubServer
 
@@ -154,7 +155,12 @@ def test_publish_round_trip_and_republish_makes_no_commit(hub, artifacts, capsys
     assert not any(p.startswith("checkpoint-") for p in model_files)
     space_repo = hub.repo("space", f"{ORG}/gener")
     assert space_repo.sdk == "gradio"
-    assert set(space_repo.commits[-1][2]) >= {"app.py", "requirements.txt", "README.md"}
+    space_files = space_repo.commits[-1][2]
+    assert set(space_files) >= {"app.py", "requirements.txt", "README.md", "gener/__init__.py",
+                                "gener/recipes/ncbi_disease.yaml", "trainers/inference.py",
+                                "builders/__init__.py"}
+    assert space_files["gener/matching.py"].data == \
+        (Path(gener.__file__).parent / "matching.py").read_bytes()
 
     # The dataset loads by repo id, with the features and counts of the local folder.
     cache = hub_cache = str(artifacts["datasets"].parent / "load_cache")
@@ -303,3 +309,30 @@ def test_plan_commit_titles_stay_short():
     title = shorten(items)
     assert len(title) <= 150 and title.endswith("more") and title.startswith("config0@")
     assert shorten(items[:2]) == ", ".join(items[:2])
+
+
+def test_space_requirements_list_gener_dependencies():
+    """The Space installs requirements.txt, not gener: it must list gener's dependencies."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    root = Path(__file__).resolve().parent.parent
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    needed = {Requirement(r).name for r in project["dependencies"]}
+    needed |= {Requirement(r).name for r in project["optional-dependencies"]["corpus"]}
+    lines = (root / "spaces" / "gener" / "requirements.txt").read_text().splitlines()
+    listed = {Requirement(line).name for line in lines if line and not line.startswith("#")}
+    assert needed <= listed, f"missing from spaces/gener/requirements.txt: {needed - listed}"
+    assert "gradio" in listed and "gener" not in listed
+
+
+def test_a_space_folder_holding_a_package_folder_is_refused(tmp_path):
+    from gener.errors import GenerError
+    from gener.publish import space_target
+
+    (tmp_path / "app.py").write_text("")
+    (tmp_path / "README.md").write_text("")
+    (tmp_path / "gener").mkdir()
+    with pytest.raises(GenerError, match="must not hold a gener folder"):
+        space_target(tmp_path)
