@@ -25,9 +25,10 @@ How it is fast (1.3M tokens in well under a second): sentences are tokenized in 
 punctuation of a whole chunk is padded at once and split once); every distinct token of a
 dictionary key gets one character code, and each sentence token becomes that code (or a
 "no key" code), so a chunk becomes one string with one character per token, in which tagged
-tokens and sentence boundaries carry the "no key" code. One Aho-Corasick pass over that
-string (keys encoded the same way) gives every candidate as token offsets directly; the
-cost is linear in the text and independent of the dictionary size. Records are produced as
+tokens carry the "no key" code and sentence boundaries one of their own. One regular
+expression pass over that string finds the runs of key tokens, and a dictionary look-up of
+each run (keys encoded the same way) most often settles it; the cost is linear in the text
+and does not grow with the number of keys. Records are produced as
 JSON lines; with ``workers`` > 1 (by default on machines with 2+ CPUs and inputs of 4,000+
 sentences, where ``os.fork`` exists) chunks of sentences are matched in forked processes.
 """
@@ -60,9 +61,10 @@ SKIPS = ("offset_outside_sentence", "text_mismatch", "not_token_aligned",
          "overlapping_retrieved", "overlapping_abbreviation")
 # Sentences per forked worker below which forking does not pay off.
 MIN_SENTENCES_PER_WORKER = 2000
-_OTHER = "\x01"  # the code of a token in no dictionary key, of tagged tokens and boundaries
+_OTHER = "\x01"  # the code of a token in no dictionary key and of tagged tokens
+_BOUNDARY = "\x02"  # the code of the separator word between sentences
 _SEPARATORS = ("\x00", "\ue000", "\U0010fffd")  # the first absent from a chunk's text is used
-_RUNS = re.compile("[^\x01]+")
+_RUNS = re.compile("[^\x01\x02]+")
 _AND = re.compile(r"\sand\s").search  # where rule 1 may split a phrase
 # Characters that JSON escapes and tokenization keeps (other control characters are spaces).
 _NEEDS_ESCAPE = re.compile('["\\\\\x00-\x08\x0e-\x1b]')
@@ -320,7 +322,8 @@ class _Matcher:
         sep = next((c for c in _SEPARATORS if c not in joined), None)
         if sep is None:
             raise GenerError("sentences contain every separator character")
-        plain = _NEEDS_ESCAPE.search(joined) is None  # tokens are their own JSON text
+        plain = (joined.isprintable() and '"' not in joined and "\\" not in joined) \
+            or _NEEDS_ESCAPE.search(joined) is None  # tokens are their own JSON text
         del joined
         # Tokens of the whole chunk at once: words[g] is token g; sentence i has tokens
         # starts[i] to starts[i + 1] - 2, with a separator word before and after.
@@ -335,9 +338,17 @@ class _Matcher:
         # Per sentence '", "tok", "tok", "': [3:-3] is the JSON text of its token list.
         token_texts = listed.split(sep)[1:-1]
         del listed
-        starts = list(accumulate((t.count('", "') for t in token_texts), initial=1))
-        codes = list(map(self.codes.__getitem__, words))
-        retrieved = self._retrieved(items, starts, words, "".join(codes), skips)
+        token_codes = self.codes
+        token_codes[words[0]] = _BOUNDARY  # the separator word, absent from the text
+        try:
+            codes = list(map(token_codes.__getitem__, words))
+        finally:
+            del token_codes[words[0]]
+        encoded = "".join(codes)
+        starts = list(accumulate(map((1).__add__, map(len, encoded.split(_BOUNDARY)[1:-1])),
+                                 initial=1))
+        retrieved = self._retrieved(items, starts, words, encoded, skips)
+        del encoded
         for i, spans in enumerate(retrieved):  # tagged tokens cannot be matched
             if spans:
                 g = starts[i]
@@ -480,9 +491,10 @@ class _Matcher:
     def _select(self, encoded, words, starts, skip9) -> list:
         """Global ``(start, (ntok, key id))`` of the greedy longest matches, left to right.
 
-        Candidates lie inside runs of tokens that occur in some key (other tokens, tagged
-        ones and sentence boundaries are ``_OTHER``); each run is scanned left to right for
-        the longest key at each token, most often in one look-up (the whole run is a key).
+        Candidates lie inside runs of tokens that occur in some key (other tokens and tagged
+        ones are ``_OTHER``, sentence boundaries ``_BOUNDARY``); each run is scanned left to
+        right for the longest key at each token, most often in one look-up (the whole run is
+        a key).
         """
         keys, longest = self.keys, self.longest
         any9, all9 = any(skip9), all(skip9)
