@@ -43,7 +43,7 @@ import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate
+from itertools import accumulate, chain
 from pathlib import Path
 
 try:  # hashlib's blake2b, without loading OpenSSL (hashlib's import costs ~5 ms)
@@ -145,16 +145,6 @@ def _uniform(seed: int, index: int, k: int) -> float:
     """A uniform draw in [0, 1) that depends only on (seed, sentence index, draw number)."""
     digest = blake2b(b"%d %d %d" % (seed, index, k), digest_size=8).digest()
     return (int.from_bytes(digest, "big") >> 11) * 2.0 ** -53
-
-
-def _code(i: int) -> str:
-    """The character standing for the i-th distinct dictionary token (no surrogates)."""
-    c = 0x100 + i
-    if c >= 0xD800:
-        c += 0x800
-    if c > 0x10FFFF:
-        raise GenerError("pseudo-dictionary too large: more than 1.1M distinct tokens")
-    return chr(c)
 
 
 def _pad(text: str) -> str:
@@ -273,25 +263,35 @@ class _Matcher:
     def __init__(self, dictionary: PseudoDictionary, seed: int, deterministic: bool, miner):
         labels = dictionary.labels
         order = {label: i for i, label in enumerate(labels)}
-        self.vocab: dict[str, str] = {}
-        self.fixed: list[int] = []  # per key id: label index, or -1 for a seeded draw
+        counts = dictionary.counts
+        # Per key id: label index, or -1 for a seeded draw among ``multi[kid]``.
+        self.fixed = [order[next(iter(types))] if len(types) == 1 else -1
+                      for types in counts.values()]
         self.multi: dict[int, tuple[list[int], list[int]]] = {}
-        self.keys: dict[str, tuple[int, int]] = {}  # encoded key -> (token count, key id)
-        vocab = self.vocab
-        for kid, (key, types) in enumerate(dictionary.counts.items()):
-            ranked = sorted(types.items(), key=lambda kv: order[kv[0]])
-            if len(ranked) == 1 or deterministic:
-                self.fixed.append(order[max(ranked, key=lambda kv: kv[1])[0]])  # first max
-            else:
-                self.fixed.append(-1)
-                self.multi[kid] = ([order[label] for label, _ in ranked],
-                                   list(accumulate(count for _, count in ranked)))
-            words = key.split(" ")
-            for word in words:
-                if word not in vocab:
-                    vocab[word] = _code(len(vocab))
-            self.keys["".join(vocab[w] for w in words)] = (len(words), kid)
-        self.longest = max(map(len, self.keys), default=0)
+        for kid, types in enumerate(counts.values()):
+            if len(types) > 1:
+                ranked = sorted(types.items(), key=lambda kv: order[kv[0]])
+                if deterministic:
+                    self.fixed[kid] = order[max(ranked, key=lambda kv: kv[1])[0]]  # first max
+                else:
+                    self.multi[kid] = ([order[label] for label, _ in ranked],
+                                       list(accumulate(count for _, count in ranked)))
+        # Each distinct key word gets a character (in order of first use, no surrogates),
+        # and each key the string of its words' characters.
+        words = " ".join(counts).split(" ") if counts else []
+        distinct = dict.fromkeys(words)
+        if len(distinct) > 0x110000 - 0x900:
+            raise GenerError("pseudo-dictionary too large: more than 1.1M distinct tokens")
+        chars = map(chr, chain(range(0x100, 0xD800), range(0xE000, 0x110000)))
+        self.vocab: dict[str, str] = dict(zip(distinct, chars, strict=False))
+        coded = "".join(map(self.vocab.__getitem__, words))
+        sizes = [key.count(" ") + 1 for key in counts]
+        bounds = list(accumulate(sizes, initial=0))
+        encoded = map(coded.__getitem__, map(slice, bounds, bounds[1:]))
+        # encoded key -> (token count, key id)
+        self.keys: dict[str, tuple[int, int]] = dict(zip(
+            encoded, zip(sizes, range(len(sizes)), strict=True), strict=True))
+        self.longest = max(sizes, default=0)
         self.refiner = _refiner(miner) if miner else None
         self.seed = seed
         # Per label * 4 + source: the JSON text of a span, as a %-format of (start, end).
@@ -304,7 +304,7 @@ class _Matcher:
         self.labels = labels
         self.order = order
         self.names: dict[str, tuple[int, str, str]] = {}  # phrase -> (tokens, key, code)
-        self.codes = _Codes(vocab)  # token -> the code of its lowercase form
+        self.codes = _Codes(self.vocab)  # token -> the code of its lowercase form
 
     def label(self, kid: int, index: int, k: int) -> int:
         """The label index of key ``kid`` for the k-th draw in sentence ``index``."""
