@@ -287,10 +287,12 @@ class _Matcher:
         coded = "".join(map(self.vocab.__getitem__, words))
         sizes = [key.count(" ") + 1 for key in counts]
         bounds = list(accumulate(sizes, initial=0))
-        encoded = map(coded.__getitem__, map(slice, bounds, bounds[1:]))
+        encoded = list(map(coded.__getitem__, map(slice, bounds, bounds[1:])))
         # encoded key -> (token count, key id)
         self.keys: dict[str, tuple[int, int]] = dict(zip(
             encoded, zip(sizes, range(len(sizes)), strict=True), strict=True))
+        # key -> (token count, encoded key)
+        self.key_codes = dict(zip(counts, zip(sizes, encoded, strict=True), strict=True))
         self.longest = max(sizes, default=0)
         self.refiner = _refiner(miner) if miner else None
         self.seed = seed
@@ -431,7 +433,7 @@ class _Matcher:
         A phrase's first token is found as the only occurrence of its encoded key in the
         sentence's codes, or else by tokenizing the text before it.
         """
-        names, vocab = self.names, self.vocab
+        names, vocab, key_codes = self.names, self.vocab, self.key_codes
         out: list = [None] * len(items)
         for i, (group, sent) in enumerate(items):
             if not sent.phrases and not sent.abbreviations:
@@ -456,10 +458,14 @@ class _Matcher:
                     continue
                 known = names.get(name)
                 if known is None:
-                    tokens = tokenize(name)
-                    key = " ".join(tokens).lower()
-                    code = "".join([vocab.get(w, _OTHER) for w in key.split(" ")]) if key else ""
-                    known = names[name] = (len(tokens), key, code)
+                    key = group.keys[name]
+                    known = key_codes.get(key)  # (tokens, code) of a dictionary key
+                    if known is None:
+                        tokens = tokenize(name)
+                        code = "".join([vocab.get(w, _OTHER) for w in key.split(" ")]) \
+                            if key else ""
+                        known = (len(tokens), code)
+                    known = names[name] = (known[0], key, known[1])
                 n, key, code = known
                 ts = encoded.find(code, g, end_g) if code else -1
                 if ts < 0 or encoded.find(code, ts + 1, end_g) >= 0:
@@ -525,16 +531,18 @@ class _Matcher:
 class _Group:
     """A subquestion as the matcher needs it, with its phrases' normalized parts."""
 
-    def __init__(self, subquestion, label: int, parts: dict | None):
+    def __init__(self, subquestion, label: int, parts: dict | None, keys: dict):
         self.label = label
         self.rule8, self.rule9, self.rule10 = (subquestion.has_rule(r) for r in (8, 9, 10))
         self.record = _RECORD % _encode(subquestion.question).replace("%", "%%")
         self.parts = parts  # phrase -> [(text, start, end)] (rules 1-7), None: as they are
+        self.keys = keys  # normalized phrase -> its key
 
 
-def _phrase_counts(retrieval, normalize: bool) -> tuple[list, dict | None]:
-    """``[(key, count)]`` to add to the dictionary for a retrieval's phrases, and the parts
-    (rules 1-7) of each distinct phrase when ``normalize``.
+def _phrase_counts(retrieval, normalize: bool) -> tuple[list, dict | None, dict]:
+    """``[(key, count)]`` to add to the dictionary for a retrieval's phrases, the parts
+    (rules 1-7) of each distinct phrase when ``normalize``, and the key of each normalized
+    phrase.
 
     Each distinct phrase counts once with its number of occurrences, which adds up to the
     same dictionary as adding every (normalized) occurrence, in the same order.
@@ -551,7 +559,7 @@ def _phrase_counts(retrieval, normalize: bool) -> tuple[list, dict | None]:
         adds = [(keys[t], count) for name, count in names.items() for t, _, _ in parts[name]]
     else:
         adds = [(keys[name], count) for name, count in names.items()]
-    return adds, parts
+    return adds, parts, keys
 
 
 def _normalized_parts(names, subquestion) -> dict[str, list[tuple[str, int, int]]]:
@@ -583,10 +591,10 @@ def _dictionary(retrievals, labels: list[str], normalize: bool):
     order = {label: i for i, label in enumerate(labels)}
     groups = []
     for retrieval in retrievals:
-        adds, parts = _phrase_counts(retrieval, normalize)
+        adds, parts, keys = _phrase_counts(retrieval, normalize)
         dictionary.add_keys(adds, retrieval.subquestion.label)
         groups.append(_Group(retrieval.subquestion, order.get(retrieval.subquestion.label, -1),
-                             parts))
+                             parts, keys))
     return dictionary, groups
 
 
@@ -770,8 +778,8 @@ def _annotate_halves(files, numbered, subquestions, labels, seed, deterministic,
                 adds.append([])
                 continue
             retrieval = SubquestionRetrieval(sq, parse_lines(path, lines[a:b]))
-            counts, parts = _phrase_counts(retrieval, True)
-            group = _Group(sq, order.get(sq.label, -1), parts)
+            counts, parts, keys = _phrase_counts(retrieval, True)
+            group = _Group(sq, order.get(sq.label, -1), parts, keys)
             adds.append(counts)
             items += [(group, sent) for sent in retrieval.sentences]
             ids += range(first + a, first + b)
