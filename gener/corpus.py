@@ -213,15 +213,48 @@ class HFDatasetCorpus(Corpus):
             yield doc_id, str(record.get("title", "")), str(record[self.column] or "")
 
 
+class BenchmarkCorpus(Corpus):
+    """The sentences of a benchmark split, tokens joined by spaces, without their labels.
+
+    Each benchmark sentence is one corpus sentence (never re-split), with id ``<split>-<i>:0``.
+    """
+
+    def __init__(self, benchmark: str, split: str = "train",
+                 benchmarks_dir: str | Path | None = None) -> None:
+        from gener.benchmarks import BENCHMARKS, SPLITS
+
+        super().__init__()
+        if benchmark not in BENCHMARKS or split not in SPLITS:
+            raise GenerError(f"unknown benchmark corpus {benchmark}:{split} (benchmarks: "
+                             f"{', '.join(BENCHMARKS)}; splits: {', '.join(SPLITS)})")
+        self.benchmark, self.split, self.benchmarks_dir = benchmark, split, benchmarks_dir
+        self.name = f"benchmark:{benchmark}:{split}"
+
+    def documents(self) -> Iterator[tuple[str, str, str]]:
+        from gener.benchmarks import load_benchmark
+
+        tokens = load_benchmark(self.benchmark, self.split, self.benchmarks_dir)["tokens"]
+        for i, words in enumerate(tokens):
+            yield f"{self.split}-{i}", "", " ".join(words)
+
+    def sentences(self) -> Iterator[Sentence]:
+        for doc_id, title, text in self.documents():
+            yield Sentence(f"{doc_id}:0", text, doc_id, title)
+
+
 def open_corpus(spec: str | None = None, text_field: str = "text", split: str = "train",
                 streaming: bool = False) -> Corpus:
-    """Open a corpus from a spec: ``wiki-vital`` (default), a .txt/.jsonl file, or ``hf:ID``.
+    """Open a corpus from a spec: ``wiki-vital`` (default), a .txt/.jsonl file, ``hf:ID``,
+    or ``benchmark:NAME[:SPLIT]`` (a benchmark split's unlabeled sentences, default train).
 
     ``hf:ID`` (or a folder) is read with ``datasets.load_dataset``; ``text_field`` names the
     JSONL field or dataset column that holds the text.
     """
     if spec in (None, "", DEFAULT_CORPUS):
         return WikiVitalCorpus()
+    if spec.startswith("benchmark:"):
+        name, _, benchmark_split = spec[len("benchmark:"):].partition(":")
+        return BenchmarkCorpus(name, benchmark_split or "train")
     if spec.startswith("hf:"):
         return HFDatasetCorpus(spec[3:], split, text_field, streaming=streaming)
     path = Path(spec)

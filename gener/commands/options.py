@@ -23,7 +23,8 @@ def add_corpus_options(parser) -> None:
     group = parser.add_argument_group("corpus")
     group.add_argument("--corpus", default=None,
                        help="wiki-vital (default: Wikipedia lead sections), a .txt file (one "
-                            "document per line), a .jsonl file, a datasets folder, or hf:ID")
+                            "document per line), a .jsonl file, a datasets folder, hf:ID, or "
+                            "benchmark:NAME[:SPLIT] (a benchmark split's sentences, no labels)")
     group.add_argument("--text-field", default="text",
                        help="JSONL field or dataset column holding the text (default: text)")
     group.add_argument("--split", default="train", help="dataset split (default: train)")

@@ -1,0 +1,74 @@
+"""``gener tables``: collect (or run) the plan's runs and write RESULTS.md (paper Table 3)."""
+
+from __future__ import annotations
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "tables", help="write RESULTS.md from the runs of a plan (Table 3 layout)",
+        description="Read the plan (rows x benchmarks; each trained run is a build, a train "
+                    "and an evaluate command), compute the seed-entity baseline, collect the "
+                    "finished runs' test.json files and write a Markdown table in the paper's "
+                    "Table 3 layout where every figure refers to its commands and model "
+                    "folder. Without --run nothing is trained. With --run the missing or "
+                    "changed steps are run first (finished ones are skipped, so it resumes).")
+    parser.add_argument("--plan", default=None,
+                        help="plan YAML (default: trainers/tables_plan.yaml)")
+    parser.add_argument("--out", default=None, help="Markdown file to write (default: print)")
+    parser.add_argument("--root", default=None, help="run folder (default: the plan's root)")
+    parser.add_argument("--run", dest="execute", action="store_true",
+                        help="execute missing runs first")
+    parser.add_argument("--row", action="append", default=None,
+                        help="with --run: only this row id (repeatable)")
+    parser.add_argument("--benchmark", action="append", default=None,
+                        help="with --run: only this benchmark (repeatable)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="with --run: print the commands of the missing steps, run nothing")
+    parser.add_argument("--benchmarks", default=None, help="benchmarks folder")
+    parser.set_defaults(run=run)
+
+
+def _selected_runs(plan, rows, benchmarks):
+    from gener.errors import GenerError
+
+    for name in benchmarks or []:
+        if name not in plan.benchmarks:
+            raise GenerError(f"benchmark {name!r} is not in the plan "
+                             f"({', '.join(plan.benchmarks)})")
+    chosen = [plan.row(r) for r in rows] if rows else plan.rows
+    return [(row, b) for row in chosen if row.kind == "trained"
+            for b in (benchmarks or plan.benchmarks)]
+
+
+def run(args) -> int:
+    import os
+
+    from gener.dataset import atomic_write_text
+    from gener.errors import GenerError
+    from trainers.tables import collect, execute_run, load_plan, render, run_status
+
+    plan = load_plan(args.plan, args.root)
+    if (args.row or args.benchmark or args.dry_run) and not args.execute:
+        raise GenerError("--row, --benchmark and --dry-run go with --run")
+    if args.execute:
+        env = dict(os.environ)
+        if args.benchmarks:
+            env["GENER_BENCHMARKS"] = str(args.benchmarks)
+        for row, benchmark in _selected_runs(plan, args.row, args.benchmark):
+            if run_status(plan, row, benchmark) == "measured":
+                print(f"[{row.id}/{benchmark}] done")
+                continue
+            if args.dry_run:
+                for step, command in plan.commands_for(row, benchmark).items():
+                    print(f"[{row.id}/{benchmark}] {step}: {command}")
+                continue
+            execute_run(plan, row, benchmark, env)
+        if args.dry_run:
+            return 0
+    text = render(plan, collect(plan, args.benchmarks))
+    if args.out:
+        atomic_write_text(args.out, text)
+        print(f"wrote {args.out}")
+    else:
+        print(text, end="")
+    return 0
