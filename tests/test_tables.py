@@ -123,6 +123,8 @@ def test_runs_resume_and_cells_carry_commands(plan, monkeypatch, tmp_path):
     tables.execute_run(plan, row, "ncbi_disease", echo=lambda _: None)
     assert len(calls) == 3  # finished: nothing rerun
     assert tables.run_status(plan, row, "ncbi_disease") == "measured"
+    info = {"best_f1": 0.45, "best_step": 10, "steps": 20}
+    (plan.run_dir(row, "ncbi_disease") / "model" / tables.INFO_NAME).write_text(json.dumps(info))
 
     cells = tables.collect(plan, benchmarks_dir=tmp_path / "no-benchmarks")
     text = tables.render(plan, cells)
@@ -133,7 +135,7 @@ def test_runs_resume_and_cells_carry_commands(plan, monkeypatch, tmp_path):
     assert f"  - model: `{run}/model`" in text
     assert f"  - evaluate: `gener evaluate {run}/model --benchmark ncbi_disease " \
            f"--split test --json`" in text
-    assert "; code abc1234-dirty" in text
+    assert "; code abc1234-dirty; kept step 10 of 20 (validation F1 45.0)" in text
     assert "| TALLOR (quoted) | 61.5 | 34.7 | 44.3 |  |  | unavailable |" in text
     assert cells["seeds", "ncbi_disease"].status == "unavailable"  # no benchmarks folder
 

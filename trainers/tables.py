@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gener.errors import GenerError
+from trainers.model_card import INFO_NAME
 
 PLAN_PATH = Path(__file__).resolve().parent / "tables_plan.yaml"
 STEPS = ("build", "train", "evaluate")
@@ -361,6 +362,12 @@ def _run_cell(plan: Plan, row: Row, benchmark: str, ref: str) -> Cell:
         cell.note = "not run yet: `gener tables --run` runs it"
         return cell
     cell.timing = _timing(read_run(run_dir))
+    info = run_dir / "model" / INFO_NAME
+    if info.exists():
+        info = json.loads(info.read_text(encoding="utf-8"))
+        if info.get("best_f1") is not None:
+            cell.timing += (f"; kept step {info['best_step']} of {info['steps']} "
+                            f"(validation F1 {100 * info['best_f1']:.1f})")
     if status == "stale":
         cell.note = "finished with other commands than the plan's: `gener tables --run` redoes it"
         return cell
