@@ -64,28 +64,40 @@ class PseudoDictionary:
         """Deterministic JSON text: ``{"labels": [...], "phrases": {key: {label: count}}}``.
 
         Exactly ``json.dumps(..., sort_keys=True, ensure_ascii=False, indent=1) + "\\n"``,
-        built with the C string encoder (``json`` drops to pure Python with ``indent``).
+        built with the C string encoder (``json`` drops to pure Python with ``indent``): all
+        keys in one call when they hold no newline or backslash.
         """
         data = {"labels": self.labels, "phrases": self.counts}
-        if not all(type(label) is str for label in self.labels) or not all(
-                type(count) is int and type(label) is str
-                for types in self.counts.values() for label, count in types.items()):
+        if not all(type(label) is str for label in self.labels):
             return json.dumps(data, sort_keys=True, ensure_ascii=False, indent=1) + "\n"
         enc = json.encoder.encode_basestring
         labels = ("[\n" + ",\n".join("  " + enc(label) for label in self.labels) + "\n ]"
                   if self.labels else "[]")
-        names = {label: "   " + enc(label) + ": " for types in self.counts.values()
-                 for label in types}
+        keys = sorted(self.counts)
+        joined = "\n".join(keys)
+        if "\\" in joined or joined.count("\n") != len(keys) - 1:  # one encode for all keys
+            encoded = [enc(key)[1:-1] for key in keys]
+        else:
+            encoded = enc(joined)[1:-1].split("\\n") if keys else []
+        tails: dict = {}  # (label, count) -> the text after the key of a one-label phrase
         phrases = []
-        for key in sorted(self.counts):
-            types = self.counts[key]
+        for text, types in zip(encoded, map(self.counts.__getitem__, keys), strict=True):
             if len(types) == 1:
-                for label, count in types.items():
-                    phrases.append("  " + enc(key) + ": {\n" + names[label] + str(count)
-                                   + "\n  }")
+                for item in types.items():
+                    tail = tails.get(item)
+                    if tail is None or type(item[1]) is not int:
+                        label, count = item
+                        if type(label) is not str or type(count) is not int:
+                            return json.dumps(data, sort_keys=True, ensure_ascii=False,
+                                              indent=1) + "\n"
+                        tail = tails[item] = f": {{\n   {enc(label)}: {count}\n  }}"
+                    phrases.append(f"  \"{text}\"{tail}")
             else:
-                phrases.append("  " + enc(key) + ": " + ("{\n" + ",\n".join(
-                    names[label] + str(types[label]) for label in sorted(types)) + "\n  }"
+                if not all(type(label) is str and type(count) is int
+                           for label, count in types.items()):
+                    return json.dumps(data, sort_keys=True, ensure_ascii=False, indent=1) + "\n"
+                phrases.append(f"  \"{text}\": " + ("{\n" + ",\n".join(
+                    f"   {enc(label)}: {types[label]}" for label in sorted(types)) + "\n  }"
                     if types else "{}"))
         body = "{\n" + ",\n".join(phrases) + "\n }" if phrases else "{}"
         return f'{{\n "labels": {labels},\n "phrases": {body}\n}}\n'

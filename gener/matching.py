@@ -704,7 +704,8 @@ def _run_chunks(matcher: _Matcher, items: list, bounds: list[int], progress: boo
 def annotate_folder(folder, subquestions, labels: list[str], seed: int = 0,
                     deterministic: bool = False, progress: bool = True,
                     detect_abbreviations: bool = False, workers: int | None = None,
-                    jsonl: str | Path | None = None) -> MatchResult:
+                    jsonl: str | Path | None = None,
+                    dictionary_json: str | Path | None = None) -> MatchResult:
     """:func:`annotate` of :func:`gener.interop.read_gener_retrieval` ``(folder,
     subquestions)``, the same result, with the reading split between two processes.
 
@@ -714,8 +715,10 @@ def annotate_folder(folder, subquestions, labels: list[str], seed: int = 0,
     child; each matches its own sentences. With ``jsonl`` (a path) the records are also
     written there as JSON lines, each side writing its own lines into the file, and the
     result's ``records`` read that file when used; without it the child sends its lines to
-    the parent. Whenever this cannot be done (one worker, abbreviation detection or phrase
-    mining, an error in either process) the plain sequential path runs instead.
+    the parent. With ``dictionary_json`` (a path) the dictionary is saved there (by the
+    child, while the parent matches). Whenever this cannot be done (one worker, abbreviation
+    detection or phrase mining, an error in either process) the plain sequential path runs
+    instead.
     """
     from gener.interop import numbered_lines, read_gener_retrieval, retrieval_file
 
@@ -724,6 +727,8 @@ def annotate_folder(folder, subquestions, labels: list[str], seed: int = 0,
                           deterministic, progress, detect_abbreviations, workers)
         if jsonl is not None:
             write_jsonl(result.records, jsonl)
+        if dictionary_json is not None:
+            result.dictionary.save(dictionary_json)
         return result
 
     folder = Path(folder)
@@ -743,20 +748,20 @@ def annotate_folder(folder, subquestions, labels: list[str], seed: int = 0,
     gc.disable()
     try:
         return _annotate_halves(files, numbered, subquestions, labels, seed, deterministic,
-                                progress, None if jsonl is None else Path(jsonl)) \
-            or sequential()
+                                progress, None if jsonl is None else Path(jsonl),
+                                dictionary_json) or sequential()
     finally:
         if enabled:
             gc.enable()
 
 
 # The parent's share of the sentences in annotate_folder: a little under half, since it
-# also merges the dictionary and, in ``gener match``, writes it.
+# also merges the dictionary (the child writes it).
 PARENT_SHARE = 0.49
 
 
 def _annotate_halves(files, numbered, subquestions, labels, seed, deterministic, progress,
-                     jsonl: Path | None) -> MatchResult | None:
+                     jsonl: Path | None, dictionary_json) -> MatchResult | None:
     """The two-process part of :func:`annotate_folder` (None: do it sequentially)."""
     import marshal
 
@@ -806,6 +811,8 @@ def _annotate_halves(files, numbered, subquestions, labels, seed, deterministic,
                 if counts is not None:
                     dictionary = PseudoDictionary(labels)
                     dictionary.counts = counts
+                    if dictionary_json is not None:
+                        dictionary.save(dictionary_json)
                     matcher = _Matcher(dictionary, seed, deterministic, None)
                     texts, stats = matcher.chunk(items, ids, [len(items)])
                     if fd is None:

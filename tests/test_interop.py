@@ -114,6 +114,12 @@ def test_two_process_reading_gives_the_sequential_result(tmp_path):
     assert got.stats == expected.stats and got.dictionary.counts == expected.dictionary.counts
     assert list(got.dictionary.counts) == list(expected.dictionary.counts)
     assert got.dictionary.counts["the washington"] == {"ORG": 5}  # rule 4 off for ORG
+    written = annotate_folder(folder, subquestions, ["LOC", "ORG"], seed=4, progress=False,
+                              workers=2, jsonl=tmp_path / "o/train.jsonl",
+                              dictionary_json=tmp_path / "o/dictionary.json")
+    assert (tmp_path / "o/train.jsonl").read_text() == expected.records.text + "\n"
+    assert written.records == expected.records and written.stats == expected.stats
+    assert (tmp_path / "o/dictionary.json").read_text() == expected.dictionary.to_json()
     folder = write_folder(tmp_path / "bad", city + ["{not json"])
     with pytest.raises(GenerError, match=r"Which_city.json: line 9: not valid JSON"):
         annotate_folder(folder, subquestions, ["LOC", "ORG"], progress=False, workers=2)

@@ -54,12 +54,12 @@ def run(args) -> int:
     result = annotate_folder(args.from_gener_retrieval, subquestions, labels, args.seed,
                              args.deterministic, detect_abbreviations=args.detect_abbreviations,
                              workers=args.workers,
-                             jsonl=out / "train.jsonl" if args.format == "jsonl" else None)
+                             jsonl=out / "train.jsonl" if args.format == "jsonl" else None,
+                             dictionary_json=out / "dictionary.json")
     if args.format == "dataset":
         from gener.matching import to_dataset
 
         to_dataset(result.records, labels).save_to_disk(str(out / "dataset"))
-    result.dictionary.save(out / "dictionary.json")
     stats = result.stats
     skipped = {k: v for k, v in stats["skipped_phrases"].items() if v}
     print(f"{stats['sentences']} sentences, {stats['tokens']} tokens, "
