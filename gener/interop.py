@@ -122,14 +122,11 @@ def numbered_lines(path: Path) -> list[tuple[int, str]]:
 
 def parse_lines(path: Path, numbered: list[tuple[int, str]]) -> list[RetrievedSentence]:
     """The sentences of some :func:`numbered_lines` of ``path``."""
-    import orjson
-
     try:  # one parse of the whole file is much faster than one per line
-        rows = orjson.loads("[" + ",".join(line for _, line in numbered) + "]")
+        rows = json.loads("[" + ",".join(line for _, line in numbered) + "]")
         if len(rows) != len(numbered):
             raise ValueError
-    except ValueError:  # line by line with json, which also reads what orjson refuses
-        # (NaN, integers over 64 bits, lone surrogates) and names the bad line
+    except ValueError:
         rows = []
         for n, line in numbered:
             try:
