@@ -188,3 +188,24 @@ def test_benchmark_corpus_yields_unlabeled_sentences(benchmarks_dir, monkeypatch
     assert open_corpus("benchmark:ncbi_disease").split == "train"
     with pytest.raises(GenerError, match="unknown benchmark corpus nope:train"):
         open_corpus("benchmark:nope")
+
+
+def test_select_k_scores_prefixes_of_the_retrieval(tmp_path, benchmarks_dir):
+    from gener.artifacts import RetrievedPhrase, RetrievedSentence
+    from gener.recipes import load_recipe
+    from trainers.select_k import dictionary_scores
+
+    work = tmp_path / "work"
+    (work / "retrieval").mkdir(parents=True)
+    (work / "retrieval.done.json").write_text(
+        json.dumps({"inputs": {"recipe": {"name": "ncbi_disease"}}}))
+    phrases = ["Breast cancer", "Ataxia-telangiectasia"]
+    for i, sq in enumerate(load_recipe("ncbi_disease").subquestions):
+        lines = [json.dumps(RetrievedSentence(f"{p} is rare .", [RetrievedPhrase(
+            p, 0, len(p))]).to_dict()) for p in phrases]
+        (work / "retrieval" / f"{i:02d}_{sq.type}.jsonl").write_text("\n".join(lines) + "\n")
+    rows = dictionary_scores(work, "ncbi_disease", [1, 2], benchmarks_dir=benchmarks_dir)
+    assert [(r["k"], r["phrases"]) for r in rows] == [(1, 1), (2, 2)]
+    expected = tables.seed_entity_scores("ncbi_disease", {"Disease": [
+        "breast cancer", "ataxia - telangiectasia"]}, "validation", benchmarks_dir)
+    assert rows[1]["f1"] == round(expected["f1"], 4) and rows[1]["f1"] > 0

@@ -229,12 +229,14 @@ def execute_run(plan: Plan, row: Row, benchmark: str, env: dict | None = None,
 
 # --- seed entities -------------------------------------------------------------------------
 
-def seed_entity_tags(sentences: list[list[str]], seeds: dict[str, list[str]]) -> list[list[str]]:
+def seed_entity_tags(sentences: list[list[str]], seeds: dict[str, list[str]],
+                     rules: tuple[int, ...] = ()) -> list[list[str]]:
     """BIO tags from matching ``seeds`` (label -> phrases) over tokenized sentences.
 
-    Uses gener's dictionary matcher (longest match, left to right, case-insensitive, no
-    rules) on the words joined by spaces; a match that does not start and end on the
-    benchmark's word boundaries (part of a word such as "HD-like") is dropped.
+    Uses gener's dictionary matcher (longest match, left to right, case-insensitive; of the
+    matching rules only ``rules``, e.g. 9) on the words joined by spaces; a match that does
+    not start and end on the benchmark's word boundaries (part of a word such as "HD-like")
+    is dropped.
     """
     from gener.artifacts import RetrievedPhrase, RetrievedSentence, SubquestionRetrieval
     from gener.matching import match
@@ -251,7 +253,7 @@ def seed_entity_tags(sentences: list[list[str]], seeds: dict[str, list[str]]) ->
             Subquestion(label, label, len(phrases), (), question),
             [RetrievedSentence(p, [RetrievedPhrase(p, 0, len(p))]) for p in phrases]))
     retrievals.append(SubquestionRetrieval(
-        Subquestion(labels[0], "sentence", len(sentences), (), "sentences"),
+        Subquestion(labels[0], "sentence", len(sentences), tuple(rules), "sentences"),
         [RetrievedSentence(" ".join(words), []) for words in sentences]))
     result = match(retrievals, labels, deterministic=True, progress=False, workers=1)
     records = result.records[len(result.records) - len(sentences):]

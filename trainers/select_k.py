@@ -1,0 +1,80 @@
+"""Choose k (evidence sentences per subquestion) on a benchmark's validation split.
+
+For each candidate k, the pseudo-dictionary is rebuilt from the first k sentences of a
+finished build's retrieval files (retrieval ranks sentences, so a smaller k is a prefix),
+and matched over the validation sentences; its P/R/F1 there measures the labels' quality
+without training. Usage::
+
+    python -m trainers.select_k RUN/dataset/.gener-work/ncbi_disease --benchmark ncbi_disease \\
+        --ks 100,200,300,500,1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from gener.errors import GenerError
+
+
+def dictionary_scores(work_dir: str | Path, benchmark: str, ks: list[int],
+                      split: str = "validation", benchmarks_dir=None) -> list[dict]:
+    """Validation P/R/F1 of the dictionary of each k (most frequent label per phrase)."""
+    from gener.artifacts import RetrievedSentence, SubquestionRetrieval
+    from gener.benchmarks import load_benchmark
+    from gener.build import _retrieval_file
+    from gener.matching import annotate
+    from gener.recipes import load_recipe
+    from trainers.evaluation import gold_tags, score_tags
+    from trainers.tables import seed_entity_tags
+
+    work_dir = Path(work_dir)
+    done = work_dir / "retrieval.done.json"
+    if not done.exists():
+        raise GenerError(f"{work_dir}: no finished retrieval stage")
+    recipe = load_recipe(json.loads(done.read_text())["inputs"]["recipe"]["name"])
+    retrieved = []
+    for i, sq in enumerate(recipe.subquestions):
+        with open(_retrieval_file(work_dir / "retrieval", i, sq.type), encoding="utf-8") as f:
+            retrieved.append([RetrievedSentence.from_dict(json.loads(line)) for line in f])
+    dataset = load_benchmark(benchmark, split, benchmarks_dir)
+    sentences = [list(t) for t in dataset["tokens"]]
+    gold = gold_tags(dataset)
+    rule9 = (9,) if all(sq.has_rule(9) for sq in recipe.subquestions) else ()
+    rows = []
+    for k in ks:
+        retrievals = [SubquestionRetrieval(sq, sents[:k])
+                      for sq, sents in zip(recipe.subquestions, retrieved, strict=True)]
+        dictionary = annotate(retrievals, recipe.labels, progress=False).dictionary
+        phrases = {label: [] for label in recipe.labels}
+        for key, counts in dictionary.counts.items():
+            phrases[max(counts, key=counts.get)].append(key)
+        tags = seed_entity_tags(sentences, phrases, rules=rule9)
+        scores = score_tags(tags, gold, recipe.labels)
+        rows.append({"k": k, "phrases": len(dictionary),
+                     **{m: round(scores[m], 4) for m in ("precision", "recall", "f1")}})
+    return rows
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("work_dir", help="a build's .gener-work/<config> folder")
+    parser.add_argument("--benchmark", required=True)
+    parser.add_argument("--ks", default="100,200,300,500,1000")
+    parser.add_argument("--benchmarks", default=None, help="benchmarks folder")
+    args = parser.parse_args(argv)
+    try:
+        ks = [int(k) for k in args.ks.split(",")]
+        for row in dictionary_scores(args.work_dir, args.benchmark, ks,
+                                     benchmarks_dir=args.benchmarks):
+            print(json.dumps(row))
+    except (GenerError, ValueError) as err:
+        print(f"select_k: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
