@@ -13,6 +13,7 @@ from trainers.evaluation import score_tags
 
 PLAN = """
 root: {root}
+notes: [Tiny plan.]
 benchmarks: [ncbi_disease, bc5cdr]
 groups: [[ncbi_disease, bc5cdr]]
 commands:
@@ -137,6 +138,7 @@ def test_runs_resume_and_cells_carry_commands(plan, monkeypatch, tmp_path):
            f"--split test --json`" in text
     assert "; code abc1234-dirty; kept step 10 of 20 (validation F1 45.0)" in text
     assert "| TALLOR (quoted) | 61.5 | 34.7 | 44.3 |  |  | unavailable |" in text
+    assert "## Notes\n\n- Tiny plan.\n- Quoted rows (TALLOR (quoted)) are" in text
     assert cells["seeds", "ncbi_disease"].status == "unavailable"  # no benchmarks folder
 
     # A changed train template makes the run stale, then redoes train and evaluate only.

@@ -53,6 +53,7 @@ class Plan:
     schedules: dict[str, dict]
     seed_entities: dict[str, dict[str, list[str]]]
     source: str = ""
+    notes: list[str] = field(default_factory=list)
 
     def row(self, row_id: str) -> Row:
         for row in self.rows:
@@ -120,7 +121,7 @@ def load_plan(path: str | Path | None = None, root: str | Path | None = None) ->
     return Plan(Path(root if root is not None else data.get("root", "artifacts/runs/tables")),
                 benchmarks, groups, {s: str(commands[s]) for s in STEPS}, rows,
                 dict(data.get("schedules") or {}), dict(data.get("seed_entities") or {}),
-                source)
+                source, [str(n) for n in data.get("notes") or []])
 
 
 def _make_row(entry: dict, raw_rows: dict, defaults: dict, source: str) -> Row:
@@ -417,7 +418,10 @@ def render(plan: Plan, cells: dict[tuple[str, str], Cell]) -> str:
             if cell.timing:
                 lines.append(f"  - time: {cell.timing}")
     quoted = [r.label for r in plan.rows if r.kind == "quoted"]
+    notes = list(plan.notes)
     if quoted:
-        lines += ["", "Quoted rows (" + "; ".join(quoted) + ") are the paper's Table 3 figures "
-                  "(Kim et al., EMNLP 2022), reproduced for comparison."]
+        notes.append("Quoted rows (" + "; ".join(quoted) + ") are the paper's Table 3 figures "
+                     "(Kim et al., EMNLP 2022), reproduced for comparison.")
+    if notes:
+        lines += ["", "## Notes", ""] + [f"- {note}" for note in notes]
     return "\n".join(lines) + "\n"
