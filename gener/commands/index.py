@@ -7,36 +7,73 @@ import sys
 
 
 def add_parser(subparsers) -> None:
+    from gener.commands.options import add_corpus_options
+
     parser = subparsers.add_parser(
         "index", help="build or describe the phrase index of a corpus",
         description="`build` makes the phrase index if it is absent or stale (--rebuild: "
                     "always); `info` prints its manifest. Indexes are cached under "
-                    "$GENER_CACHE or ~/.cache/gener.")
+                    "$GENER_CACHE or ~/.cache/gener. With --shards N, or under `accelerate "
+                    "launch -m gener index build`, the corpus is streamed and cut into N "
+                    "shards (default: one per process) that are built by the launched "
+                    "processes, kept until merged (an interrupted build resumes), and merged "
+                    "into one index.")
     parser.add_argument("action", choices=["build", "info"])
-    parser.add_argument("--corpus", default=None, help="corpus spec (default: wiki-vital)")
+    add_corpus_options(parser)
     parser.add_argument("--encoder", default="minilm",
                         help="encoder name, model folder, Hub id, or DensePhrases checkpoint")
     parser.add_argument("--cache-dir", default=None, help="index cache folder")
-    parser.add_argument("--index-type", choices=["flat", "ivfpq"], default="flat",
-                        help="FAISS index: exact flat inner product (default) or IVF-PQ")
+    parser.add_argument("--index-type", "--index", default="flat",
+                        help="FAISS index: flat (exact inner product, default) or ivfpq "
+                             "(inverted lists + product quantization, about 60 bytes a phrase)")
+    parser.add_argument("--shards", type=int, default=None,
+                        help="build in this many shards, resumably (see above)")
     parser.add_argument("--rebuild", action="store_true", help="rebuild even if current")
     parser.set_defaults(run=run)
 
 
+def open_index_corpus(args):
+    """The corpus of the arguments; a local file with --streaming is read through datasets."""
+    from pathlib import Path
+
+    from gener.commands.options import open_corpus_from_args
+    from gener.retrieval.sharding import DatasetsStreamCorpus
+
+    if args.streaming and args.corpus and Path(args.corpus).is_file():
+        return DatasetsStreamCorpus(args.corpus, args.text_field)
+    return open_corpus_from_args(args)
+
+
 def run(args) -> int:
-    from gener.corpus import open_corpus
     from gener.errors import GenerError
     from gener.retrieval.encoders import load_encoder
-    from gener.retrieval.index import IndexSettings, index_dir, open_index, read_manifest
+    from gener.retrieval.index import (INDEX_TYPES, IndexSettings, ensure_index, index_dir,
+                                       open_index, read_manifest)
+    from gener.retrieval.sharding import distributed_state
 
-    corpus = open_corpus(args.corpus)
-    encoder = load_encoder(args.encoder)
+    if args.index_type not in INDEX_TYPES:
+        raise GenerError(f"unknown index type {args.index_type!r} "
+                         f"(known: {', '.join(INDEX_TYPES)})")
+    if args.shards is not None and args.shards < 1:
+        raise GenerError(f"--shards must be at least 1 (got {args.shards})")
+    corpus = open_index_corpus(args)
     settings = IndexSettings(index_type=args.index_type)
-    if args.action == "build":
-        index = open_index(corpus, encoder, args.cache_dir, settings,
-                           progress=sys.stderr.isatty(), rebuild=args.rebuild)
+    progress = sys.stderr.isatty()
+    if args.action == "build" and (args.shards is not None or distributed_state()):
+        state = distributed_state()
+        device = str(state.device) if state and state.device.type == "cuda" else None
+        encoder = load_encoder(args.encoder, device)
+        path, manifest = ensure_index(corpus, encoder, args.cache_dir, settings, progress,
+                                      args.rebuild, args.shards, state)
+        if manifest is None:  # not the main process: the main one prints the manifest
+            return 0
+    elif args.action == "build":
+        encoder = load_encoder(args.encoder)
+        index = open_index(corpus, encoder, args.cache_dir, settings, progress=progress,
+                           rebuild=args.rebuild)
         path, manifest = index.path, index.manifest
     else:
+        encoder = load_encoder(args.encoder)
         path = index_dir(corpus, encoder, settings, args.cache_dir)
         if not path.exists():
             raise GenerError(f"no phrase index for {corpus.name} with encoder {args.encoder!r} "

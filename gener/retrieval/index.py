@@ -129,18 +129,67 @@ def _faiss():
     return faiss
 
 
-def _make_faiss(vectors: np.ndarray, settings: IndexSettings):
+IVFPQ_MAX_CODE = 48  # PQ bytes per vector: with FAISS's 8-byte ids, at most ~60 bytes a phrase
+IVF_MAX_LISTS = 1024  # bounds the k-means training time (64 sample vectors a list)
+
+
+def new_faiss_index(dim: int, n: int, index_type: str):
+    """An empty FAISS index for ``n`` unit vectors: flat inner product, or IVF-PQ.
+
+    IVF-PQ (``4·√n`` inverted lists, at most 1,024; PQ codes of at most 48 one-byte parts;
+    inner product)
+    needs training; below 10,000 vectors a flat index is used instead.
+    """
     faiss = _faiss()
+    if index_type == "flat" or n < 10_000:
+        return faiss.IndexFlatIP(dim)
+    m = max(m for m in range(1, IVFPQ_MAX_CODE + 1) if dim % m == 0)
+    nlist = int(min(4 * np.sqrt(n), n // 40, IVF_MAX_LISTS))
+    return faiss.IndexIVFPQ(faiss.IndexFlatIP(dim), dim, nlist, m, 8,
+                            faiss.METRIC_INNER_PRODUCT)
+
+
+def ivf_lists(index) -> int:
+    """The number of inverted lists of an IVF index, 0 for a flat one."""
+    faiss = _faiss()
+    try:
+        return int(faiss.extract_index_ivf(index).nlist)
+    except RuntimeError:
+        return 0
+
+
+def train_sample_size(index, n: int) -> int:
+    """How many of ``n`` vectors train ``index``: 64 per inverted list, at least 10,000."""
+    return min(n, max(64 * ivf_lists(index), 10_000))
+
+
+def train_faiss_index(index, sample: np.ndarray) -> None:
+    """Train ``index`` on ``sample``; the k-means of its lists runs on the GPUs if any."""
+    faiss = _faiss()
+    if hasattr(faiss, "get_num_gpus") and faiss.get_num_gpus() > 0:
+        ivf = faiss.extract_index_ivf(index)
+        ivf.clustering_index = faiss.index_cpu_to_all_gpus(faiss.IndexFlatIP(ivf.d))
+    index.train(np.ascontiguousarray(sample, np.float32))
+
+
+def describe_faiss(index) -> str:
+    """``Flat`` or ``IVF<lists>,PQ<bytes>``."""
+    lists = ivf_lists(index)
+    return f"IVF{lists},PQ{_faiss().extract_index_ivf(index).code_size}" if lists else "Flat"
+
+
+def write_faiss_index(index, path: Path) -> int:
+    """Write ``index`` to ``path``; return its size in bytes."""
+    _faiss().write_index(index, str(path))
+    return path.stat().st_size
+
+
+def _make_faiss(vectors: np.ndarray, settings: IndexSettings):
     n, dim = vectors.shape
-    if settings.index_type == "flat" or n < 10_000:
-        index = faiss.IndexFlatIP(dim)
-    else:
-        m = next(m for m in (64, 48, 32, 24, 16, 12, 8, 4, 2, 1) if dim % m == 0)
-        nlist = int(min(4 * np.sqrt(n), n // 40))
-        index = faiss.IndexIVFPQ(faiss.IndexFlatIP(dim), dim, nlist, m, 8,
-                                 faiss.METRIC_INNER_PRODUCT)
-        sample = vectors[np.random.default_rng(0).permutation(n)[:max(40 * nlist, 10_000)]]
-        index.train(sample)
+    index = new_faiss_index(dim, n, settings.index_type)
+    if not index.is_trained:
+        sample = np.random.default_rng(0).permutation(n)[:train_sample_size(index, n)]
+        train_faiss_index(index, vectors[np.sort(sample)])
     index.add(vectors)
     return index
 
@@ -209,6 +258,13 @@ def build_index(corpus: Corpus, encoder: Encoder, path: Path, settings: IndexSet
         "build_seconds": round(time.perf_counter() - started, 1),
     }
     _atomic_json(tmp / "manifest.json", manifest)
+    replace_folder(tmp, path)
+    logger.info("phrase index: %d sentences, %d occurrences, %d phrases in %.0fs -> %s",
+                len(sentences), len(flat), len(phrase_texts), manifest["build_seconds"], path)
+
+
+def replace_folder(tmp: Path, path: Path) -> None:
+    """Move the finished folder ``tmp`` to ``path``, replacing a stale one there."""
     if path.exists():  # a stale index: move it aside, then replace it
         old = path.with_name(f"{path.name}.old-{os.getpid()}")
         os.replace(path, old)
@@ -216,8 +272,6 @@ def build_index(corpus: Corpus, encoder: Encoder, path: Path, settings: IndexSet
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(tmp, path)
-    logger.info("phrase index: %d sentences, %d occurrences, %d phrases in %.0fs -> %s",
-                len(sentences), len(flat), len(phrase_texts), manifest["build_seconds"], path)
 
 
 def read_manifest(path: Path) -> dict:
@@ -263,21 +317,44 @@ def load_index(path: Path, settings: IndexSettings | None = None) -> PhraseIndex
                        _use_gpu(faiss_index), sentence_vectors)
 
 
-def open_index(corpus: Corpus, encoder: Encoder, cache_dir: str | Path | None = None,
-               settings: IndexSettings | None = None, progress: bool = True,
-               rebuild: bool = False) -> PhraseIndex:
-    """The index for ``corpus`` and ``encoder``: reused if current, built if absent or stale."""
+def ensure_index(corpus: Corpus, encoder: Encoder, cache_dir: str | Path | None = None,
+                 settings: IndexSettings | None = None, progress: bool = True,
+                 rebuild: bool = False, shards: int | None = None, state=None,
+                 candidates=None) -> tuple[Path, dict | None]:
+    """Make sure the index for ``corpus`` and ``encoder`` is current; return its folder.
+
+    With ``shards`` (or under ``accelerate launch``, whose process ``state`` is given) the
+    index is built in shards by :func:`gener.retrieval.sharding.build_sharded`; the
+    manifest is returned on the main process and ``None`` on the others.
+    """
     settings = settings or IndexSettings()
     if settings.index_type not in INDEX_TYPES:
         raise GenerError(f"unknown index type {settings.index_type!r} "
                          f"(known: {', '.join(INDEX_TYPES)})")
+    if shards is not None and (not isinstance(shards, int) or shards < 1):
+        raise GenerError(f"the shard count must be at least 1 (got {shards})")
     path = index_dir(corpus, encoder, settings, cache_dir)
     fingerprint = corpus.fingerprint()
     if path.exists() and not rebuild:
         manifest = read_manifest(path)
         if manifest["fingerprint"] == fingerprint:
-            return load_index(path, settings)
+            return path, manifest
         logger.warning("phrase index %s is stale (corpus changed: %s -> %s); rebuilding",
                        path, manifest["fingerprint"], fingerprint)
-    build_index(corpus, encoder, path, settings, fingerprint, progress)
+    if shards is None and state is None:
+        build_index(corpus, encoder, path, settings, fingerprint, progress)
+        return path, read_manifest(path)
+    from gener.retrieval.sharding import build_sharded
+
+    manifest = build_sharded(corpus, encoder, path, settings.index_type, settings.to_dict(),
+                             fingerprint, shards or state.num_processes, progress, candidates,
+                             settings.max_tokens, state)
+    return path, manifest
+
+
+def open_index(corpus: Corpus, encoder: Encoder, cache_dir: str | Path | None = None,
+               settings: IndexSettings | None = None, progress: bool = True,
+               rebuild: bool = False, shards: int | None = None) -> PhraseIndex:
+    """The index for ``corpus`` and ``encoder``: reused if current, built if absent or stale."""
+    path, _ = ensure_index(corpus, encoder, cache_dir, settings, progress, rebuild, shards)
     return load_index(path, settings)

@@ -1,0 +1,95 @@
+"""Recall@k of gener's IVF-PQ against the exact flat index, on real MiniLM phrase vectors.
+
+Reads the phrase vectors of an existing flat index (default: the default corpus's MiniLM
+index in the cache), builds the IVF-PQ index exactly as ``gener index build --index ivfpq``
+does (same construction, seeded training sample), and compares top-k phrase keys for
+
+* every subquestion of the shipped recipes (encoded with the index's encoder), and
+* a seeded sample of the corpus's sentence vectors used as queries.
+
+Usage: python bench/scale_recall.py [--index DIR] [--k 100] [--nprobe 16 64 256] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def recall_at_k(exact: np.ndarray, approx: np.ndarray) -> float:
+    """Mean fraction of each row's exact top-k found in its approximate top-k."""
+    return float(np.mean([len(set(a) & set(b)) / len(a) for a, b in zip(exact, approx,
+                                                                         strict=True)]))
+
+
+def main() -> None:
+    import faiss
+
+    from gener.recipes import available_recipes, load_recipe
+    from gener.retrieval.encoders import load_encoder
+    from gener.retrieval.index import (default_cache_dir, describe_faiss, new_faiss_index,
+                                       train_faiss_index, train_sample_size, write_faiss_index)
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--index", type=Path, default=None,
+                        help="a flat index folder (default: the cached wiki-vital MiniLM one)")
+    parser.add_argument("--k", type=int, default=100)
+    parser.add_argument("--nprobe", type=int, nargs="+", default=[16, 64, 256])
+    parser.add_argument("--sentence-queries", type=int, default=500)
+    parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+    args = parser.parse_args()
+    folder = args.index or next(
+        p for p in sorted((default_cache_dir() / "index").glob("wiki_vital-*"))
+        if json.loads((p / "manifest.json").read_text())["faiss"]["type"] == "flat")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    flat = faiss.read_index(str(folder / "phrases.faiss"))
+    n = flat.ntotal
+    vectors = flat.reconstruct_n(0, n)
+    questions = sorted({sq.question for name in available_recipes()
+                        for sq in load_recipe(name).subquestions})
+    encoder = load_encoder(manifest["encoder"]["name"])
+    queries = {"questions": encoder.encode_questions(questions)}
+    sentences = np.load(folder / "sentences.npy", mmap_mode="r")
+    pick = np.sort(np.random.default_rng(1).permutation(len(sentences))[:args.sentence_queries])
+    queries["sentences"] = np.ascontiguousarray(sentences[pick], np.float32)
+
+    started = time.perf_counter()
+    index = new_faiss_index(vectors.shape[1], n, "ivfpq")
+    sample = np.sort(np.random.default_rng(0).permutation(n)[:train_sample_size(index, n)])
+    train_faiss_index(index, vectors[sample])
+    train_seconds = time.perf_counter() - started
+    index.add(vectors)
+    build_seconds = time.perf_counter() - started
+    out = Path(os.environ.get("TMPDIR", "/tmp")) / f"scale_recall_{os.getpid()}.faiss"
+    size = write_faiss_index(index, out)
+    out.unlink()
+    result = {"index": str(folder), "encoder": manifest["encoder"]["name"], "phrases": n,
+              "faiss": describe_faiss(index), "bytes_per_phrase": round(size / n, 2),
+              "train_vectors": len(sample), "train_seconds": round(train_seconds, 1),
+              "build_seconds": round(build_seconds, 1), "k": args.k,
+              "queries": {name: len(q) for name, q in queries.items()},
+              "load": os.getloadavg()[0], "recall": {}}
+    exact = {name: flat.search(q, args.k)[1] for name, q in queries.items()}
+    for nprobe in args.nprobe:
+        index.nprobe = nprobe
+        for name, q in queries.items():
+            tick = time.perf_counter()
+            approx = index.search(q, args.k)[1]
+            result["recall"][f"{name}@nprobe={nprobe}"] = {
+                "recall": round(recall_at_k(exact[name], approx), 4),
+                "ms_per_query": round(1000 * (time.perf_counter() - tick) / len(q), 2)}
+    print(json.dumps(result, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
