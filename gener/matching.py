@@ -563,10 +563,17 @@ def _phrase_counts(retrieval, normalize: bool) -> tuple[list, dict | None, dict]
 
 
 def _normalized_parts(names, subquestion) -> dict[str, list[tuple[str, int, int]]]:
-    """``{name: normalize_span(name, 0, subquestion)}``, faster: a name that no enabled rule
-    changes or drops (checked cheaply, by tests that every change or drop implies) is its
-    own only part; only the others go through :func:`gener.normalize.normalize_span`."""
-    from gener.normalize import STOPWORDS, normalize_span, strip_punctuation, type_word_forms
+    """``{name: normalize_span(name, 0, subquestion)}``, faster: a name that rule 1 does not
+    split is stripped (rule 2) and loses a leading "the" (rule 4) by the same functions, and
+    is kept when cheap tests show that rules 3, 5, 6 and 7 keep it (stripping does not
+    change ``islower``); only the others go through :func:`gener.normalize.normalize_span`."""
+    from gener.normalize import (
+        STOPWORDS,
+        normalize_span,
+        strip_leading_the,
+        strip_punctuation,
+        type_word_forms,
+    )
 
     rules = subquestion.rules
     split, strip, lower3, the, stop = (r in rules for r in (1, 2, 3, 4, 6))
@@ -574,12 +581,20 @@ def _normalized_parts(names, subquestion) -> dict[str, list[tuple[str, int, int]
     generic = re.compile("|".join(map(re.escape, forms))).search if forms else None
     parts = {}
     for name in names:
-        low = name.lower()
-        if len(name) >= 3 and not (split and _AND(name)) \
-                and not (strip and strip_punctuation(name) != name) \
-                and not (lower3 and name.islower()) and not (the and low.startswith("the")) \
+        text, start = name, 0
+        if strip:
+            text = strip_punctuation(name)
+            if text != name and text:
+                start = name.index(text)
+        if the and text:
+            rest = strip_leading_the(text)
+            start += len(text) - len(rest)
+            text = rest
+        low = text.lower()
+        if len(text) >= 3 and not (split and _AND(name)) \
+                and not (lower3 and name.islower()) \
                 and not (stop and low in STOPWORDS) and not (generic and generic(low)):
-            parts[name] = [(name, 0, len(name))]
+            parts[name] = [(text, start, start + len(text))]
         else:
             parts[name] = normalize_span(name, 0, subquestion)
     return parts
