@@ -68,6 +68,8 @@ def test_plan_commands_fill_templates_and_extends(plan, tmp_path):
     (("extends: xtrain", "extends: ghost"), "extends unknown or circular row 'ghost'"),
     (("kind: quoted", "kind: magic"), "kind must be one of"),
     (("{{encoder: minilm, k: 100}}", "{{encoder: minilm}}"), "has no value for 'k'"),
+    (("[61.5, 34.7, 44.3]", "[61.5, 44.3]"), "figures of ncbi_disease must be"),
+    (("groups: [[ncbi_disease, bc5cdr]]", "groups: [[wnut16]]"), "groups name benchmarks"),
 ])
 def test_bad_plans_give_one_line_errors(tmp_path, change, message):
     path = tmp_path / "plan.yaml"

@@ -71,14 +71,16 @@ class Plan:
                   **row.overrides.get(benchmark, {})}
         values.update(benchmark=benchmark, recipe=benchmark,
                       run=self.run_dir(row, benchmark).as_posix())
-        for _ in range(3):  # variables may refer to {benchmark} etc.
-            values = {k: str(v).format(**values) for k, v in values.items()}
         try:
+            for _ in range(3):  # variables may refer to {benchmark} etc.
+                values = {k: str(v).format(**values) for k, v in values.items()}
             return {step: " ".join(self.commands[step].format(**values).split())
                     for step in STEPS}
         except KeyError as err:
             raise GenerError(f"{self.source}: row {row.id} has no value for {err} "
                              f"(needed by the command templates)") from None
+        except (ValueError, IndexError) as err:
+            raise GenerError(f"{self.source}: row {row.id}: bad template ({err})") from None
 
 
 def load_plan(path: str | Path | None = None, root: str | Path | None = None) -> Plan:
@@ -118,6 +120,9 @@ def load_plan(path: str | Path | None = None, root: str | Path | None = None) ->
     if not rows:
         raise GenerError(f"{source}: no rows")
     groups = [list(g) for g in data.get("groups") or [benchmarks]]
+    stray = [b for g in groups for b in g if b not in benchmarks]
+    if stray:
+        raise GenerError(f"{source}: groups name benchmarks outside the plan: {stray}")
     return Plan(Path(root if root is not None else data.get("root", "artifacts/runs/tables")),
                 benchmarks, groups, {s: str(commands[s]) for s in STEPS}, rows,
                 dict(data.get("schedules") or {}), dict(data.get("seed_entities") or {}),
@@ -143,6 +148,11 @@ def _make_row(entry: dict, raw_rows: dict, defaults: dict, source: str) -> Row:
     row_id, label = merged.pop("id"), merged.pop("label", None) or entry["id"]
     overrides = merged.pop("benchmarks", None) or {}
     figures = merged.pop("figures", None) or {}
+    for benchmark, values in figures.items():
+        if not (isinstance(values, list) and len(values) == 3
+                and all(isinstance(v, (int, float)) for v in values)):
+            raise GenerError(f"{source}: row {row_id}: figures of {benchmark} must be "
+                             f"[P, R, F1]")
     variables = {**defaults, **merged} if kind == "trained" else {}
     return Row(row_id, label, kind, variables, overrides, figures)
 
