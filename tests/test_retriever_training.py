@@ -113,6 +113,9 @@ def test_train_save_and_load_by_path(tiny):
                             TrainSettings(epochs=2, batch_size=2, dev_share=0.0),
                             progress=False, log=lambda line: None)
     assert again["loss_first_last"] == meta["loss_first_last"]  # deterministic given a seed
+    (root / "notes").mkdir()
+    with pytest.raises(GenerError, match="not a gener-retriever folder"):
+        train_retriever(root / "notes", searcher, corpus.articles(), progress=False)
 
 
 def test_missing_retriever_says_how_to_train(tmp_path, monkeypatch):

@@ -245,6 +245,10 @@ def train_retriever(out: str | Path, searcher, articles: list[dict],
     from transformers import AutoModel, AutoTokenizer
 
     settings = settings or TrainSettings()
+    out = Path(out)
+    if out.exists() and not (out / RETRIEVER_META).is_file():
+        raise GenerError(f"{out}: exists and is not a gener-retriever folder; "
+                         "choose another --out")
     started = time.perf_counter()
     random.seed(settings.seed)
     np.random.seed(settings.seed)
@@ -316,7 +320,7 @@ def train_retriever(out: str | Path, searcher, articles: list[dict],
         "answers": sorted({clean_title(title).lower() for t in train
                            for title in types.train[t]}),
     }
-    _save(Path(out), model, tokenizer, meta)
+    _save(out, model, tokenizer, meta)
     log(f"dev P@100 (mean over {len(types.dev)} held-out types): "
         f"untrained {_mean(dev_before):.3f} -> trained {_mean(dev_after):.3f}; "
         f"{steps} steps in {meta['train_seconds']:.0f}s -> {out}")
