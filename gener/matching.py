@@ -726,8 +726,8 @@ def annotate_folder(folder, subquestions, labels: list[str], seed: int = 0,
 
     The parent takes the first ``PARENT_SHARE`` of the sentences (in input order), a forked
     child the rest; each parses its lines and counts (and normalizes) their phrases; the
-    parent adds both sides' counts to the dictionary in input order and sends it to the
-    child; each matches its own sentences. With ``jsonl`` (a path) the records are also
+    sides swap their counts and each adds both to its dictionary in input order (the same
+    dictionary); each matches its own sentences. With ``jsonl`` (a path) the records are also
     written there as JSON lines, each side writing its own lines into the file, and the
     result's ``records`` read that file when used; without it the child sends its lines to
     the parent. With ``dictionary_json`` (a path) the dictionary is saved there (by the
@@ -811,8 +811,8 @@ def _annotate_halves(files, numbered, subquestions, labels, seed, deterministic,
 
         jsonl.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=jsonl.parent, prefix=f".{jsonl.name}.")
-    down_r, down_w = os.pipe()  # parent -> child: the dictionary, then where to write
-    up_r, up_w = os.pipe()  # child -> parent: additions, then its lines or their size
+    down_r, down_w = os.pipe()  # parent -> child: its additions, then where to write
+    up_r, up_w = os.pipe()  # child -> parent: its additions, then its lines or their size
     pid = os.fork()
     if pid == 0:  # child: leaves without any cleanup
         code = 1
@@ -822,10 +822,10 @@ def _annotate_halves(files, numbered, subquestions, labels, seed, deterministic,
             with os.fdopen(up_w, "wb") as up, os.fdopen(down_r, "rb") as down:
                 adds, items, ids = side(True)
                 _send(up, marshal.dumps(adds))
-                counts = marshal.loads(_receive(down) or marshal.dumps(None))
-                if counts is not None:
-                    dictionary = PseudoDictionary(labels)
-                    dictionary.counts = counts
+                theirs = _receive(down)
+                dictionary = None if theirs is None else _merged(
+                    labels, subquestions, marshal.loads(theirs), adds)
+                if dictionary is not None and dictionary.counts:
                     if dictionary_json is not None:
                         dictionary.save(dictionary_json)
                     matcher = _Matcher(dictionary, seed, deterministic, None)
@@ -856,13 +856,10 @@ def _annotate_halves(files, numbered, subquestions, labels, seed, deterministic,
         theirs = _receive(up)
         if theirs is None:
             return None
-        dictionary = PseudoDictionary(labels)
-        for side_adds in (adds, marshal.loads(theirs)):
-            for sq, add in zip(subquestions, side_adds, strict=True):
-                dictionary.add_keys(add, sq.label)
+        _send(down, marshal.dumps(adds))  # each side merges both sides' counts
+        dictionary = _merged(labels, subquestions, adds, marshal.loads(theirs))
         if not dictionary.counts:
             return None
-        _send(down, marshal.dumps(dictionary.counts))
         matcher = _Matcher(dictionary, seed, deterministic, None)
         bar = _progress_bar(total, progress)
         texts, stats = matcher.chunk(items, ids, [len(items)])
@@ -909,6 +906,15 @@ def _annotate_halves(files, numbered, subquestions, labels, seed, deterministic,
         if tmp is not None and not done:
             Path(tmp).unlink(missing_ok=True)
     return MatchResult(records, dictionary, _merged_stats(dictionary, [stats, other_stats]))
+
+
+def _merged(labels, subquestions, first, second) -> PseudoDictionary:
+    """The dictionary of two sides' additions (one list per subquestion), ``first`` first."""
+    dictionary = PseudoDictionary(labels)
+    for side in (first, second):
+        for sq, add in zip(subquestions, side, strict=True):
+            dictionary.add_keys(add, sq.label)
+    return dictionary
 
 
 def _pwrite(fd: int, data: bytes, offset: int) -> None:
