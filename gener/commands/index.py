@@ -47,8 +47,14 @@ def open_index_corpus(args):
 def run(args) -> int:
     from gener.errors import GenerError
     from gener.retrieval.encoders import load_encoder
-    from gener.retrieval.index import (INDEX_TYPES, IndexSettings, ensure_index, index_dir,
-                                       open_index, read_manifest)
+    from gener.retrieval.index import (
+        INDEX_TYPES,
+        IndexSettings,
+        ensure_index,
+        index_dir,
+        open_index,
+        read_manifest,
+    )
     from gener.retrieval.sharding import distributed_state
 
     if args.index_type not in INDEX_TYPES:
@@ -65,8 +71,8 @@ def run(args) -> int:
         encoder = load_encoder(args.encoder, device)
         path, manifest = ensure_index(corpus, encoder, args.cache_dir, settings, progress,
                                       args.rebuild, args.shards, state)
-        if manifest is None:  # not the main process: the main one prints the manifest
-            return 0
+        if manifest is None or (state and not state.is_main_process):
+            return 0  # the main process prints the manifest
     elif args.action == "build":
         encoder = load_encoder(args.encoder)
         index = open_index(corpus, encoder, args.cache_dir, settings, progress=progress,
