@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import sys
 
-import yaml
-
 from gener.errors import GenerError
 from gener.recipes import available_recipes, load_recipe
 
@@ -24,6 +22,8 @@ def run(args) -> int:
     if args.action == "show":
         if not args.name:
             raise GenerError("`recipes show` needs a recipe name or file")
+        import yaml
+
         recipe = load_recipe(args.name)
         sys.stdout.write(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
         return 0

@@ -6,8 +6,6 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import yaml
-
 from gener.errors import GenerError
 
 RECIPE_DIR = Path(__file__).parent
@@ -192,6 +190,8 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
                              f"(known: {', '.join(available_recipes())})")
     elif not path.exists():
         raise GenerError(f"{path}: recipe file not found")
+    import yaml  # here, not at the top: `gener match` imports this module and needs no YAML
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as err:
