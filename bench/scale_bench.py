@@ -2,12 +2,14 @@
 
     python bench/scale_bench.py corpus --sentences 1000000 --out /tmp/scale/corpus-1m.jsonl
     python bench/scale_bench.py memory --corpus /tmp/scale/corpus-1m.jsonl --shards 2
+    python bench/scale_bench.py corpus --names --out /tmp/scale/corpus-1m-names.jsonl
     python bench/scale_bench.py spacy --corpus /tmp/scale/corpus-1m.jsonl --sentences 5000
     python bench/scale_bench.py processes --corpus /tmp/scale/corpus-1m.jsonl --sentences 1500
 
 * ``corpus`` writes a generated corpus: each line one sentence spliced from two random
   sentences of the default corpus (the head of one, the tail of another; seeded), so the
-  text looks like Wikipedia's but most sentences and many phrases are new.
+  text looks like Wikipedia's but most sentences are new; ``--names`` also puts a random
+  two-word name at each splice, so that most sentences add a phrase of their own.
 * ``memory`` runs the whole sharded pipeline in a child process (streaming read through
   ``datasets``, candidate extraction, encoding, shard writing, IVF-PQ training, merge) and
   reports its peak resident memory (``ru_maxrss``), time and bytes per phrase. It uses two
@@ -44,8 +46,15 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def make_corpus(sentences: int, out: Path, seed: int = 0) -> None:
-    """Write ``sentences`` spliced sentences, one JSON line each."""
+SYLLABLES = ("ka lo mi ne ru sa ti vo ze pa do li mu ra se ko ba ni te gu").split()
+
+
+def make_corpus(sentences: int, out: Path, seed: int = 0, names: bool = False) -> None:
+    """Write ``sentences`` spliced sentences, one JSON line each.
+
+    With ``names``, a random two-word name ("Kalomi Rusate", 20 syllables, 3 per word) is
+    put at each splice, so that most sentences hold a phrase seen nowhere else.
+    """
     from tqdm import tqdm
 
     from gener.corpus import WikiVitalCorpus
@@ -60,7 +69,9 @@ def make_corpus(sentences: int, out: Path, seed: int = 0) -> None:
             a, b = rng.integers(len(source), size=2)
             head, tail = source[a], source[b]
             cut_a, cut_b = rng.integers(2, len(head) - 1), rng.integers(1, len(tail) - 2)
-            text = " ".join(head[:cut_a] + tail[cut_b:])
+            middle = [("".join(rng.choice(SYLLABLES, 3))).title() for _ in range(2)] \
+                if names else []
+            text = " ".join(head[:cut_a] + middle + tail[cut_b:])
             f.write(json.dumps({"id": f"g{i}", "text": text}, ensure_ascii=False) + "\n")
     os.replace(tmp, out)
 
@@ -143,7 +154,7 @@ def memory(args) -> dict:
 
 def first_sentences(corpus: Path, n: int, out: Path) -> Path:
     with open(corpus, encoding="utf-8") as f, open(out, "w", encoding="utf-8") as g:
-        for _, line in zip(range(n), f):
+        for _, line in zip(range(n), f, strict=False):
             g.write(line)
     return out
 
@@ -152,7 +163,8 @@ def spacy_speed(args) -> dict:
     from gener.retrieval.candidates import extract_candidates, load_tagger
 
     texts = [json.loads(line)["text"] for _, line in zip(range(args.sentences),
-                                                         open(args.corpus, encoding="utf-8"))]
+                                                         open(args.corpus, encoding="utf-8"),
+                                                         strict=False)]
     nlp = load_tagger()
     before = load()
     tick = time.perf_counter()
@@ -186,7 +198,8 @@ def gener_command(launcher: list[str], corpus: Path, cache: Path, shards: int) -
                             "sentences_per_s": round(counts["sentences"] / encode, 1),
                             "texts_per_s": round((counts["sentences"] + counts["phrases"])
                                                  / encode, 1)})
-    return {"command": " ".join(command[-12:]), "wall_seconds": round(time.perf_counter() - tick, 1),
+    return {"command": " ".join(command[-12:]),
+            "wall_seconds": round(time.perf_counter() - tick, 1),
             "per_shard": per_process, "path": manifest["path"],
             "counts": manifest["counts"], "load_before": before, "load_after": load()}
 
@@ -197,7 +210,8 @@ def processes(args) -> dict:
     from gener.retrieval.index import load_index
     from gener.retrieval.search import Searcher
 
-    small = first_sentences(args.corpus, args.sentences, args.cache / f"first-{args.sentences}.jsonl")
+    small = first_sentences(args.corpus, args.sentences,
+                            args.cache / f"first-{args.sentences}.jsonl")
     gener = [sys.executable, "-m", "gener"]
     accelerate = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
                   "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
@@ -231,9 +245,11 @@ def main() -> None:
     parser.add_argument("--index-type", default="ivfpq")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/scale/cache"))
     parser.add_argument("--json", type=Path, default=None, help="append the figures here")
+    parser.add_argument("--names", action="store_true",
+                        help="corpus: put a random name at each splice (more unique phrases)")
     args = parser.parse_args()
     if args.what == "corpus":
-        make_corpus(args.sentences, args.out or args.corpus)
+        make_corpus(args.sentences, args.out or args.corpus, names=args.names)
         return
     args.cache.mkdir(parents=True, exist_ok=True)
     result = {"memory": memory, "spacy": spacy_speed, "processes": processes}[args.what](args)

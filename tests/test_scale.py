@@ -166,6 +166,7 @@ def test_ivfpq_merge_counts_vectors_and_records_bytes_per_phrase(tiny_encoder, t
     index_path, manifest = ensure_index(TextCorpus(path), encoder, tmp_path, settings,
                                         progress=False, shards=2, candidates=capitalised)
     assert manifest["counts"]["phrases"] == len(names) > 10_000
+    assert manifest["candidates"]["method"] == "custom:capitalised"
     size = (index_path / "phrases.faiss").stat().st_size
     assert manifest["faiss_file"]["bytes_per_phrase"] == round(size / len(names), 2) < 64
     assert manifest["faiss_file"]["description"].startswith("IVF")

@@ -17,6 +17,7 @@ missing or unreadable file is a corrupt index and an error.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -54,9 +55,10 @@ class IndexSettings:
     max_tokens: int = 6
     index_type: str = "flat"
     nprobe: int = 64
+    method: str = "noun+capitalised runs"  # another name only for a custom extractor
 
     def to_dict(self) -> dict:
-        return {"candidates": {"method": "noun+capitalised runs", "version": CANDIDATE_VERSION,
+        return {"candidates": {"method": self.method, "version": CANDIDATE_VERSION,
                                "max_tokens": self.max_tokens},
                 "faiss": {"type": self.index_type}}
 
@@ -325,9 +327,12 @@ def ensure_index(corpus: Corpus, encoder: Encoder, cache_dir: str | Path | None 
 
     With ``shards`` (or under ``accelerate launch``, whose process ``state`` is given) the
     index is built in shards by :func:`gener.retrieval.sharding.build_sharded`; the
-    manifest is returned on the main process and ``None`` on the others.
+    manifest is returned on the main process and ``None`` on the others. ``candidates``
+    replaces spaCy's extractor (``texts -> spans per text``; benchmarks and tests).
     """
     settings = settings or IndexSettings()
+    if candidates is not None:  # recorded, so that its index is kept apart
+        settings = dataclasses.replace(settings, method=f"custom:{candidates.__name__}")
     if settings.index_type not in INDEX_TYPES:
         raise GenerError(f"unknown index type {settings.index_type!r} "
                          f"(known: {', '.join(INDEX_TYPES)})")
