@@ -174,6 +174,13 @@ def test_ivfpq_merge_counts_vectors_and_records_bytes_per_phrase(tiny_encoder, t
     assert index.faiss_index.ntotal == len(names) and index.faiss_index.nprobe == 64
     hits = Searcher(index, encoder).rank(["Which person?"], top_phrases=50)[0][0]
     assert len(hits) == 50
+    # With the encoder set, a few results are re-scored exactly from re-encoded texts.
+    index.encoder = encoder
+    query = encoder.encode_questions(["Which person?"])
+    scores, keys = index.search(query, 20)
+    exact = encoder.encode_texts([index.phrase_texts[i] for i in keys[0]]) @ query[0]
+    np.testing.assert_allclose(scores[0], exact, atol=1e-5)
+    assert np.all(np.diff(scores[0]) <= 0)
 
 
 def test_bad_sharding_input_is_one_line_error(corpus_file, tiny_encoder, tmp_path, capsys):

@@ -92,6 +92,7 @@ class PhraseIndex:
         # its document's title (in encyclopedic text, the entity the sentence is about).
         self.occ_plural, self.occ_title = occurrences["plural"], occurrences["title"]
         self.faiss_index, self.sentence_vectors = faiss_index, sentence_vectors
+        self.encoder: Encoder | None = None  # re-scores IVF-PQ candidates (see search)
         # The last word of each phrase key when it is lowercase and the phrase has no
         # possessive ("" otherwise): "American politician" -> "politician", "Lyme's..." -> "".
         heads = (t.rsplit(" ", 1)[-1] for t in phrase_texts)
@@ -107,10 +108,34 @@ class PhraseIndex:
         return self.sentence_vectors is None
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` phrase keys and inner-product scores for each query row."""
+        """Top-``k`` phrase keys and inner-product scores for each query row.
+
+        An IVF-PQ index with a bi-encoder ``encoder`` set (``open_index`` sets it) re-scores
+        its top ``RESCORE·k`` exactly, by re-encoding their texts, when that is at most
+        ``RESCORE_MAX`` phrases; otherwise scores are the index's own.
+        """
         k = max(1, min(k, self.faiss_index.ntotal))
-        scores, keys = self.faiss_index.search(np.ascontiguousarray(queries, np.float32), k)
-        return scores, keys
+        queries = np.ascontiguousarray(queries, np.float32)
+        if (self.encoder is not None and not self.contextual and RESCORE * k <= RESCORE_MAX
+                and ivf_lists(self.faiss_index)):
+            return rescore(self.faiss_index, self.encoder, self.phrase_texts, queries, k)
+        return self.faiss_index.search(queries, k)
+
+
+def rescore(faiss_index, encoder: Encoder, phrase_texts: list[str], queries: np.ndarray,
+            k: int) -> tuple[np.ndarray, np.ndarray]:
+    """FAISS's top ``RESCORE·k`` per query, re-scored with freshly encoded phrase vectors."""
+    _, found = faiss_index.search(queries, RESCORE * k)
+    keys = np.unique(found[found >= 0])
+    vectors = encoder.encode_texts([phrase_texts[i] for i in keys.tolist()])
+    scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+    best = np.full((len(queries), k), -1, dtype=np.int64)
+    for row, query in enumerate(queries):
+        candidates = found[row][found[row] >= 0]
+        exact = vectors[np.searchsorted(keys, candidates)] @ query
+        order = np.lexsort((candidates, -exact))[:k]
+        scores[row, :len(order)], best[row, :len(order)] = exact[order], candidates[order]
+    return scores, best
 
 
 def _atomic_json(path: Path, data: object) -> None:
@@ -131,6 +156,8 @@ def _faiss():
     return faiss
 
 
+RESCORE = 10  # IVF-PQ: candidates re-scored exactly per result asked for
+RESCORE_MAX = 10_000  # ... when there are at most this many (else the PQ scores stand)
 IVFPQ_MAX_CODE = 48  # PQ bytes per vector: with FAISS's 8-byte ids, at most ~60 bytes a phrase
 IVF_MAX_LISTS = 1024  # bounds the k-means training time (64 sample vectors a list)
 
@@ -362,4 +389,6 @@ def open_index(corpus: Corpus, encoder: Encoder, cache_dir: str | Path | None = 
                rebuild: bool = False, shards: int | None = None) -> PhraseIndex:
     """The index for ``corpus`` and ``encoder``: reused if current, built if absent or stale."""
     path, _ = ensure_index(corpus, encoder, cache_dir, settings, progress, rebuild, shards)
-    return load_index(path, settings)
+    index = load_index(path, settings)
+    index.encoder = encoder
+    return index
