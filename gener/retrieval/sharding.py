@@ -345,8 +345,13 @@ def merge_shards(shards: list[_Shard], tmp: Path, index_type: str, progress: boo
     """Write the index files of the merged shards into ``tmp``; return manifest fields."""
     from tqdm import tqdm
 
-    from gener.retrieval.index import (describe_faiss, new_faiss_index, train_faiss_index,
-                                       train_sample_size, write_faiss_index)
+    from gener.retrieval.index import (
+        describe_faiss,
+        new_faiss_index,
+        train_faiss_index,
+        train_sample_size,
+        write_faiss_index,
+    )
 
     num_shards, dim = len(shards), shards[0].meta["dim"]
     contextual = bool(shards[0].meta.get("contextual"))
