@@ -15,6 +15,7 @@ from gener.retrieval.training import (
     benchmark_type_forms,
     train_retriever,
     training_types,
+    type_head,
     type_noun,
 )
 from tests.tiny_models import save_tiny_bert
@@ -47,6 +48,7 @@ def test_type_noun_from_description_head():
     assert type_noun("Dutch painter (1606–1669)") == "painter"
     assert type_noun("Family of insects") == ""  # too vague to ask for
     assert type_noun(None) == ""
+    assert type_head("Infectious disease caused by bacteria") == ["infectious", "disease"]
 
 
 def test_benchmark_types_left_out_and_dev_types_held_out():
@@ -62,6 +64,11 @@ def test_benchmark_types_left_out_and_dev_types_held_out():
     again = training_types(articles, forms, min_articles=3, dev_share=0.5,
                            dev_min_articles=3, seed=1)
     assert again.dev == types.dev  # seeded
+    # A multi-word head of a training noun is a question too ("Which French painter?").
+    french = [{"title": t, "description": "French painter"} for t in ("Monet", "Manet", "Degas")]
+    types = training_types(articles + french, forms, min_articles=3, dev_share=0.0)
+    assert types.train["french painter"] == ["Claude Monet", "Monet", "Manet", "Degas"]
+    assert len(types.train["painter"]) == 6
 
 
 @pytest.fixture(scope="module")

@@ -55,13 +55,18 @@ def head_words(description: str | None) -> list[str]:
     return re.findall(r"[a-z]+", head)
 
 
-def type_noun(description: str | None) -> str:
-    """The type an article's description names ("Infectious disease caused by" -> "disease")."""
+def type_head(description: str | None) -> list[str]:
+    """The head's words up to a participle: "Infectious disease caused by" -> infectious disease."""
     words = head_words(description)
     for i, word in enumerate(words[1:], 1):
         if word in _STOP or (word.endswith("ed") and len(word) > 4):
-            words = words[:i]
-            break
+            return words[:i]
+    return words
+
+
+def type_noun(description: str | None) -> str:
+    """The type an article's description names ("Infectious disease caused by" -> "disease")."""
+    words = type_head(description)
     noun = words[-1] if words else ""
     return "" if len(noun) < 3 or noun in GENERIC else noun
 
@@ -102,7 +107,7 @@ def training_types(articles: list[dict], excluded_forms: frozenset[str], min_art
     Types with at least ``min_articles`` articles become questions; a seeded ``dev_share`` of
     those with at least ``dev_min_articles`` is held out as dev types.
     """
-    by_type, excluded = defaultdict(list), []
+    by_type, by_head, excluded = defaultdict(list), defaultdict(list), []
     for article in articles:
         description = article.get("description")
         if excluded_forms & set(head_words(description)):
@@ -111,12 +116,18 @@ def training_types(articles: list[dict], excluded_forms: frozenset[str], min_art
         noun = type_noun(description)
         if noun:
             by_type[noun].append(article["title"])
+            head = type_head(description)
+            if 2 <= len(head) <= 3:
+                by_head[" ".join(head)].append(article["title"])
     kept = sorted(t for t, titles in by_type.items() if len(titles) >= min_articles)
     large = [t for t in kept if len(by_type[t]) >= dev_min_articles]
     random.Random(seed).shuffle(large)
     dev = set(large[:round(len(large) * dev_share)])
-    return TrainingTypes({t: by_type[t] for t in kept if t not in dev},
-                         {t: by_type[t] for t in sorted(dev)}, sorted(excluded),
+    train = {t: by_type[t] for t in kept if t not in dev}
+    # Multi-word heads ("French painter") of training nouns are questions too.
+    train.update({h: titles for h, titles in sorted(by_head.items())
+                  if len(titles) >= min_articles and h.rsplit(" ", 1)[-1] in train})
+    return TrainingTypes(train, {t: by_type[t] for t in sorted(dev)}, sorted(excluded),
                          sorted(excluded_forms))
 
 
