@@ -109,6 +109,7 @@ def test_train_save_and_load_by_path(tiny):
                            progress=False, log=lambda line: None)
     assert set(meta["train_types"]) == {"river", "painter", "instrument"}
     assert meta["excluded_articles"] == 2 and "malaria" not in meta["answers"]
+    assert "danube" in meta["answers"]
     assert (out / RETRIEVER_META).is_file() and (out / "config.json").is_file()
     encoder = load_encoder(str(out))
     assert isinstance(encoder, QueryTunedEncoder)

@@ -131,6 +131,13 @@ def training_types(articles: list[dict], excluded_forms: frozenset[str], min_art
                          sorted(excluded_forms))
 
 
+def answer_texts(types: TrainingTypes) -> list[str]:
+    """Lowercased titles trained as answers (a title shared with a held-out one is masked)."""
+    held = {clean_title(t).lower() for t in types.held_out_titles()}
+    return sorted({clean_title(title).lower() for titles in types.train.values()
+                   for title in titles} - held)
+
+
 def question(entity_type: str) -> str:
     return f"Which {entity_type}?"
 
@@ -328,8 +335,7 @@ def train_retriever(out: str | Path, searcher, articles: list[dict],
         "dev_p_at_100": {"untrained": dev_before, "trained": dev_after},
         "excluded_type_words": types.excluded_forms,
         "excluded_articles": len(types.excluded),
-        "answers": sorted({clean_title(title).lower() for t in train
-                           for title in types.train[t]}),
+        "answers": answer_texts(types),
     }
     _save(out, model, tokenizer, meta)
     log(f"dev P@100 (mean over {len(types.dev)} held-out types): "
