@@ -16,8 +16,8 @@ def add_parser(subparsers) -> None:
                     "$GENER_CACHE or ~/.cache/gener. With --shards N, or under `accelerate "
                     "launch -m gener index build`, the corpus is streamed and cut into N "
                     "shards (default: one per process) that are built by the launched "
-                    "processes, kept until merged (an interrupted build resumes), and merged "
-                    "into one index.")
+                    "processes and kept until they are merged into one index, so that an "
+                    "interrupted build resumes.")
     parser.add_argument("action", choices=["build", "info"])
     add_corpus_options(parser)
     parser.add_argument("--encoder", default="minilm",

@@ -6,7 +6,7 @@ builds shards ``r, r + w, ...``; alone, one process builds them all. A shard is 
 ``<index folder>.shards/<num_shards>/shard-XXXXX/`` through a temporary folder and a rename,
 so a finished shard is complete, and a build interrupted and run again skips it. The main
 process then merges the shards, in corpus order and chunk by chunk, into an ordinary index
-folder (the layout of :mod:`gener.retrieval.index`). The shards' contents depend on
+folder (the layout of :mod:`gener.retrieval.index`), and deletes them. The shards' contents depend on
 ``num_shards`` only, so the merged index is the same whatever the number of processes.
 
 Shard files::
@@ -487,6 +487,7 @@ def build_sharded(corpus: Corpus, encoder: Encoder, path: Path, index_type: str,
         }
         _atomic_json(tmp / "manifest.json", manifest)
         replace_folder(tmp, path)
+        shutil.rmtree(path.with_name(f"{path.name}.shards"), ignore_errors=True)  # merged
         logger.info("phrase index merged from %d shards: %d sentences, %d phrases, "
                     "%.1f bytes/phrase -> %s", num_shards, manifest["counts"]["sentences"],
                     manifest["counts"]["phrases"], merged["faiss_file"]["bytes_per_phrase"], path)
