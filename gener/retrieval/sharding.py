@@ -6,8 +6,9 @@ builds shards ``r, r + w, ...``; alone, one process builds them all. A shard is 
 ``<index folder>.shards/<num_shards>/shard-XXXXX/`` through a temporary folder and a rename,
 so a finished shard is complete, and a build interrupted and run again skips it. The main
 process then merges the shards, in corpus order and chunk by chunk, into an ordinary index
-folder (the layout of :mod:`gener.retrieval.index`), and deletes them. The shards' contents depend on
-``num_shards`` only, so the merged index is the same whatever the number of processes.
+folder (the layout of :mod:`gener.retrieval.index`), and deletes them. The shards' contents
+depend on ``num_shards`` only, so the merged index is the same whatever the number of
+processes.
 
 Shard files::
 
