@@ -155,8 +155,10 @@ def generate(recipe: Recipe, corpus: Corpus, work_dir: str | Path,
     timings: dict[str, float] = {}
     started = time.perf_counter()
     corpus_fingerprint = corpus.fingerprint()
+    from gener.retrieval.encoders import encoder_fingerprint
+
     inputs = {"recipe": recipe.to_dict(), "corpus": corpus_fingerprint,
-              "encoder": settings.encoder, "gener": __version__}
+              "encoder": encoder_fingerprint(settings.encoder), "gener": __version__}
     retrievals = run_retrieval(recipe, corpus, settings, _Stage(work_dir, "retrieval", inputs))
     timings["retrieval"] = time.perf_counter() - started
 

@@ -180,3 +180,18 @@ def test_index_info_command(corpus_file, cache, capsys):
     assert main(["index", "info", "--corpus", str(corpus_file), "--cache-dir",
                  str(cache / "empty")]) == 1
     assert "gener index build" in capsys.readouterr().err
+
+
+def test_encoder_fingerprint_follows_the_folder_contents(tmp_path):
+    from gener.retrieval.encoders import encoder_fingerprint
+
+    folder = tmp_path / "enc"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"weights v1")
+    first = encoder_fingerprint(str(folder))
+    assert encoder_fingerprint(str(folder)) == first
+    (folder / "model.safetensors").write_bytes(b"weights v2")  # retrained in place
+    assert encoder_fingerprint(str(folder)) != first
+    assert encoder_fingerprint("org/some-model") == encoder_fingerprint("org/some-model")
+    assert encoder_fingerprint("org/some-model").startswith("org/some-model@")

@@ -174,6 +174,27 @@ def retriever_dir() -> Path:
     return default_cache_dir() / "models" / RETRIEVER
 
 
+def encoder_fingerprint(name: str | None = None) -> str:
+    """A short digest of what an encoder name stands for now, without loading the model.
+
+    For a local folder (``gener-retriever``, a path, ``minilm``'s package folder) it hashes
+    the folder's files, so retraining the encoder in place changes it; a Hub id is its name.
+    Builds key their retrieval stage on it, so a stale retrieval is never reused.
+    """
+    name = (name or DEFAULT_ENCODER).strip()
+    folder = (retriever_dir() if name == RETRIEVER
+              else Path(resolve_model_path(MINILM)) if name == DEFAULT_ENCODER
+              else Path(name).expanduser())
+    digest = hashlib.sha256(name.encode())
+    if folder.is_dir():
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+            with path.open("rb") as f:
+                while chunk := f.read(1 << 20):
+                    digest.update(chunk)
+    return f"{name}@{digest.hexdigest()[:12]}"
+
+
 def load_encoder(name: str | None = None, device: str | None = None) -> Encoder:
     """An encoder by name (``minilm``, ``gener-retriever``), local folder, or Hub id."""
     from gener.retrieval.densephrases import DensePhrasesEncoder, is_densephrases_checkpoint
