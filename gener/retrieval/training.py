@@ -37,6 +37,7 @@ from gener.errors import GenerError
 from gener.normalize import type_word_forms
 from gener.recipes import available_recipes, load_recipe
 from gener.retrieval.encoders import RETRIEVER_META, mean_pool, mean_pool_encode
+from gener.retrieval.index import replace_folder
 
 # The head of a description: the text before its first preposition, relative or comma.
 _CUT = re.compile(r"\s(?:in|of|for|from|by|on|at|with|that|which|who|based)\s|[,(;]")
@@ -356,10 +357,4 @@ def _save(out: Path, model, tokenizer, meta: dict) -> None:
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
     atomic_write_text(tmp / RETRIEVER_META, json.dumps(meta, indent=1, ensure_ascii=False))
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, out)
+    replace_folder(tmp, out)
