@@ -195,3 +195,18 @@ def test_encoder_fingerprint_follows_the_folder_contents(tmp_path):
     assert encoder_fingerprint(str(folder)) != first
     assert encoder_fingerprint("org/some-model") == encoder_fingerprint("org/some-model")
     assert encoder_fingerprint("org/some-model").startswith("org/some-model@")
+
+
+def test_encoder_identity_does_not_depend_on_where_the_model_is_installed(tmp_path):
+    import shutil
+
+    from gener.retrieval.encoders import MeanPoolEncoder
+    from tests.tiny_models import save_tiny_bert
+
+    first = save_tiny_bert(tmp_path / "a")
+    second = tmp_path / "b"
+    shutil.copytree(first, second)
+    # A copy is another install of the same model: the same index must serve both.
+    identity = MeanPoolEncoder("tiny", first, "cpu").identity()
+    moved = MeanPoolEncoder("tiny", str(second), "cpu").identity()
+    assert identity["config"] == moved["config"]

@@ -86,7 +86,9 @@ class MeanPoolEncoder(Encoder):
         self.dim = int(self.model.config.hidden_size)
 
     def identity(self) -> dict:
-        config = json.dumps(self.model.config.to_dict(), sort_keys=True, default=str)
+        # Without _name_or_path: the same model installed elsewhere must find the same index.
+        config = {k: v for k, v in self.model.config.to_dict().items() if k != "_name_or_path"}
+        config = json.dumps(config, sort_keys=True, default=str)
         return {"kind": "mean-pool", "name": self.name, "dim": self.dim,
                 "model": Path(self.model_path).name if self.name == DEFAULT_ENCODER
                 else self.model_path,
