@@ -105,17 +105,22 @@ def _retrieval_file(stage_dir: Path, index: int, retrieval_type: str) -> Path:
     return stage_dir / f"{index:02d}_{_slug(retrieval_type)}.jsonl"
 
 
+def load_retrievals(recipe: Recipe, work_dir: str | Path) -> list[SubquestionRetrieval]:
+    """The retrieval stage's output in a build's work folder, one per subquestion."""
+    retrievals = []
+    for i, sq in enumerate(recipe.subquestions):
+        path = _retrieval_file(Path(work_dir) / "retrieval", i, sq.type)
+        with open(path, encoding="utf-8") as f:
+            sentences = [RetrievedSentence.from_dict(json.loads(line)) for line in f]
+        retrievals.append(SubquestionRetrieval(sq, sentences))
+    return retrievals
+
+
 def run_retrieval(recipe: Recipe, corpus: Corpus, settings: BuildSettings, stage: _Stage):
     """Retrieve (or reload) phrases and evidence sentences for every subquestion."""
     if stage.finished():
         logger.info("retrieval: reusing %s", stage.dir)
-        retrievals = []
-        for i, sq in enumerate(recipe.subquestions):
-            path = _retrieval_file(stage.dir, i, sq.type)
-            with open(path, encoding="utf-8") as f:
-                sentences = [RetrievedSentence.from_dict(json.loads(line)) for line in f]
-            retrievals.append(SubquestionRetrieval(sq, sentences))
-        return retrievals
+        return load_retrievals(recipe, stage.dir.parent)
     from gener.retrieval.search import retrieve
 
     retrievals = retrieve(recipe, corpus, encoder=settings.encoder,

@@ -22,9 +22,9 @@ from gener.errors import GenerError
 def dictionary_scores(work_dir: str | Path, benchmark: str, ks: list[int],
                       split: str = "validation", benchmarks_dir=None) -> list[dict]:
     """Validation P/R/F1 of the dictionary of each k (most frequent label per phrase)."""
-    from gener.artifacts import RetrievedSentence, SubquestionRetrieval
+    from gener.artifacts import SubquestionRetrieval
     from gener.benchmarks import load_benchmark
-    from gener.build import _retrieval_file
+    from gener.build import load_retrievals
     from gener.matching import annotate
     from gener.recipes import load_recipe
     from trainers.evaluation import gold_tags, score_tags
@@ -35,18 +35,14 @@ def dictionary_scores(work_dir: str | Path, benchmark: str, ks: list[int],
     if not done.exists():
         raise GenerError(f"{work_dir}: no finished retrieval stage")
     recipe = load_recipe(json.loads(done.read_text())["inputs"]["recipe"]["name"])
-    retrieved = []
-    for i, sq in enumerate(recipe.subquestions):
-        with open(_retrieval_file(work_dir / "retrieval", i, sq.type), encoding="utf-8") as f:
-            retrieved.append([RetrievedSentence.from_dict(json.loads(line)) for line in f])
+    retrieved = load_retrievals(recipe, work_dir)
     dataset = load_benchmark(benchmark, split, benchmarks_dir)
     sentences = [list(t) for t in dataset["tokens"]]
     gold = gold_tags(dataset)
     rule9 = (9,) if all(sq.has_rule(9) for sq in recipe.subquestions) else ()
     rows = []
     for k in ks:
-        retrievals = [SubquestionRetrieval(sq, sents[:k])
-                      for sq, sents in zip(recipe.subquestions, retrieved, strict=True)]
+        retrievals = [SubquestionRetrieval(r.subquestion, r.sentences[:k]) for r in retrieved]
         dictionary = annotate(retrievals, recipe.labels, progress=False).dictionary
         phrases = {label: [] for label in recipe.labels}
         for key, counts in dictionary.counts.items():
