@@ -231,6 +231,26 @@ def _use_gpu(index):
     return index
 
 
+def candidate_occurrences(sentences: list[Sentence], spans: list[list[tuple[int, int, bool]]],
+                          first_row: int = 0) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Occurrence arrays of the candidate ``spans`` of ``sentences``, and their texts.
+
+    The arrays: ``sentence`` (row of the sentence, counted from ``first_row``), ``start``,
+    ``end``, ``plural``, and ``title`` (the phrase is its document's title).
+    """
+    counts = [len(per_sentence) for per_sentence in spans]
+    rows = np.repeat(np.arange(first_row, first_row + len(sentences), dtype=np.int32), counts)
+    local = np.repeat(np.arange(len(sentences)), counts).tolist()
+    flat = [span for per_sentence in spans for span in per_sentence]
+    texts = [sentences[i].text[s:e] for i, (s, e, _) in zip(local, flat, strict=True)]
+    return {"sentence": rows,
+            "start": np.array([s for s, _, _ in flat], dtype=np.int32),
+            "end": np.array([e for _, e, _ in flat], dtype=np.int32),
+            "plural": np.array([p for _, _, p in flat], dtype=bool),
+            "title": np.array([t.lower() == sentences[i].title.lower()
+                               for i, t in zip(local, texts, strict=True)], dtype=bool)}, texts
+
+
 def build_index(corpus: Corpus, encoder: Encoder, path: Path, settings: IndexSettings,
                 fingerprint: str, progress: bool = True, nlp=None) -> None:
     """Extract candidates, encode, and write a complete index folder at ``path``."""
@@ -242,19 +262,12 @@ def build_index(corpus: Corpus, encoder: Encoder, path: Path, settings: IndexSet
     spans = list(tqdm(extract_candidates(texts, nlp or load_tagger(), settings.max_tokens),
                       total=len(texts), desc="candidate phrases", unit="sentence",
                       disable=not progress, leave=False))
-    occ_sentence = np.repeat(np.arange(len(texts), dtype=np.int32), [len(s) for s in spans])
-    flat = [span for per_sentence in spans for span in per_sentence]
-    occ_start = np.array([s for s, _, _ in flat], dtype=np.int32)
-    occ_end = np.array([e for _, e, _ in flat], dtype=np.int32)
-    occ_plural = np.array([p for _, _, p in flat], dtype=bool)
-    occ_texts = [texts[i][s:e] for i, (s, e, _) in zip(occ_sentence.tolist(), flat, strict=True)]
-    occ_title = np.array([t.lower() == sentences[i].title.lower()
-                          for i, t in zip(occ_sentence.tolist(), occ_texts, strict=True)], bool)
-    if not flat:
+    occ, occ_texts = candidate_occurrences(sentences, spans)
+    if not occ_texts:
         raise GenerError(f"{corpus.name}: no candidate phrases found in the corpus")
     if encoder.contextual:
         phrase_texts = occ_texts
-        occ_key = np.arange(len(flat), dtype=np.int32)
+        occ_key = np.arange(len(occ_texts), dtype=np.int32)
         phrase_vectors = encoder.encode_spans(texts, [[(s, e) for s, e, _ in x] for x in spans],
                                               progress)
         sentence_vectors = None
@@ -272,8 +285,8 @@ def build_index(corpus: Corpus, encoder: Encoder, path: Path, settings: IndexSet
     with open(tmp / "sentences.jsonl", "w", encoding="utf-8") as f:
         for s in sentences:
             f.write(json.dumps([s.id, s.text, s.doc_id, s.title], ensure_ascii=False) + "\n")
-    np.savez(tmp / "occurrences.npz", sentence=occ_sentence, start=occ_start, end=occ_end,
-             key=occ_key, plural=occ_plural, title=occ_title)
+    np.savez(tmp / "occurrences.npz", sentence=occ["sentence"], start=occ["start"],
+             end=occ["end"], key=occ_key, plural=occ["plural"], title=occ["title"])
     (tmp / "phrases.json").write_text(json.dumps(phrase_texts, ensure_ascii=False),
                                       encoding="utf-8")
     _faiss().write_index(_make_faiss(phrase_vectors, settings), str(tmp / "phrases.faiss"))
@@ -282,14 +295,14 @@ def build_index(corpus: Corpus, encoder: Encoder, path: Path, settings: IndexSet
     manifest = {
         "format": FORMAT_VERSION, "corpus": corpus.name, "fingerprint": fingerprint,
         "encoder": encoder.identity(), **settings.to_dict(),
-        "counts": {"sentences": len(sentences), "occurrences": len(flat),
+        "counts": {"sentences": len(sentences), "occurrences": len(occ_texts),
                    "phrases": len(phrase_texts)},
         "build_seconds": round(time.perf_counter() - started, 1),
     }
     _atomic_json(tmp / "manifest.json", manifest)
     replace_folder(tmp, path)
     logger.info("phrase index: %d sentences, %d occurrences, %d phrases in %.0fs -> %s",
-                len(sentences), len(flat), len(phrase_texts), manifest["build_seconds"], path)
+                len(sentences), len(occ_texts), len(phrase_texts), manifest["build_seconds"], path)
 
 
 def replace_folder(tmp: Path, path: Path) -> None:

@@ -37,6 +37,7 @@ from gener.corpus import Corpus, Sentence
 from gener.errors import GenerError
 from gener.retrieval.candidates import extract_candidates, load_tagger
 from gener.retrieval.encoders import Encoder
+from gener.retrieval.index import candidate_occurrences
 
 logger = logging.getLogger(__name__)
 
@@ -154,21 +155,12 @@ def build_shard(corpus: Corpus, encoder: Encoder, folder: Path, shard: int, num_
             tick = time.perf_counter()
             spans = list(candidates(texts))
             seconds["candidates"] += time.perf_counter() - tick
-            counts = [len(s) for s in spans]
-            occ_sentence = np.repeat(np.arange(rows, rows + len(chunk), dtype=np.int32), counts)
-            flat = [span for per_sentence in spans for span in per_sentence]
-            occ_texts = [texts[i - rows][s:e]
-                         for i, (s, e, _) in zip(occ_sentence.tolist(), flat, strict=True)]
-            occ["sentence"].append(occ_sentence)
-            occ["start"].append(np.array([s for s, _, _ in flat], dtype=np.int32))
-            occ["end"].append(np.array([e for _, e, _ in flat], dtype=np.int32))
-            occ["plural"].append(np.array([p for _, _, p in flat], dtype=bool))
-            occ["title"].append(np.array([t.lower() == chunk[i - rows].title.lower() for i, t
-                                          in zip(occ_sentence.tolist(), occ_texts, strict=True)],
-                                         dtype=bool))
+            arrays, occ_texts = candidate_occurrences(chunk, spans, rows)
+            for name, values in arrays.items():
+                occ[name].append(values)
             tick = time.perf_counter()
             if encoder.contextual:
-                occ["key"].append(np.arange(len(phrase_texts), len(phrase_texts) + len(flat),
+                occ["key"].append(np.arange(len(phrase_texts), len(phrase_texts) + len(occ_texts),
                                             dtype=np.int32))
                 phrase_texts.extend(occ_texts)
                 vectors = encoder.encode_spans(texts, [[(s, e) for s, e, _ in x] for x in spans])
