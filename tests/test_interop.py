@@ -86,8 +86,8 @@ def test_gener_match_jsonl_path_stays_light(tmp_path):
     code = ("import sys; from gener.cli import main; main(['match', '--from-gener-retrieval', "
             f"{str(folder)!r}, '--gener-config', {str(folder / 'config.json')!r}, '--out', "
             f"{str(tmp_path / 'out')!r}]); "
-            "print(sorted(m for m in ('torch', 'transformers', 'datasets', 'spacy', 'numpy', 'yaml') "
-            "if m in sys.modules))")
+            "print(sorted(m for m in ('torch', 'transformers', 'datasets', 'spacy', 'numpy', "
+            "'yaml') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
