@@ -24,6 +24,11 @@ _ABBREVIATIONS = frozenset(
 _BOUNDARY = re.compile(r"([.!?][\"')\]]*)\s+(?=[\"'(\[]?[A-Z0-9])")
 
 
+def clean_title(title: str) -> str:
+    """A document title without a trailing parenthetical: "Mercury (planet)" -> "Mercury"."""
+    return re.sub(r"\s*\(.*\)$", "", title).strip()
+
+
 def tokenize(text: str) -> list[str]:
     """Split text into tokens: whitespace-separated words, each ASCII punctuation mark alone."""
     return _TOKEN.findall(text)

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 from gener.cli import main
-from gener.corpus import TextCorpus
+from gener.corpus import JsonlCorpus, TextCorpus
 from gener.errors import GenerError
 from gener.recipes import parse_recipe
 from gener.retrieval.candidates import extract_candidates
 from gener.retrieval.encoders import load_encoder
 from gener.retrieval.index import IndexSettings, index_dir, open_index
-from gener.retrieval.search import check_question, retrieve
+from gener.retrieval.search import Searcher, check_question, retrieve
 
 DOCS = [
     "Tuberculosis is an infectious disease caused by bacteria. It mostly affects the lungs.",
@@ -210,3 +210,36 @@ def test_encoder_identity_does_not_depend_on_where_the_model_is_installed(tmp_pa
     identity = MeanPoolEncoder("tiny", first, "cpu").identity()
     moved = MeanPoolEncoder("tiny", str(second), "cpu").identity()
     assert identity["config"] == moved["config"]
+
+
+def test_definition_sentence_of_the_named_document_adds_to_the_score(tmp_path, minilm):
+    """A mention of a document's title scores ν·q·d more, d its document's first sentence."""
+    records = [
+        {"title": "Zorbitis (illness)", "text": "Zorbitis is an infectious disease of the lungs. "
+                                                "It spreads quickly."},
+        {"title": "Lake Vorn", "text": "Lake Vorn is a lake in the north."},
+        {"title": "Travel", "text": "Travellers met Zorbitis and Lake Vorn in the spring."},
+    ]
+    path = tmp_path / "docs.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    index = open_index(JsonlCorpus(path), minilm, tmp_path / "cache", progress=False)
+    key = {text: k for k, text in enumerate(index.phrase_texts)}
+    rows = {s.text: row for row, s in enumerate(index.sentences)}
+    assert index.key_definition[key["Zorbitis"]] == rows[records[0]["text"].split(" It")[0]]
+    assert index.key_definition[key["Lake Vorn"]] == rows["Lake Vorn is a lake in the north."]
+    assert index.key_definition[key["spring"]] == -1
+
+    plain = Searcher(index, minilm, definition_weight=0.0).rank(["Which disease?"])[0]
+    with_definition = Searcher(index, minilm, definition_weight=1.5).rank(["Which disease?"])[0]
+    travel = rows["Travellers met Zorbitis and Lake Vorn in the spring."]
+    mention = next(o for o in range(len(index.occ_key)) if index.occ_sentence[o] == travel
+                   and index.phrase_texts[index.occ_key[o]] == "Zorbitis")
+    query = minilm.encode_questions(["Which disease?"])[0]
+    definition = index.sentence_vectors[index.key_definition[key["Zorbitis"]]]
+
+    def score(ranked):
+        return float(ranked[1][list(ranked[0]).index(mention)])
+
+    assert score(with_definition) - score(plain) == pytest.approx(1.5 * query @ definition,
+                                                                   abs=1e-5)
+    assert score(with_definition) - score(plain) > 0.3

@@ -32,8 +32,10 @@ import numpy as np
 from gener.corpus import Corpus, Sentence
 from gener.dataset import atomic_write_text
 from gener.errors import GenerError
+from gener.normalize import strip_punctuation
 from gener.retrieval.candidates import CANDIDATE_VERSION, extract_candidates, load_tagger
 from gener.retrieval.encoders import Encoder
+from gener.text import clean_title
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +100,7 @@ class PhraseIndex:
         heads = (t.rsplit(" ", 1)[-1] for t in phrase_texts)
         self.key_lower_head = np.array([h if h.islower() and "'s" not in t else ""
                                         for t, h in zip(phrase_texts, heads, strict=True)])
+        self.key_definition = definition_rows(sentences, phrase_texts)
         # Occurrences grouped by phrase key (CSR), to expand FAISS hits into occurrences.
         self.key_order = np.argsort(self.occ_key, kind="stable").astype(np.int64)
         counts = np.bincount(self.occ_key, minlength=len(phrase_texts))
@@ -120,6 +123,21 @@ class PhraseIndex:
                 and ivf_lists(self.faiss_index)):
             return rescore(self.faiss_index, self.encoder, self.phrase_texts, queries, k)
         return self.faiss_index.search(queries, k)
+
+
+def definition_rows(sentences: list[Sentence], phrase_texts: list[str]) -> np.ndarray:
+    """Per phrase key, the row of the first sentence of the document the phrase names, or -1.
+
+    A phrase names a document when it equals the document's title (a trailing parenthetical
+    removed, case-insensitive): "tuberculosis" -> the first sentence of "Tuberculosis", which in
+    encyclopedic text says what the entity is. Corpora without titles get -1 everywhere.
+    """
+    first: dict[str, int] = {}
+    for row, sentence in enumerate(sentences):
+        if sentence.title:
+            first.setdefault(strip_punctuation(clean_title(sentence.title)).lower(), row)
+    return np.array([first.get(strip_punctuation(text).lower(), -1) for text in phrase_texts],
+                    dtype=np.int64)
 
 
 def rescore(faiss_index, encoder: Encoder, phrase_texts: list[str], queries: np.ndarray,

@@ -1,7 +1,9 @@
 """Question -> ranked phrase occurrences -> phrases and evidence sentences (paper §3.2).
 
-An occurrence (a candidate phrase in a sentence) scores ``q·p + λ·q·s`` with a bi-encoder
-(``p`` the phrase text's vector, ``s`` its sentence's vector, both unit length) and
+An occurrence (a candidate phrase in a sentence) scores ``q·p + λ·q·s + ν·q·d`` with a
+bi-encoder (``p`` the phrase text's vector, ``s`` its sentence's vector, ``d`` the vector of
+the first sentence of the document the phrase names, when the corpus has a document of that
+title: "Tuberculosis is an infectious disease ..."; all unit length) and
 ``q_s·h_i + q_e·h_j`` with a DensePhrases encoder. Occurrences whose phrase the
 subquestion's normalization rules would drop entirely ("disease" for "Which disease?") are
 skipped, so that they do not use up the k_l evidence sentences.
@@ -25,6 +27,7 @@ from gener.retrieval.encoders import DEFAULT_ENCODER, Encoder, load_encoder
 from gener.retrieval.index import IndexSettings, PhraseIndex, open_index
 
 SENTENCE_WEIGHT = 1.0  # λ: weight of the evidence sentence's similarity
+DEFINITION_WEIGHT = 1.5  # ν: weight of the named document's first sentence (chosen on dev types)
 TITLE_BONUS = 0.2  # added when the phrase is its document's title (bi-encoders)
 CLASS_PENALTY = 0.3  # subtracted for phrases naming a class rather than an entity
 
@@ -56,8 +59,10 @@ class Searcher:
 
     def __init__(self, index: PhraseIndex, encoder: Encoder,
                  sentence_weight: float = SENTENCE_WEIGHT, title_bonus: float = TITLE_BONUS,
-                 class_penalty: float = CLASS_PENALTY) -> None:
+                 class_penalty: float = CLASS_PENALTY,
+                 definition_weight: float = DEFINITION_WEIGHT) -> None:
         self.index, self.encoder, self.sentence_weight = index, encoder, sentence_weight
+        self.definition_weight = definition_weight
         self.title_bonus, self.class_penalty = title_bonus, class_penalty
         self._valid: dict[tuple, bool] = {}
 
@@ -76,7 +81,7 @@ class Searcher:
         queries = self.encoder.encode_questions(questions)
         scores, keys = index.search(queries, top_phrases or index.faiss_index.ntotal)
         sentence_sims = None
-        if not index.contextual and self.sentence_weight:
+        if not index.contextual and (self.sentence_weight or self.definition_weight):
             sentence_sims = queries @ index.sentence_vectors.T
         ranked = []
         for row in range(len(questions)):
@@ -91,6 +96,10 @@ class Searcher:
             if not index.contextual:
                 if sentence_sims is not None:
                     occ_scores += self.sentence_weight * sentence_sims[row][index.occ_sentence[occ]]
+                    definition = index.key_definition[index.occ_key[occ]]
+                    named = definition >= 0
+                    occ_scores[named] += (self.definition_weight
+                                          * sentence_sims[row][definition[named]])
                 occ_scores += self.title_bonus * index.occ_title[occ]
                 generic = index.occ_plural[occ]
                 if entity_types:

@@ -38,6 +38,7 @@ from gener.normalize import type_word_forms
 from gener.recipes import available_recipes, load_recipe
 from gener.retrieval.encoders import RETRIEVER_META, mean_pool, mean_pool_encode
 from gener.retrieval.index import replace_folder
+from gener.text import clean_title
 
 # The head of a description: the text before its first preposition, relative or comma.
 _CUT = re.compile(r"\s(?:in|of|for|from|by|on|at|with|that|which|who|based)\s|[,(;]")
@@ -70,11 +71,6 @@ def type_noun(description: str | None) -> str:
     words = type_head(description)
     noun = words[-1] if words else ""
     return "" if len(noun) < 3 or noun in GENERIC else noun
-
-
-def clean_title(title: str) -> str:
-    """The title without a trailing parenthetical: "Mercury (planet)" -> "Mercury"."""
-    return re.sub(r"\s*\(.*\)$", "", title).strip()
 
 
 def benchmark_type_forms(recipes: list[str] | None = None) -> frozenset[str]:
