@@ -11,6 +11,7 @@ from gener.retrieval.encoders import RETRIEVER_META, QueryTunedEncoder, load_enc
 from gener.retrieval.search import open_searcher
 from gener.retrieval.training import (
     OccurrenceTargets,
+    Scorer,
     TrainSettings,
     benchmark_type_forms,
     train_retriever,
@@ -99,6 +100,24 @@ def test_title_mentions_are_the_answers(tiny):
         if in_malaria or searcher.phrase_text(occ) == "Malaria":
             assert occ in ignored
     assert not ignored & set(targets.positives(["Danube"]).tolist())
+
+
+def test_training_scores_are_the_searchers_scores(tiny):
+    """The loss is taken over the very scores the searcher ranks by (all terms, all weights)."""
+    import torch
+
+    _, _, searcher = tiny
+    index = searcher.index
+    assert (index.key_definition >= 0).any()  # title mentions bring their first sentence in
+    types = ["river", "painter"]
+    scorer = Scorer(index, OccurrenceTargets(index, set()), searcher.sentence_weight,
+                    searcher.title_bonus, searcher.class_penalty, searcher.definition_weight)
+    queries = searcher.encoder.encode_questions([f"Which {t}?" for t in types])
+    with torch.inference_mode():
+        trained = scorer(torch.from_numpy(queries), types).numpy()
+    for row, (occ, scores) in enumerate(searcher.rank([f"Which {t}?" for t in types],
+                                                      entity_types=types)):
+        assert np.allclose(trained[row][occ], scores, atol=1e-5)
 
 
 def test_train_save_and_load_by_path(tiny):

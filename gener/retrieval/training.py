@@ -190,13 +190,17 @@ class Scorer:
     """The searcher's occurrence scores for a batch of question vectors, in torch."""
 
     def __init__(self, index, targets: OccurrenceTargets, sentence_weight: float,
-                 title_bonus: float, class_penalty: float) -> None:
+                 title_bonus: float, class_penalty: float, definition_weight: float) -> None:
         import torch
 
         phrases, sentences = index_vectors(index)
         self.phrases, self.sentences = torch.from_numpy(phrases), torch.from_numpy(sentences)
         self.occ_key = torch.from_numpy(index.occ_key.astype(np.int64))
         self.occ_sentence = torch.from_numpy(index.occ_sentence.astype(np.int64))
+        definition = index.key_definition[index.occ_key]
+        self.occ_definition = torch.from_numpy(np.maximum(definition, 0))
+        self.definition_weight = torch.from_numpy(
+            (definition >= 0).astype(np.float32) * definition_weight)
         self.bonus = torch.from_numpy(title_bonus * index.occ_title.astype(np.float32)
                                       - class_penalty * index.occ_plural.astype(np.float32))
         self.targets, self.weight, self.class_penalty = targets, sentence_weight, class_penalty
@@ -205,8 +209,10 @@ class Scorer:
         """A ``(len(types), occurrences)`` tensor of scores."""
         import torch
 
+        sentence_sims = queries @ self.sentences.T
         scores = ((queries @ self.phrases.T)[:, self.occ_key]
-                  + self.weight * (queries @ self.sentences.T)[:, self.occ_sentence] + self.bonus)
+                  + self.weight * sentence_sims[:, self.occ_sentence]
+                  + self.definition_weight * sentence_sims[:, self.occ_definition] + self.bonus)
         penalty = scores.new_zeros(scores.shape)
         for row, entity_type in enumerate(types):
             generic = self.targets.class_phrases(entity_type)
@@ -280,7 +286,7 @@ def train_retriever(out: str | Path, searcher, articles: list[dict],
         raise GenerError("no training questions: no article title of a usable type occurs "
                          "among the index's candidate phrases")
     scorer = Scorer(searcher.index, targets, searcher.sentence_weight, searcher.title_bonus,
-                    searcher.class_penalty)
+                    searcher.class_penalty, searcher.definition_weight)
     ignored = torch.from_numpy(targets.ignored)
     tokenizer = AutoTokenizer.from_pretrained(encoder.model_path)
     model = AutoModel.from_pretrained(encoder.model_path)
