@@ -161,9 +161,11 @@ def generate(recipe: Recipe, corpus: Corpus, work_dir: str | Path,
     started = time.perf_counter()
     corpus_fingerprint = corpus.fingerprint()
     from gener.retrieval.encoders import encoder_fingerprint
+    from gener.retrieval.search import scoring
 
     inputs = {"recipe": recipe.to_dict(), "corpus": corpus_fingerprint,
-              "encoder": encoder_fingerprint(settings.encoder), "gener": __version__}
+              "encoder": encoder_fingerprint(settings.encoder), "scoring": scoring(),
+              "gener": __version__}
     retrievals = run_retrieval(recipe, corpus, settings, _Stage(work_dir, "retrieval", inputs))
     timings["retrieval"] = time.perf_counter() - started
 

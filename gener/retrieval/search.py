@@ -32,6 +32,12 @@ TITLE_BONUS = 0.2  # added when the phrase is its document's title (bi-encoders)
 CLASS_PENALTY = 0.3  # subtracted for phrases naming a class rather than an entity
 
 
+def scoring() -> dict[str, float]:
+    """The default score weights; a build's retrieval stage is redone when they change."""
+    return {"sentence_weight": SENTENCE_WEIGHT, "definition_weight": DEFINITION_WEIGHT,
+            "title_bonus": TITLE_BONUS, "class_penalty": CLASS_PENALTY}
+
+
 def check_question(question: str) -> str:
     """The question with whitespace collapsed; a clear error if empty or too long."""
     if not isinstance(question, str) or not question.strip():
