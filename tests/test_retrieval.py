@@ -243,3 +243,19 @@ def test_definition_sentence_of_the_named_document_adds_to_the_score(tmp_path, m
     assert score(with_definition) - score(plain) == pytest.approx(1.5 * query @ definition,
                                                                    abs=1e-5)
     assert score(with_definition) - score(plain) > 0.3
+
+
+def test_encoder_precision_is_a_setting_and_part_of_the_index_identity(monkeypatch):
+    texts = ["Tuberculosis is an infectious disease caused by bacteria.", "Paris", "a lake"]
+    monkeypatch.setenv("GENER_ENCODER_PRECISION", "fp32")
+    fp32 = load_encoder("minilm")
+    monkeypatch.setenv("GENER_ENCODER_PRECISION", "bf16")
+    bf16 = load_encoder("minilm")
+    assert (fp32.precision, bf16.precision) == ("fp32", "bf16")
+    assert fp32.identity() != bf16.identity()  # an index is never reused across precisions
+    a, b = fp32.encode_texts(texts), bf16.encode_texts(texts)
+    assert np.allclose(np.linalg.norm(b, axis=1), 1, atol=1e-5)
+    assert (a * b).sum(1).min() > 0.999
+    monkeypatch.setenv("GENER_ENCODER_PRECISION", "fp8")
+    with pytest.raises(GenerError, match="GENER_ENCODER_PRECISION='fp8'"):
+        load_encoder("minilm")

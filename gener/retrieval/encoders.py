@@ -14,9 +14,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +32,29 @@ DEFAULT_ENCODER = MINILM
 RETRIEVER = "gener-retriever"
 RETRIEVER_META = "gener-retriever.json"  # marks a folder written by `gener retriever train`
 MAX_LENGTH = 128
+PRECISIONS = ("fp32", "bf16")
+
+
+def default_precision(device: str) -> str:
+    """``$GENER_ENCODER_PRECISION``, else bf16 where the hardware multiplies it natively.
+
+    That is a CUDA GPU with bf16, or a CPU with AMX or AVX512-BF16 (there bf16 autocast
+    encodes ~1.5x faster and the unit vectors keep a cosine above 0.9999 with fp32's);
+    fp32 elsewhere, where bf16 would be emulated and slower.
+    """
+    import torch
+
+    chosen = os.environ.get("GENER_ENCODER_PRECISION", "").strip().lower()
+    if chosen:
+        if chosen not in PRECISIONS:
+            raise GenerError(f"GENER_ENCODER_PRECISION={chosen!r}: use one of "
+                             f"{', '.join(PRECISIONS)}")
+        return chosen
+    if device.startswith("cuda"):
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    native = [getattr(torch.cpu, f, lambda: False)
+              for f in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
+    return "bf16" if device == "cpu" and any(f() for f in native) else "fp32"
 
 
 def _batches(lengths: list[int], max_batch: int, max_tokens: int) -> list[list[int]]:
@@ -84,6 +109,7 @@ class MeanPoolEncoder(Encoder):
         self.tokenizer = AutoTokenizer.from_pretrained(model_path)
         self.model = AutoModel.from_pretrained(model_path).to(self.device).eval()
         self.dim = int(self.model.config.hidden_size)
+        self.precision = default_precision(self.device)
 
     def identity(self) -> dict:
         # Without _name_or_path: the same model installed elsewhere must find the same index.
@@ -92,7 +118,8 @@ class MeanPoolEncoder(Encoder):
         return {"kind": "mean-pool", "name": self.name, "dim": self.dim,
                 "model": Path(self.model_path).name if self.name == DEFAULT_ENCODER
                 else self.model_path,
-                "config": hashlib.sha256(config.encode()).hexdigest()[:12]}
+                "config": hashlib.sha256(config.encode()).hexdigest()[:12],
+                "precision": self.precision}
 
     def encode_questions(self, questions: list[str]) -> np.ndarray:
         return self.encode_texts(questions)
@@ -100,12 +127,16 @@ class MeanPoolEncoder(Encoder):
     def encode_texts(self, texts: list[str], progress: bool = False,
                      desc: str = "encoding") -> np.ndarray:
         """Unit vectors for ``texts`` (batched by length, in ``inference_mode``)."""
-        return mean_pool_encode(self.model, self.tokenizer, texts, progress, desc)
+        return mean_pool_encode(self.model, self.tokenizer, texts, progress, desc,
+                                self.precision)
 
 
 def mean_pool_encode(model, tokenizer, texts: list[str], progress: bool = False,
-                     desc: str = "encoding") -> np.ndarray:
-    """Mean-pooled, L2-normalised last states of ``model`` for ``texts``, in input order."""
+                     desc: str = "encoding", precision: str = "fp32") -> np.ndarray:
+    """Mean-pooled, L2-normalised last states of ``model`` for ``texts``, in input order.
+
+    ``precision="bf16"`` runs the model under bf16 autocast (pooling stays in fp32).
+    """
     import torch
     from tqdm import tqdm
 
@@ -114,22 +145,30 @@ def mean_pool_encode(model, tokenizer, texts: list[str], progress: bool = False,
         return out
     encoded = tokenizer(list(texts), truncation=True, max_length=MAX_LENGTH)["input_ids"]
     batches = _batches([len(ids) for ids in encoded], 512, 16384)
+    autocast = (torch.autocast(model.device.type, dtype=torch.bfloat16)
+                if precision == "bf16" else contextlib.nullcontext())
     with torch.inference_mode(), tqdm(total=len(texts), desc=desc, unit="text",
                                       disable=not progress, leave=False) as bar:
         for batch in batches:
             inputs = tokenizer.pad({"input_ids": [encoded[i] for i in batch]},
                                    return_tensors="pt").to(model.device)
-            out[batch] = mean_pool(model, inputs).float().cpu().numpy()
+            with autocast:
+                states = model(**inputs).last_hidden_state
+            out[batch] = pool(states.float(), inputs["attention_mask"]).cpu().numpy()
             bar.update(len(batch))
     return out
 
 
 def mean_pool(model, inputs):
     """Unit-length mean of ``model``'s last token states over the attention mask (a tensor)."""
+    return pool(model(**inputs).last_hidden_state, inputs["attention_mask"])
+
+
+def pool(states, attention_mask):
+    """Unit-length mean of token ``states`` over ``attention_mask``."""
     import torch
 
-    states = model(**inputs).last_hidden_state
-    mask = inputs["attention_mask"].unsqueeze(-1).to(states.dtype)
+    mask = attention_mask.unsqueeze(-1).to(states.dtype)
     pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1)
     return torch.nn.functional.normalize(pooled, dim=-1)
 
