@@ -1,7 +1,7 @@
 """Recall@k of gener's IVF-PQ against the exact flat index, on real MiniLM phrase vectors.
 
 Reads the phrase vectors of an existing flat index (default: the default corpus's MiniLM
-index in the cache), builds the IVF-PQ index exactly as ``gener index build --index ivfpq``
+index in the cache), builds the OPQ + IVF-PQ index exactly as ``gener index build --index ivfpq``
 does (same construction, seeded training sample), and compares top-k phrase keys for
 
 * every subquestion of the shipped recipes (encoded with the index's encoder), and
@@ -44,6 +44,7 @@ def main() -> None:
         describe_faiss,
         new_faiss_index,
         rescore,
+        set_nprobe,
         train_faiss_index,
         train_sample_size,
         write_faiss_index,
@@ -92,7 +93,7 @@ def main() -> None:
               "load": os.getloadavg()[0], "recall": {}}
     exact = {name: flat.search(q, args.k)[1] for name, q in queries.items()}
     for nprobe in args.nprobe:
-        index.nprobe = nprobe
+        set_nprobe(index, nprobe)
         for name, q in queries.items():
             tick = time.perf_counter()
             approx = index.search(q, args.k)[1]
@@ -106,7 +107,7 @@ def main() -> None:
                     recall_at_k(exact[name], wide), 4)}
     # What gener's search does when asked for few results: re-score by re-encoding texts.
     phrase_texts = json.loads((folder / "phrases.json").read_text(encoding="utf-8"))
-    index.nprobe = 64
+    set_nprobe(index, 64)
     tick = time.perf_counter()
     rescored = rescore(index, encoder, phrase_texts, queries["questions"], args.k)[1]
     result["recall"]["questions@nprobe=64,rescored"] = {

@@ -130,12 +130,16 @@ def test_ivfpq_option_and_unknown_index_type(tmp_path, corpus_file, minilm):
 
 
 def test_ivfpq_index_is_built_for_larger_phrase_sets(tmp_path, minilm):
-    from gener.retrieval.index import _make_faiss
+    import faiss
+
+    from gener.retrieval.index import _make_faiss, describe_faiss, set_nprobe
 
     rng = np.random.default_rng(0)
     vectors = rng.standard_normal((12_000, minilm.dim)).astype(np.float32)
     index = _make_faiss(vectors, IndexSettings(index_type="ivfpq"))
-    assert type(index).__name__ == "IndexIVFPQ" and index.ntotal == 12_000
+    assert describe_faiss(index) == "OPQ,IVF300,PQ48" and index.ntotal == 12_000
+    set_nprobe(index, 7)
+    assert faiss.extract_index_ivf(index).nprobe == 7
 
 
 @pytest.mark.parametrize("question,message", [

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 
@@ -167,9 +168,10 @@ def test_ivfpq_merge_counts_vectors_and_records_bytes_per_phrase(tiny_encoder, t
     assert manifest["candidates"]["method"] == "custom:capitalised"
     size = (index_path / "phrases.faiss").stat().st_size
     assert manifest["faiss_file"]["bytes_per_phrase"] == round(size / len(names), 2) < 64
-    assert manifest["faiss_file"]["description"].startswith("IVF")
+    assert manifest["faiss_file"]["description"].startswith("OPQ,IVF")
     index = load_index(index_path, settings)
-    assert index.faiss_index.ntotal == len(names) and index.faiss_index.nprobe == 64
+    assert index.faiss_index.ntotal == len(names)
+    assert faiss.extract_index_ivf(index.faiss_index).nprobe == 64
     hits = Searcher(index, encoder).rank(["Which person?"], top_phrases=50)[0][0]
     assert len(hits) == 50
     # With the encoder set, a few results are re-scored exactly from re-encoded texts.

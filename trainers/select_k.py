@@ -22,20 +22,27 @@ from gener.errors import GenerError
 def dictionary_scores(work_dir: str | Path, benchmark: str, ks: list[int],
                       split: str = "validation", benchmarks_dir=None) -> list[dict]:
     """Validation P/R/F1 of the dictionary of each k (most frequent label per phrase)."""
-    from gener.artifacts import SubquestionRetrieval
-    from gener.benchmarks import load_benchmark
     from gener.build import load_retrievals
-    from gener.matching import annotate
     from gener.recipes import load_recipe
-    from trainers.evaluation import gold_tags, score_tags
-    from trainers.tables import seed_entity_tags
 
     work_dir = Path(work_dir)
     done = work_dir / "retrieval.done.json"
     if not done.exists():
         raise GenerError(f"{work_dir}: no finished retrieval stage")
     recipe = load_recipe(json.loads(done.read_text())["inputs"]["recipe"]["name"])
-    retrieved = load_retrievals(recipe, work_dir)
+    return retrieval_scores(load_retrievals(recipe, work_dir), recipe, benchmark, ks, split,
+                            benchmarks_dir)
+
+
+def retrieval_scores(retrieved, recipe, benchmark: str, ks: list[int],
+                     split: str = "validation", benchmarks_dir=None) -> list[dict]:
+    """Like :func:`dictionary_scores`, for retrievals in memory (one per subquestion)."""
+    from gener.artifacts import SubquestionRetrieval
+    from gener.benchmarks import load_benchmark
+    from gener.matching import annotate
+    from trainers.evaluation import gold_tags, score_tags
+    from trainers.tables import seed_entity_tags
+
     dataset = load_benchmark(benchmark, split, benchmarks_dir)
     sentences = [list(t) for t in dataset["tokens"]]
     gold = gold_tags(dataset)

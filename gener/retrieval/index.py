@@ -177,23 +177,28 @@ def _faiss():
 RESCORE = 10  # IVF-PQ: candidates re-scored exactly per result asked for
 RESCORE_MAX = 10_000  # ... when there are at most this many (else the PQ scores stand)
 IVFPQ_MAX_CODE = 48  # PQ bytes per vector: with FAISS's 8-byte ids, at most ~60 bytes a phrase
-IVF_MAX_LISTS = 1024  # bounds the k-means training time (64 sample vectors a list)
+IVF_MAX_LISTS = 512  # bounds k-means time and the shared centroids' bytes (1.5 KiB a list)
 
 
 def new_faiss_index(dim: int, n: int, index_type: str):
-    """An empty FAISS index for ``n`` unit vectors: flat inner product, or IVF-PQ.
+    """An empty FAISS index for ``n`` unit vectors: flat inner product, or OPQ + IVF-PQ.
 
-    IVF-PQ (``4·√n`` inverted lists, at most 1,024; PQ codes of at most 48 one-byte parts;
-    inner product)
-    needs training; below 10,000 vectors a flat index is used instead.
+    IVF-PQ: an OPQ rotation, then ``4·√n`` inverted lists (at most 512) of PQ codes of at
+    most 48 one-byte parts, inner product. It needs training; below 10,000 vectors a flat
+    index is used instead.
     """
     faiss = _faiss()
     if index_type == "flat" or n < 10_000:
         return faiss.IndexFlatIP(dim)
     m = max(m for m in range(1, IVFPQ_MAX_CODE + 1) if dim % m == 0)
     nlist = int(min(4 * np.sqrt(n), n // 40, IVF_MAX_LISTS))
-    return faiss.IndexIVFPQ(faiss.IndexFlatIP(dim), dim, nlist, m, 8,
-                            faiss.METRIC_INNER_PRODUCT)
+    return faiss.index_factory(dim, f"OPQ{m},IVF{nlist},PQ{m}", faiss.METRIC_INNER_PRODUCT)
+
+
+def set_nprobe(index, nprobe: int) -> None:
+    """Probe ``nprobe`` inverted lists per query (no-op for a flat index)."""
+    if ivf_lists(index):
+        _faiss().extract_index_ivf(index).nprobe = nprobe
 
 
 def ivf_lists(index) -> int:
@@ -220,9 +225,12 @@ def train_faiss_index(index, sample: np.ndarray) -> None:
 
 
 def describe_faiss(index) -> str:
-    """``Flat`` or ``IVF<lists>,PQ<bytes>``."""
+    """``Flat``, ``IVF<lists>,PQ<bytes>`` or ``OPQ,IVF<lists>,PQ<bytes>``."""
     lists = ivf_lists(index)
-    return f"IVF{lists},PQ{_faiss().extract_index_ivf(index).code_size}" if lists else "Flat"
+    if not lists:
+        return "Flat"
+    rotated = "OPQ," if isinstance(index, _faiss().IndexPreTransform) else ""
+    return f"{rotated}IVF{lists},PQ{_faiss().extract_index_ivf(index).code_size}"
 
 
 def write_faiss_index(index, path: Path) -> int:
@@ -371,8 +379,7 @@ def load_index(path: Path, settings: IndexSettings | None = None) -> PhraseIndex
             or (sentence_vectors is not None and len(sentence_vectors) != len(sentences))
             or (len(occurrences["key"]) and int(occurrences["key"].max()) >= len(phrase_texts))):
         raise _corrupt(path, "file sizes do not match the manifest's counts")
-    if hasattr(faiss_index, "nprobe"):
-        faiss_index.nprobe = (settings or IndexSettings()).nprobe
+    set_nprobe(faiss_index, (settings or IndexSettings()).nprobe)
     return PhraseIndex(path, manifest, sentences, occurrences, phrase_texts,
                        _use_gpu(faiss_index), sentence_vectors)
 

@@ -27,7 +27,7 @@ from gener.retrieval.encoders import DEFAULT_ENCODER, Encoder, load_encoder
 from gener.retrieval.index import IndexSettings, PhraseIndex, open_index
 
 SENTENCE_WEIGHT = 1.0  # λ: weight of the evidence sentence's similarity
-DEFINITION_WEIGHT = 1.5  # ν: weight of the named document's first sentence (chosen on dev types)
+DEFINITION_WEIGHT = 1.0  # ν: weight of the named document's first sentence (chosen on dev data)
 TITLE_BONUS = 0.2  # added when the phrase is its document's title (bi-encoders)
 CLASS_PENALTY = 0.3  # subtracted for phrases naming a class rather than an entity
 
