@@ -35,6 +35,7 @@ class BuildSettings:
     deterministic: bool = False
     cache_dir: str | None = None
     progress: bool = True
+    definition_weight: float | None = None  # ν of the search score; None: the searcher's
 
 
 @dataclass
@@ -124,7 +125,8 @@ def run_retrieval(recipe: Recipe, corpus: Corpus, settings: BuildSettings, stage
     from gener.retrieval.search import retrieve
 
     retrievals = retrieve(recipe, corpus, encoder=settings.encoder,
-                          cache_dir=settings.cache_dir, progress=settings.progress)
+                          cache_dir=settings.cache_dir, progress=settings.progress,
+                          definition_weight=settings.definition_weight)
     for i, retrieval in enumerate(retrievals):
         lines = [json.dumps(s.to_dict(), sort_keys=True, ensure_ascii=False)
                  for s in retrieval.sentences]
@@ -164,8 +166,8 @@ def generate(recipe: Recipe, corpus: Corpus, work_dir: str | Path,
     from gener.retrieval.search import scoring
 
     inputs = {"recipe": recipe.to_dict(), "corpus": corpus_fingerprint,
-              "encoder": encoder_fingerprint(settings.encoder), "scoring": scoring(),
-              "gener": __version__}
+              "encoder": encoder_fingerprint(settings.encoder),
+              "scoring": scoring(settings.definition_weight), "gener": __version__}
     retrievals = run_retrieval(recipe, corpus, settings, _Stage(work_dir, "retrieval", inputs))
     timings["retrieval"] = time.perf_counter() - started
 

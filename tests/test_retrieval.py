@@ -263,3 +263,25 @@ def test_encoder_precision_is_a_setting_and_part_of_the_index_identity(monkeypat
     monkeypatch.setenv("GENER_ENCODER_PRECISION", "fp8")
     with pytest.raises(GenerError, match="GENER_ENCODER_PRECISION='fp8'"):
         load_encoder("minilm")
+
+
+def test_definition_weight_option_reaches_the_searcher(tmp_path, capsys):
+    from gener.commands.build import DEFINITION_WEIGHT_HELP
+    from gener.retrieval import search
+
+    assert f"(default {search.DEFINITION_WEIGHT})" in DEFINITION_WEIGHT_HELP
+    path = tmp_path / "docs.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in [
+        {"title": "Zorbitis", "text": "Zorbitis is an infectious disease of the lungs."},
+        {"title": "Travel", "text": "Travellers met Zorbitis in the spring."}]), encoding="utf-8")
+    argv = ["ask", "Which disease?", "--corpus", str(path), "--cache-dir", str(tmp_path / "c"),
+            "--json", "--top-k", "1"]
+
+    def top_score(*extra):
+        assert main(argv + list(extra)) == 0
+        return json.loads(capsys.readouterr().out.splitlines()[0])["score"]
+
+    assert top_score("--definition-weight", "2") > top_score() > top_score(
+        "--definition-weight", "0")
+    assert search.scoring(0.0)["definition_weight"] == 0.0
+    assert search.scoring()["definition_weight"] == search.DEFINITION_WEIGHT

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+from gener.commands.build import add_definition_weight_option
 from gener.errors import GenerError
 
 
@@ -22,6 +23,7 @@ def add_parser(subparsers) -> None:
                         help="index cache (default: $GENER_CACHE or ~/.cache/gener)")
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per line: phrase, score, type, sentence, ...")
+    add_definition_weight_option(parser)
     parser.set_defaults(run=run)
 
 
@@ -35,7 +37,8 @@ def run(args) -> int:
         raise GenerError("--top-k must be at least 1")
     subquestion = recipe_from_question(question, k=args.top_k).subquestions[0]
     searcher = open_searcher(open_corpus(args.corpus), args.encoder, args.cache_dir,
-                             progress=sys.stderr.isatty())
+                             progress=sys.stderr.isatty(),
+                             definition_weight=args.definition_weight)
     ranked = searcher.rank([question], entity_types=[subquestion.type])[0]
     if not args.json:
         print(f"{question}  (type: {subquestion.type})")

@@ -19,6 +19,17 @@ def add_build_options(parser) -> None:
                         help="give multi-type phrases their most frequent type instead of a draw")
     parser.add_argument("--cache-dir", default=None,
                         help="phrase index cache (default: $GENER_CACHE or ~/.cache/gener)")
+    add_definition_weight_option(parser)
+
+
+DEFINITION_WEIGHT_HELP = ("weight of the first sentence of the document a phrase names, in "
+                          "corpora with titled documents; 0 turns it off (default 1.0)")
+
+
+def add_definition_weight_option(parser) -> None:
+    """``--definition-weight``: ν of the search score (shared with `gener ask`)."""
+    parser.add_argument("--definition-weight", type=float, default=None, metavar="NU",
+                        help=DEFINITION_WEIGHT_HELP)
 
 
 def add_parser(subparsers) -> None:
@@ -40,7 +51,7 @@ def settings_from_args(args):
     from gener.build import BuildSettings
 
     return BuildSettings(encoder=args.encoder, seed=args.seed, deterministic=args.deterministic,
-                         cache_dir=args.cache_dir)
+                         cache_dir=args.cache_dir, definition_weight=args.definition_weight)
 
 
 def run(args) -> int:

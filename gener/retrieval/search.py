@@ -32,9 +32,11 @@ TITLE_BONUS = 0.2  # added when the phrase is its document's title (bi-encoders)
 CLASS_PENALTY = 0.3  # subtracted for phrases naming a class rather than an entity
 
 
-def scoring() -> dict[str, float]:
-    """The default score weights; a build's retrieval stage is redone when they change."""
-    return {"sentence_weight": SENTENCE_WEIGHT, "definition_weight": DEFINITION_WEIGHT,
+def scoring(definition_weight: float | None = None) -> dict[str, float]:
+    """The score weights (ν given or default); a build's retrieval is redone when they change."""
+    return {"sentence_weight": SENTENCE_WEIGHT,
+            "definition_weight": DEFINITION_WEIGHT if definition_weight is None
+            else definition_weight,
             "title_bonus": TITLE_BONUS, "class_penalty": CLASS_PENALTY}
 
 
@@ -171,18 +173,21 @@ class Searcher:
 def open_searcher(corpus: Corpus, encoder: str | Encoder = DEFAULT_ENCODER,
                   cache_dir: str | Path | None = None, progress: bool = True,
                   index_settings: IndexSettings | None = None,
-                  sentence_weight: float = SENTENCE_WEIGHT) -> Searcher:
+                  sentence_weight: float = SENTENCE_WEIGHT,
+                  definition_weight: float | None = None) -> Searcher:
     """Load the encoder and the corpus's index (building it if needed)."""
     if not isinstance(encoder, Encoder):
         encoder = load_encoder(encoder)
     index = open_index(corpus, encoder, cache_dir, index_settings, progress)
-    return Searcher(index, encoder, sentence_weight)
+    return Searcher(index, encoder, sentence_weight,
+                    definition_weight=scoring(definition_weight)["definition_weight"])
 
 
 def retrieve(recipe: Recipe, corpus: Corpus, encoder: str | Encoder = DEFAULT_ENCODER,
              cache_dir: str | Path | None = None, top_phrases: int | None = None,
              progress: bool = True, index_settings: IndexSettings | None = None,
-             sentence_weight: float = SENTENCE_WEIGHT) -> list[SubquestionRetrieval]:
+             sentence_weight: float = SENTENCE_WEIGHT,
+             definition_weight: float | None = None) -> list[SubquestionRetrieval]:
     """For each subquestion: its top k_l unique evidence sentences with the retrieved phrases.
 
     Phrases keep their raw text and offsets (``sentence[start:end] == name``); normalization
@@ -191,7 +196,7 @@ def retrieve(recipe: Recipe, corpus: Corpus, encoder: str | Encoder = DEFAULT_EN
     if not recipe.subquestions:
         raise GenerError(f"recipe {recipe.name}: no subquestions")
     searcher = open_searcher(corpus, encoder, cache_dir, progress, index_settings,
-                             sentence_weight)
+                             sentence_weight, definition_weight)
     ranked = searcher.rank([sq.question for sq in recipe.subquestions], top_phrases,
                            [sq.type for sq in recipe.subquestions])
     return [SubquestionRetrieval(sq, searcher.evidence(r, sq, sq.k))
