@@ -95,11 +95,12 @@ def test_builder_class_generates_a_shipped_config(workspace, tmp_path, monkeypat
     assert 0 < len(train) <= 6
 
 
-def test_build_redoes_retrieval_when_the_score_weights_change(workspace, tmp_path, monkeypatch):
+def test_build_redoes_retrieval_when_the_score_weights_change(workspace, tmp_path):
+    import dataclasses
+
     from gener.build import BuildSettings, generate
     from gener.corpus import TextCorpus
     from gener.recipes import load_recipe
-    from gener.retrieval import search
 
     recipe = load_recipe(str(workspace / "disease_tiny.yaml"))
     settings = BuildSettings(cache_dir=str(workspace / "cache"), progress=False)
@@ -108,7 +109,7 @@ def test_build_redoes_retrieval_when_the_score_weights_change(workspace, tmp_pat
     done = (tmp_path / "retrieval.done.json").read_text()
     assert generate(recipe, corpus, tmp_path, settings).manifest == first.manifest  # reused
     assert (tmp_path / "retrieval.done.json").read_text() == done
-    monkeypatch.setattr(search, "DEFINITION_WEIGHT", search.DEFINITION_WEIGHT + 1)
+    settings = dataclasses.replace(settings, definition_weight=settings.definition_weight + 1)
     again = generate(recipe, corpus, tmp_path, settings)
     assert (tmp_path / "retrieval.done.json").read_text() != done  # retrieved again
     assert again.manifest["version"] != first.manifest["version"]

@@ -266,10 +266,16 @@ def test_encoder_precision_is_a_setting_and_part_of_the_index_identity(monkeypat
 
 
 def test_definition_weight_option_reaches_the_searcher(tmp_path, capsys):
-    from gener.commands.build import DEFINITION_WEIGHT_HELP
+    from gener.build import BUILD_DEFINITION_WEIGHT, BuildSettings
+    from gener.cli import build_parser
+    from gener.commands.build import settings_from_args
     from gener.retrieval import search
 
-    assert f"(default {search.DEFINITION_WEIGHT})" in DEFINITION_WEIGHT_HELP
+    parser = build_parser()
+    assert parser.parse_args(["ask", "x"]).definition_weight == search.DEFINITION_WEIGHT
+    args = parser.parse_args(["build", "demo"])
+    assert settings_from_args(args).definition_weight == BUILD_DEFINITION_WEIGHT
+    assert BuildSettings().definition_weight == BUILD_DEFINITION_WEIGHT
     path = tmp_path / "docs.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in [
         {"title": "Zorbitis", "text": "Zorbitis is an infectious disease of the lungs."},

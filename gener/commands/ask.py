@@ -23,7 +23,7 @@ def add_parser(subparsers) -> None:
                         help="index cache (default: $GENER_CACHE or ~/.cache/gener)")
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per line: phrase, score, type, sentence, ...")
-    add_definition_weight_option(parser)
+    add_definition_weight_option(parser, default=1.0)
     parser.set_defaults(run=run)
 
 

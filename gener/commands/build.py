@@ -23,13 +23,13 @@ def add_build_options(parser) -> None:
 
 
 DEFINITION_WEIGHT_HELP = ("weight of the first sentence of the document a phrase names, in "
-                          "corpora with titled documents; 0 turns it off (default 1.0)")
+                          "corpora with titled documents; 0 turns it off (default {})")
 
 
-def add_definition_weight_option(parser) -> None:
-    """``--definition-weight``: ν of the search score (shared with `gener ask`)."""
-    parser.add_argument("--definition-weight", type=float, default=None, metavar="NU",
-                        help=DEFINITION_WEIGHT_HELP)
+def add_definition_weight_option(parser, default: float = 0.0) -> None:
+    """``--definition-weight``: ν of the search score (builds 0.0; `gener ask` 1.0)."""
+    parser.add_argument("--definition-weight", type=float, default=default, metavar="NU",
+                        help=DEFINITION_WEIGHT_HELP.format(default))
 
 
 def add_parser(subparsers) -> None:
