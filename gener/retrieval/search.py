@@ -104,6 +104,7 @@ class Searcher:
             if not index.contextual:
                 if sentence_sims is not None:
                     occ_scores += self.sentence_weight * sentence_sims[row][index.occ_sentence[occ]]
+                if sentence_sims is not None and self.definition_weight:
                     definition = index.key_definition[index.occ_key[occ]]
                     named = definition >= 0
                     occ_scores[named] += (self.definition_weight
