@@ -175,6 +175,42 @@ def test_ask_json_best_first_and_errors(corpus_file, cache, capsys):
     assert "unknown encoder" in err and len(err.splitlines()) == 1
 
 
+def test_questions_are_encoded_with_numpy_as_the_model_would(tmp_path, minilm):
+    from gener.retrieval.encoders import MeanPoolEncoder, mean_pool_encode
+    from tests.tiny_models import save_tiny_bert
+
+    questions = ["Which disease?", "Which state in the USA?",
+                 "Which chemical compound is toxic to the liver of rats and mice?"]
+    tiny = MeanPoolEncoder("tiny", save_tiny_bert(tmp_path / "tiny"), "cpu")
+    for encoder in (minilm, tiny):
+        fast = encoder.encode_questions(questions)
+        assert encoder._numpy is not None  # the NumPy path ran, not the model
+        exact = mean_pool_encode(encoder.model, encoder.tokenizer, questions)  # fp32 torch
+        assert fast.shape == exact.shape and fast.dtype == np.float32
+        assert np.abs(fast - exact).max() < 1e-5
+
+
+def test_asking_a_built_index_needs_neither_torch_nor_transformers(corpus_file, cache):
+    import subprocess
+    import sys
+
+    assert main(["index", "build", "--corpus", str(corpus_file), "--cache-dir", str(cache)]) == 0
+    script = ("import sys; from gener.cli import main; "
+              f"code = main(['ask', 'Which disease?', '--corpus', {str(corpus_file)!r}, "
+              f"'--cache-dir', {str(cache)!r}, '--top-k', '3', '--json']); "
+              "print('LOADED', sorted(m for m in ('torch', 'transformers') if m in sys.modules)); "
+              "sys.exit(code)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert len(rows) == 3 and {r["phrase"] for r in rows} & DISEASE
+    from gener.retrieval.encoders import GPU_DRIVER_NODES
+
+    if sys.platform == "linux" and not any(map(os.path.exists, GPU_DRIVER_NODES)):
+        assert "LOADED []" in done.stdout
+
+
 def test_index_info_command(corpus_file, cache, capsys):
     assert main(["index", "build", "--corpus", str(corpus_file), "--cache-dir", str(cache)]) == 0
     built = json.loads(capsys.readouterr().out)

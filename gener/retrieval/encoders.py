@@ -19,12 +19,14 @@ import hashlib
 import json
 import logging
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from gener.errors import GenerError
 from gener.models import MINILM, resolve_model_path
+from gener.retrieval import numpy_bert
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +35,21 @@ RETRIEVER = "gener-retriever"
 RETRIEVER_META = "gener-retriever.json"  # marks a folder written by `gener retriever train`
 MAX_LENGTH = 128
 PRECISIONS = ("fp32", "bf16")
+# Device nodes of NVIDIA (native, WSL) and ROCm drivers: without one, torch sees no GPU.
+GPU_DRIVER_NODES = ("/proc/driver/nvidia", "/dev/dxg", "/dev/kfd")
+
+
+def default_device() -> str:
+    """``cuda`` when torch sees a GPU, else ``cpu``.
+
+    On Linux without any GPU driver node torch cannot see one, so the answer comes without
+    importing torch (which alone takes ~1 s, a third of a one-question ``gener ask``).
+    """
+    if sys.platform == "linux" and not any(Path(node).exists() for node in GPU_DRIVER_NODES):
+        return "cpu"
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def default_precision(device: str) -> str:
@@ -42,8 +59,6 @@ def default_precision(device: str) -> str:
     encodes ~1.5x faster and the unit vectors keep a cosine above 0.9999 with fp32's);
     fp32 elsewhere, where bf16 would be emulated and slower.
     """
-    import torch
-
     chosen = os.environ.get("GENER_ENCODER_PRECISION", "").strip().lower()
     if chosen:
         if chosen not in PRECISIONS:
@@ -51,10 +66,22 @@ def default_precision(device: str) -> str:
                              f"{', '.join(PRECISIONS)}")
         return chosen
     if device.startswith("cuda"):
+        import torch
+
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    if device != "cpu":
+        return "fp32"
+    if sys.platform == "linux":  # the kernel lists the CPU features it enabled
+        try:
+            flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").split()
+        except OSError:
+            flags = []
+        return "bf16" if {"amx_tile", "avx512_bf16"} & set(flags) else "fp32"
+    import torch
+
     native = [getattr(torch.cpu, f, lambda: False)
               for f in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
-    return "bf16" if device == "cpu" and any(f() for f in native) else "fp32"
+    return "bf16" if any(f() for f in native) else "fp32"
 
 
 def _batches(lengths: list[int], max_batch: int, max_tokens: int) -> list[list[int]]:
@@ -98,22 +125,47 @@ class Encoder:
 
 
 class MeanPoolEncoder(Encoder):
-    """A bi-encoder: mean of the last token states, L2-normalised."""
+    """A bi-encoder: mean of the last token states, L2-normalised.
+
+    Documents go through the transformers model (batched, bf16 where native), loaded on first
+    use; questions of a local plain-BERT folder go through :class:`NumpyBert`, so that asking
+    an existing index needs neither torch nor transformers.
+    """
 
     def __init__(self, name: str, model_path: str, device: str | None = None) -> None:
-        import torch
-        from transformers import AutoModel, AutoTokenizer
-
         self.name, self.model_path = name, model_path
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.tokenizer = AutoTokenizer.from_pretrained(model_path)
-        self.model = AutoModel.from_pretrained(model_path).to(self.device).eval()
-        self.dim = int(self.model.config.hidden_size)
+        self.config = _model_config(name, model_path)
+        self.dim = int(self.config["hidden_size"])
+        self.device = device or default_device()
         self.precision = default_precision(self.device)
+        self._model = self._tokenizer = self._numpy = None
+
+    @property
+    def model(self):
+        """The transformers model (loaded on first use)."""
+        if self._model is None:
+            from transformers import AutoModel
+
+            try:
+                model = AutoModel.from_pretrained(self.model_path)
+            except (OSError, ValueError) as err:
+                raise GenerError(f"encoder {self.name!r}: cannot load its weights: "
+                                 f"{_first_line(err)}") from None
+            self._model = model.to(self.device).eval()
+        return self._model
+
+    @property
+    def tokenizer(self):
+        """The transformers tokenizer (loaded on first use)."""
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(self.model_path)
+        return self._tokenizer
 
     def identity(self) -> dict:
         # Without _name_or_path: the same model installed elsewhere must find the same index.
-        config = {k: v for k, v in self.model.config.to_dict().items() if k != "_name_or_path"}
+        config = {k: v for k, v in self.config.items() if k != "_name_or_path"}
         config = json.dumps(config, sort_keys=True, default=str)
         return {"kind": "mean-pool", "name": self.name, "dim": self.dim,
                 "model": Path(self.model_path).name if self.name == DEFAULT_ENCODER
@@ -122,13 +174,37 @@ class MeanPoolEncoder(Encoder):
                 "precision": self.precision}
 
     def encode_questions(self, questions: list[str]) -> np.ndarray:
-        return self.encode_texts(questions)
+        """Unit vectors for a few questions: NumPy for a local BERT folder, else the model."""
+        if self._numpy is None and numpy_bert.supports(self.model_path, self.config):
+            self._numpy = numpy_bert.NumpyBert(self.model_path, self.config, MAX_LENGTH)
+        if self._numpy is not None:
+            return self._numpy.encode(questions)
+        return mean_pool_encode(self.model, self.tokenizer, questions)
 
     def encode_texts(self, texts: list[str], progress: bool = False,
                      desc: str = "encoding") -> np.ndarray:
         """Unit vectors for ``texts`` (batched by length, in ``inference_mode``)."""
         return mean_pool_encode(self.model, self.tokenizer, texts, progress, desc,
                                 self.precision)
+
+
+def _model_config(name: str, model_path: str) -> dict:
+    """``config.json`` of a local model folder, or of a Hub id (downloaded when online)."""
+    folder = Path(model_path).expanduser()
+    try:
+        if folder.is_dir():
+            return numpy_bert.read_config(folder)
+        from huggingface_hub import hf_hub_download
+
+        return numpy_bert.read_config(Path(hf_hub_download(model_path, "config.json")).parent)
+    except Exception as err:  # noqa: BLE001 - offline, unknown repo, unreadable JSON
+        raise GenerError(f"unknown encoder {name!r} (use {DEFAULT_ENCODER!r}, a model folder, "
+                         f"or a Hub id when online): {_first_line(err)}") from None
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def mean_pool_encode(model, tokenizer, texts: list[str], progress: bool = False,
@@ -262,9 +338,4 @@ def load_encoder(name: str | None = None, device: str | None = None) -> Encoder:
         return MeanPoolEncoder(name, str(path), device)
     if path.suffix or name.startswith((".", "/", "~")) or name.count("/") > 1:
         raise GenerError(f"encoder {name!r}: no such folder")
-    try:
-        return MeanPoolEncoder(name, name, device)
-    except (OSError, ValueError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise GenerError(f"unknown encoder {name!r} (use {DEFAULT_ENCODER!r}, a model folder, "
-                         f"or a Hub id when online): {first}") from None
+    return MeanPoolEncoder(name, name, device)
