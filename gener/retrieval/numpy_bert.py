@@ -94,7 +94,7 @@ class NumpyBert:
         size = width // heads
         blocked = (1.0 - mask)[:, None, None, :] * np.finfo(np.float32).min
 
-        def split(t: np.ndarray) -> np.ndarray:  # (batch, length, width) -> (batch, heads, length, size)
+        def split(t: np.ndarray) -> np.ndarray:  # (batch, length, width) -> per head
             return t.reshape(len(texts), length, heads, size).transpose(0, 2, 1, 3)
 
         for layer in range(int(self.config["num_hidden_layers"])):
