@@ -2,8 +2,6 @@
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -82,15 +80,14 @@ def test_gener_match_writes_jsonl_and_dictionary(tmp_path, capsys):
 
 
 def test_gener_match_jsonl_path_stays_light(tmp_path):
+    from tests.subprocess_cli import run_cli
+
     folder = write_folder(tmp_path / "in")
-    code = ("import sys; from gener.cli import main; main(['match', '--from-gener-retrieval', "
-            f"{str(folder)!r}, '--gener-config', {str(folder / 'config.json')!r}, '--out', "
-            f"{str(tmp_path / 'out')!r}]); "
-            "print(sorted(m for m in ('torch', 'transformers', 'datasets', 'spacy', 'numpy', "
-            "'yaml') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
-    assert out.strip().splitlines()[-1] == "[]"
+    done, loaded = run_cli(["match", "--from-gener-retrieval", str(folder), "--gener-config",
+                            str(folder / "config.json"), "--out", str(tmp_path / "out")],
+                           ("torch", "transformers", "datasets", "spacy", "numpy", "yaml"))
+    assert done.returncode == 0, done.stderr
+    assert loaded == []
 
 
 def test_two_process_reading_gives_the_sequential_result(tmp_path):

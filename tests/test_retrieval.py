@@ -191,24 +191,19 @@ def test_questions_are_encoded_with_numpy_as_the_model_would(tmp_path, minilm):
 
 
 def test_asking_a_built_index_needs_neither_torch_nor_transformers(corpus_file, cache):
-    import subprocess
     import sys
 
+    from gener.retrieval.encoders import GPU_DRIVER_NODES
+    from tests.subprocess_cli import run_cli
+
     assert main(["index", "build", "--corpus", str(corpus_file), "--cache-dir", str(cache)]) == 0
-    script = ("import sys; from gener.cli import main; "
-              f"code = main(['ask', 'Which disease?', '--corpus', {str(corpus_file)!r}, "
-              f"'--cache-dir', {str(cache)!r}, '--top-k', '3', '--json']); "
-              "print('LOADED', sorted(m for m in ('torch', 'transformers') if m in sys.modules)); "
-              "sys.exit(code)")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    done, loaded = run_cli(["ask", "Which disease?", "--corpus", str(corpus_file), "--cache-dir",
+                            str(cache), "--top-k", "3", "--json"], ("torch", "transformers"))
     assert done.returncode == 0, done.stderr
     rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     assert len(rows) == 3 and {r["phrase"] for r in rows} & DISEASE
-    from gener.retrieval.encoders import GPU_DRIVER_NODES
-
     if sys.platform == "linux" and not any(map(os.path.exists, GPU_DRIVER_NODES)):
-        assert "LOADED []" in done.stdout
+        assert loaded == []
 
 
 def test_index_info_command(corpus_file, cache, capsys):
