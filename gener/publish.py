@@ -31,7 +31,7 @@ from pathlib import Path
 
 from gener import __version__
 from gener.dataset import MANIFEST, read_manifests
-from gener.errors import GenerError
+from gener.errors import GenerError, first_line
 
 DATASET_REPO = "gener"
 SPACE_REPO = "gener"
@@ -372,7 +372,7 @@ def publish(targets: list[Target], org: str | None = None, api=None,
             outcome = publish_target(api, target, org)
         except HfHubHTTPError as err:
             status = err.response.status_code if err.response is not None else "?"
-            reason = getattr(err, "server_message", None) or str(err).splitlines()[0]
+            reason = getattr(err, "server_message", None) or first_line(err)
             raise GenerError(f"{target.repo_type} {org}/{target.name}: the Hub refused "
                              f"(HTTP {status}): {reason.strip()}") from None
         except _network_errors() as err:
@@ -380,7 +380,7 @@ def publish(targets: list[Target], org: str | None = None, api=None,
                              f"{api.endpoint}: {type(err).__name__}") from None
         except (ValueError, RuntimeError) as err:
             raise GenerError(f"{target.repo_type} {org}/{target.name}: upload failed: "
-                             f"{str(err).splitlines()[0]}") from None
+                             f"{first_line(err)}") from None
         if outcome.commit:
             echo(f"{target.repo_type} {outcome.repo_id}: {len(outcome.uploaded)} files uploaded, "
                  f"{len(outcome.deleted)} deleted (commit {outcome.commit[:8]})")

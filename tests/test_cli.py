@@ -78,3 +78,10 @@ def test_k_must_be_a_positive_integer(argv, capsys):
         main(argv)
     assert exit_.value.code == 2
     assert "argument --k: must be a positive integer" in capsys.readouterr().err
+
+
+def test_first_line_of_an_error_message():
+    from gener.errors import first_line
+
+    assert first_line(ValueError("  bad value\n  at line 3")) == "bad value"
+    assert first_line(OSError()) == "OSError"  # an empty message names the error instead

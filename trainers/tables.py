@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gener.errors import GenerError
+from gener.errors import GenerError, first_line
 from trainers.model_card import INFO_NAME
 
 PLAN_PATH = Path(__file__).resolve().parent / "tables_plan.yaml"
@@ -93,7 +93,7 @@ def load_plan(path: str | Path | None = None, root: str | Path | None = None) ->
     except OSError as err:
         raise GenerError(f"cannot read plan {path}: {err.strerror}") from None
     except yaml.YAMLError as err:
-        raise GenerError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+        raise GenerError(f"{path}: not valid YAML ({first_line(err)})") from None
     if not isinstance(data, dict):
         raise GenerError(f"{path}: a plan must be a mapping")
     from gener.benchmarks import BENCHMARKS

@@ -6,7 +6,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from gener.errors import GenerError
+from gener.errors import GenerError, first_line
 
 RECIPE_DIR = Path(__file__).parent
 RULES = {
@@ -195,7 +195,7 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise GenerError(f"{path}: not valid YAML: {str(err).splitlines()[0]}") from None
+        raise GenerError(f"{path}: not valid YAML: {first_line(err)}") from None
     return parse_recipe(data, str(path))
 
 

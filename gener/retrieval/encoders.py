@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gener.errors import GenerError
+from gener.errors import GenerError, first_line
 from gener.models import MINILM, resolve_model_path
 from gener.retrieval import numpy_bert
 
@@ -150,7 +150,7 @@ class MeanPoolEncoder(Encoder):
                 model = AutoModel.from_pretrained(self.model_path)
             except (OSError, ValueError) as err:
                 raise GenerError(f"encoder {self.name!r}: cannot load its weights: "
-                                 f"{_first_line(err)}") from None
+                                 f"{first_line(err)}") from None
             self._model = model.to(self.device).eval()
         return self._model
 
@@ -199,12 +199,7 @@ def _model_config(name: str, model_path: str) -> dict:
         return numpy_bert.read_config(Path(hf_hub_download(model_path, "config.json")).parent)
     except Exception as err:  # noqa: BLE001 - offline, unknown repo, unreadable JSON
         raise GenerError(f"unknown encoder {name!r} (use {DEFAULT_ENCODER!r}, a model folder, "
-                         f"or a Hub id when online): {_first_line(err)}") from None
-
-
-def _first_line(err: Exception) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
+                         f"or a Hub id when online): {first_line(err)}") from None
 
 
 def mean_pool_encode(model, tokenizer, texts: list[str], progress: bool = False,

@@ -31,7 +31,7 @@ import numpy as np
 
 from gener.corpus import Corpus, Sentence
 from gener.dataset import atomic_write_text
-from gener.errors import GenerError
+from gener.errors import GenerError, first_line
 from gener.normalize import strip_punctuation
 from gener.retrieval.candidates import CANDIDATE_VERSION, extract_candidates, load_tagger
 from gener.retrieval.encoders import Encoder
@@ -372,7 +372,7 @@ def load_index(path: Path, settings: IndexSettings | None = None) -> PhraseIndex
         vectors_file = path / "sentences.npy"
         sentence_vectors = np.load(vectors_file) if vectors_file.exists() else None
     except (OSError, ValueError, KeyError, TypeError, RuntimeError, EOFError) as err:
-        raise _corrupt(path, f"{type(err).__name__}: {str(err).splitlines()[0][:200]}") from None
+        raise _corrupt(path, f"{type(err).__name__}: {first_line(err)[:200]}") from None
     if (len(sentences) != counts.get("sentences") or len(phrase_texts) != counts.get("phrases")
             or len(occurrences["key"]) != counts.get("occurrences")
             or faiss_index.ntotal != len(phrase_texts)

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from gener.corpus import Corpus, Sentence
-from gener.errors import GenerError
+from gener.errors import GenerError, first_line
 from gener.retrieval.candidates import extract_candidates, load_tagger
 from gener.retrieval.encoders import Encoder
 from gener.retrieval.index import candidate_occurrences
@@ -88,7 +88,7 @@ class DatasetsStreamCorpus(Corpus):
         except GenerError:
             raise
         except Exception as err:  # datasets raises many types; report them in one line
-            raise GenerError(f"{self.path}: cannot stream: {str(err).splitlines()[0]}") from None
+            raise GenerError(f"{self.path}: cannot stream: {first_line(err)}") from None
 
 
 def shard_sentences(sentences: Iterable[Sentence], shard: int,
@@ -248,7 +248,7 @@ class _Shard:
                      for name in ("phrases", "sentences") if not meta.get("contextual")
                      or name == "phrases"}
         except (OSError, ValueError, KeyError, EOFError) as err:
-            raise _bad_shard(folder, f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"
+            raise _bad_shard(folder, f"{type(err).__name__}: {first_line(err)[:200]}"
                              ) from None
         n_occ = counts["occurrences"]
         if (len(self.phrase_texts) != counts["phrases"] or
