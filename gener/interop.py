@@ -15,6 +15,7 @@ from pathlib import Path
 from gener.artifacts import RetrievedPhrase, RetrievedSentence, SubquestionRetrieval
 from gener.errors import GenerError
 from gener.recipes import Subquestion
+from gener.recipes.recipe import with_other_types
 
 # GeNER's configs/default.json.
 GENER_DEFAULTS = {
@@ -66,7 +67,7 @@ def load_gener_config(path: str | Path) -> list[Subquestion]:
         question = str(merged["query_template"]).replace("[TYPE]", subtype)
         subquestions.append(Subquestion(str(entry["type"]), subtype, int(merged["top_k"]),
                                         tuple(sorted(rules)), question))
-    return subquestions
+    return list(with_other_types(subquestions))
 
 
 def retrieval_file(folder: Path, subtype: str) -> Path:

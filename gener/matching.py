@@ -577,7 +577,8 @@ def _normalized_parts(names, subquestion) -> dict[str, list[tuple[str, int, int]
 
     rules = subquestion.rules
     split, strip, lower3, the, stop = (r in rules for r in (1, 2, 3, 4, 6))
-    forms = sorted(type_word_forms(subquestion.type)) if 7 in rules else []
+    forms = sorted({f for t in subquestion.class_types for f in type_word_forms(t)}) \
+        if 7 in rules else []
     generic = re.compile("|".join(map(re.escape, forms))).search if forms else None
     parts = {}
     for name in names:
@@ -593,7 +594,8 @@ def _normalized_parts(names, subquestion) -> dict[str, list[tuple[str, int, int]
         low = text.lower()
         if len(text) >= 3 and not (split and _AND(name)) \
                 and not (lower3 and name.islower()) \
-                and not (stop and low in STOPWORDS) and not (generic and generic(low)):
+                and not (stop and (low in STOPWORDS or low[0].isdigit())) \
+                and not (generic and generic(low)):
             parts[name] = [(text, start, start + len(text))]
         else:
             parts[name] = normalize_span(name, 0, subquestion)

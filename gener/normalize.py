@@ -7,9 +7,13 @@ Rules apply in order, each only when ``subquestion.has_rule(n)``:
 3. :func:`is_all_lowercase` - drop phrases whose letters are all lowercase;
 4. :func:`strip_leading_the` - drop a leading "the";
 5. :func:`is_too_short` - drop phrases shorter than 3 characters;
-6. :func:`is_stopword` - drop phrases whose lowercase form is a stopword;
+6. :func:`is_stopword` - drop phrases whose lowercase form is a stopword, and
+   :func:`is_quantity` counts and measures ("10 mg", "3 cases");
 7. :func:`is_type_word_or_generic` - drop the [TYPE] word itself, its plural/singular, and
-   generic phrases built from it ("particular disease", "countries", "these sports teams").
+   generic phrases built from it ("particular disease", "countries", "these sports teams");
+   :func:`uses_type_word_as_modifier` - drop compounds in which the type's head word
+   modifies another noun ("disease gene", "city council"): they name something else.
+   Both tests use the types of all the recipe's subquestions (``Subquestion.class_types``).
 
 :func:`normalize_span` applies them to a span of a sentence and keeps character offsets, so
 that :func:`normalize_retrieval` can rewrite retrieved phrases in place.
@@ -26,6 +30,7 @@ _AND = re.compile(r"\s+and\s+")
 _STRIP = string.punctuation + string.whitespace + "\u201c\u201d\u2018\u2019\u00ab\u00bb\u2013\u2014"
 _THE = re.compile(r"^the\s+", re.IGNORECASE)
 _WORD = re.compile(r"[^\W_]+(?:'s)?")
+_QUANTITY = re.compile(r"^\d[\d.,\s]*(?:\s[a-z]+)+$")
 
 # The NLTK English stopword list, plus "us" (the paper's own example of a stopword).
 STOPWORDS = frozenset("""
@@ -50,6 +55,9 @@ minor new old known unknown common rare typical individual separate distinct num
 one two three few more most its their his her our your my which what whose
 """.split())
 _PREPOSITIONS = frozenset("in of for on at from with by to".split())
+# Words that may follow a type word inside a name of that type ("von Willebrand disease
+# type B", "Usher syndrome 2"): subtype designators.
+_DESIGNATOR = re.compile(r"^(?:types?|subtypes?|\d+[a-z]?|[a-z]|[ivx]+)$")
 _IRREGULAR = {"person": "people", "man": "men", "woman": "women", "child": "children"}
 
 
@@ -83,6 +91,14 @@ def is_stopword(name: str) -> bool:
     return name.lower() in STOPWORDS
 
 
+def is_quantity(name: str) -> bool:
+    """Rule 6 (extended): a count or measure, a number followed by lowercase words only
+    ("10 mg", "3 cases", "24 year old male"), which is never a name. Rule 3 drops these
+    where it applies; this drops them where lowercase names are kept ("5-fluorouracil" is
+    not a quantity: it has a hyphen)."""
+    return _QUANTITY.match(name) is not None
+
+
 @lru_cache(maxsize=1024)
 def type_word_forms(entity_type: str) -> frozenset[str]:
     """Lowercase content words of the type and their simple singular/plural forms.
@@ -90,15 +106,26 @@ def type_word_forms(entity_type: str) -> frozenset[str]:
     For a type with a prepositional phrase ("state in the USA") only the words before the
     preposition count, so "USA" is not a type word but "state" and "states" are.
     """
+    forms = set()
+    for word in _type_words(entity_type):
+        forms.update(_number_forms(word))
+    return frozenset(forms)
+
+
+@lru_cache(maxsize=1024)
+def type_head_forms(entity_type: str) -> frozenset[str]:
+    """Singular/plural forms of the type's head word: its last word before any preposition."""
+    words = _type_words(entity_type)
+    return frozenset(_number_forms(words[-1])) if words else frozenset()
+
+
+def _type_words(entity_type: str) -> list[str]:
     words = []
     for word in entity_type.lower().split():
         if word in _PREPOSITIONS:
             break
         words.append(word)
-    forms = set()
-    for word in words:
-        forms.update(_number_forms(word))
-    return frozenset(forms)
+    return words
 
 
 def is_type_word_or_generic(name: str, entity_type: str) -> bool:
@@ -113,6 +140,23 @@ def is_type_word_or_generic(name: str, entity_type: str) -> bool:
     forms = type_word_forms(entity_type)
     words = [w for w in _WORD.findall(name.lower()) if w not in GENERIC_WORDS]
     return bool(words) and all(w in forms for w in words)
+
+
+def uses_type_word_as_modifier(name: str, entity_type: str) -> bool:
+    """Rule 7 (extended): the type's head word modifies a following word, so the phrase's head
+    is something else: "disease gene", "disease locus", "city council", "drug resistance".
+
+    The head word is the type's last word before any preposition ("team" in "sports team",
+    "state" in "state in the USA"). Kept: the head word last ("heart disease"), followed by a
+    preposition ("disease of the heart") or by subtype designators only ("disease type 2").
+    """
+    head = type_head_forms(entity_type)
+    words = _WORD.findall(name.lower())
+    for i, word in enumerate(words[:-1]):
+        if word in head and words[i + 1] not in _PREPOSITIONS \
+                and not all(_DESIGNATOR.match(w) for w in words[i + 1:]):
+            return True
+    return False
 
 
 def normalize_span(name: str, start: int, subquestion) -> list[tuple[str, int, int]]:
@@ -133,9 +177,11 @@ def normalize_span(name: str, start: int, subquestion) -> list[tuple[str, int, i
             text, s = text[lead:], s + lead
         if not text or (5 in rules and is_too_short(text)):
             continue
-        if 6 in rules and is_stopword(text):
+        if 6 in rules and (is_stopword(text) or is_quantity(text)):
             continue
-        if 7 in rules and is_type_word_or_generic(text, subquestion.type):
+        if 7 in rules and any(is_type_word_or_generic(text, t)
+                              or uses_type_word_as_modifier(text, t)
+                              for t in subquestion.class_types):
             continue
         out.append((text, start + s, start + s + len(text)))
     return out

@@ -2,6 +2,7 @@
 
 import json
 import random
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -220,8 +221,9 @@ def test_fast_normalization_equals_normalize_span(names, rules, entity_type):
     from gener.matching import _normalized_parts
     from gener.normalize import normalize_span
 
-    subquestion = sq("LOC", sorted(rules), entity_type)
-    names += ["The Sand", "Hand", "Diseases", "teams", "WAS", "and", "Sports Teams"]
+    subquestion = replace(sq("LOC", sorted(rules), entity_type), other_types=("drug",))
+    names += ["The Sand", "Hand", "Diseases", "teams", "WAS", "and", "Sports Teams", "10 mg",
+              "3 Cases", "drugs", "drug abuse", "disease gene", "team owners", "Drug"]
     assert _normalized_parts(names, subquestion) == {
         name: normalize_span(name, 0, subquestion) for name in names}
 

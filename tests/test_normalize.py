@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 from gener.artifacts import RetrievedPhrase, RetrievedSentence, SubquestionRetrieval
 from gener.normalize import (
     is_all_lowercase,
+    is_quantity,
     is_stopword,
     is_too_short,
     is_type_word_or_generic,
@@ -15,8 +16,9 @@ from gener.normalize import (
     split_on_and,
     strip_leading_the,
     strip_punctuation,
+    uses_type_word_as_modifier,
 )
-from gener.recipes import Subquestion
+from gener.recipes import Subquestion, load_recipe
 
 
 def sq(entity_type="sports team", rules=(1, 2, 3, 4, 5, 6, 7)):
@@ -47,6 +49,42 @@ def test_rule_7_type_word_plural_and_generic_phrases():
     assert not is_type_word_or_generic("Crohn's disease", "disease")
     assert not is_type_word_or_generic("Boston Red Sox", "sports team")
     assert not is_type_word_or_generic("USA", "state in the USA")
+
+
+def test_rule_7_drops_compounds_whose_head_is_not_the_type_word():
+    for name, entity_type in [("disease gene", "disease"), ("Norrie disease locus", "disease"),
+                              ("Disease duration", "disease"), ("city council", "city"),
+                              ("sports team owners", "sports team"),
+                              ("State University", "state in the USA"),
+                              ("drug - induced hepatitis", "drug")]:
+        assert uses_type_word_as_modifier(name, entity_type), name
+    for name, entity_type in [("heart disease", "disease"), ("diseases", "disease"),
+                              ("disease of the heart", "disease"), ("Mexico City", "city"),
+                              ("von Willebrand disease type B", "disease"),
+                              ("Usher syndrome 2", "disease"), ("New York State", "state in the USA"),
+                              ("genetic disorder", "disease")]:
+        assert not uses_type_word_as_modifier(name, entity_type), name
+    assert normalize_phrase("the disease locus", sq("disease")) == []
+    assert normalize_phrase("disease locus", sq("disease", rules=(2,))) == ["disease locus"]
+
+
+def test_rule_7_drops_the_type_words_of_the_recipes_other_subquestions():
+    disorder = {s.type: s for s in load_recipe("ncbi_disease").subquestions}["disorder"]
+    assert disorder.other_types == ("disease", "condition")
+    assert normalize_phrase("disease", disorder) == []
+    assert normalize_phrase("disease gene", disorder) == []
+    assert normalize_phrase("Norrie disease", disorder) == ["Norrie disease"]
+    assert normalize_phrase("disease", sq("disorder", rules=(7,))) == ["disease"]  # alone
+    chemical = load_recipe("bc5cdr").subquestions[1]
+    assert chemical.type == "chemical compound" and normalize_phrase("drugs", chemical) == []
+
+
+def test_rule_6_drops_counts_and_measures():
+    for name in ["10 mg", "0 . 5 mg", "3 cases", "24 year old male"]:
+        assert is_quantity(name), name
+        assert normalize_phrase(name, sq("drug", rules=(6,))) == []
+    for name in ["5 - fluorouracil", "17 % adrenomyeloneuropathy", "3 Cases", "1990", "mg 10"]:
+        assert not is_quantity(name), name
 
 
 def test_normalize_phrase_applies_enabled_rules_in_order():

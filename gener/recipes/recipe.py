@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from gener.errors import GenerError, first_line
@@ -41,10 +41,25 @@ class Subquestion:
     k: int
     rules: tuple[int, ...]
     question: str
+    # The types of the recipe's other subquestions: rule 7 drops their type words as well
+    # ("disease" retrieved for "Which disorder?", "drug" for "Which chemical compound?").
+    other_types: tuple[str, ...] = ()
 
     def has_rule(self, rule: int) -> bool:
         """Whether normalization/matching rule ``rule`` (1-10) applies to this subquestion."""
         return rule in self.rules
+
+    @property
+    def class_types(self) -> tuple[str, ...]:
+        """Its own type, then the recipe's other types: the class nouns that rule 7 drops."""
+        return (self.type, *self.other_types)
+
+
+def with_other_types(subquestions) -> tuple[Subquestion, ...]:
+    """The subquestions, each knowing the distinct types of the others (for rule 7)."""
+    types = list(dict.fromkeys(sq.type for sq in subquestions))
+    return tuple(replace(sq, other_types=tuple(t for t in types if t != sq.type))
+                 for sq in subquestions)
 
 
 @dataclass(frozen=True)
@@ -88,9 +103,7 @@ class Recipe:
 
     def with_k(self, k: int) -> Recipe:
         """A copy whose subquestions all retrieve ``k`` sentences (for quick runs)."""
-        subquestions = tuple(
-            Subquestion(sq.label, sq.type, k, sq.rules, sq.question) for sq in self.subquestions
-        )
+        subquestions = tuple(replace(sq, k=k) for sq in self.subquestions)
         return Recipe(self.name, subquestions, self.description, self.benchmark,
                       self.self_training, self.source)
 
@@ -171,7 +184,7 @@ def parse_recipe(data: object, source: str = "<memory>") -> Recipe:
     benchmark = data.get("benchmark")
     if benchmark is not None and not isinstance(benchmark, str):
         raise _fail(source, "benchmark", "must be a string")
-    return Recipe(name, tuple(subquestions), description, benchmark,
+    return Recipe(name, with_other_types(subquestions), description, benchmark,
                   SelfTrainingConfig(**st), source)
 
 

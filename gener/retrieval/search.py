@@ -128,7 +128,7 @@ class Searcher:
 
     def valid(self, occ: int, sq: Subquestion) -> bool:
         """Whether any part of the occurrence's phrase survives the subquestion's rules."""
-        cache_key = (self.phrase_text(occ), sq.type, sq.rules)
+        cache_key = (self.phrase_text(occ), sq.class_types, sq.rules)
         if cache_key not in self._valid:
             self._valid[cache_key] = bool(self._survivors(occ, sq))
         return self._valid[cache_key]
