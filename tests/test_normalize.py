@@ -61,7 +61,8 @@ def test_rule_7_drops_compounds_whose_head_is_not_the_type_word():
     for name, entity_type in [("heart disease", "disease"), ("diseases", "disease"),
                               ("disease of the heart", "disease"), ("Mexico City", "city"),
                               ("von Willebrand disease type B", "disease"),
-                              ("Usher syndrome 2", "disease"), ("New York State", "state in the USA"),
+                              ("Usher syndrome 2", "disease"),
+                              ("New York State", "state in the USA"),
                               ("genetic disorder", "disease")]:
         assert not uses_type_word_as_modifier(name, entity_type), name
     assert normalize_phrase("the disease locus", sq("disease")) == []
