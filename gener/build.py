@@ -41,6 +41,16 @@ class BuildSettings:
     # ν of the search score. 0 for builds: on the benchmarks' validation splits, taggers
     # trained on ν = 1 data scored a lower mean F1 (bench/RETRIEVAL.md).
     definition_weight: float = BUILD_DEFINITION_WEIGHT
+    # How phrases retrieved for several labels are labelled: "phrase" (the label whose
+    # questions the phrase text is most similar to; gener.phrase_labels) or "counts" (the
+    # paper's draw in proportion to retrieval counts).
+    labeling: str = "phrase"
+    # Rule 9: skip all lowercase single tokens ("all", the paper's) or only common words
+    # ("common", gener.common_words); None: the recipe's choice.
+    rule9: str | None = None
+    # Rule 8's abbreviations: tagged where defined ("sentence", the paper's) or also made
+    # dictionary entries ("dictionary"), except common words ("AS", "WAS").
+    abbreviations: str = "dictionary"
 
 
 @dataclass
@@ -73,6 +83,7 @@ def _slug(text: str) -> str:
 
 
 RECORDS, DICTIONARY, STATS = "records.jsonl", "dictionary.json", "stats.json"
+PHRASE_LABELS = "phrase_labels.json"
 
 
 @dataclass
@@ -122,34 +133,55 @@ def load_retrievals(recipe: Recipe, work_dir: str | Path) -> list[SubquestionRet
     return retrievals
 
 
+def load_phrase_labels(work_dir: str | Path) -> dict[str, str]:
+    """The retrieval stage's ``{phrase key: label}`` (empty when it chose none)."""
+    path = Path(work_dir) / "retrieval" / PHRASE_LABELS
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
 def run_retrieval(recipe: Recipe, corpus: Corpus, settings: BuildSettings, stage: _Stage):
-    """Retrieve (or reload) phrases and evidence sentences for every subquestion."""
+    """Retrieve (or reload) phrases and evidence sentences for every subquestion, and label
+    the phrases retrieved (``settings.labeling``); return the retrievals and the labels."""
     if stage.finished():
         logger.info("retrieval: reusing %s", stage.dir)
-        return load_retrievals(recipe, stage.dir.parent)
-    from gener.retrieval.search import retrieve
+        work_dir = stage.dir.parent
+        return load_retrievals(recipe, work_dir), load_phrase_labels(work_dir)
+    from gener.phrase_labels import label_phrases
+    from gener.retrieval.search import open_searcher, retrieve_with
 
-    retrievals = retrieve(recipe, corpus, encoder=settings.encoder,
-                          cache_dir=settings.cache_dir, progress=settings.progress,
-                          definition_weight=settings.definition_weight)
+    searcher = open_searcher(corpus, settings.encoder, settings.cache_dir, settings.progress,
+                             definition_weight=settings.definition_weight)
+    retrievals = retrieve_with(searcher, recipe)
+    labels = {}
+    if settings.labeling == "phrase" and not searcher.index.contextual:
+        labels = label_phrases(retrievals, searcher.phrase_similarities)
     for i, retrieval in enumerate(retrievals):
         lines = [json.dumps(s.to_dict(), sort_keys=True, ensure_ascii=False)
                  for s in retrieval.sentences]
         atomic_write_text(_retrieval_file(stage.dir, i, retrieval.subquestion.type),
                           "\n".join(lines) + ("\n" if lines else ""))
+    atomic_write_text(stage.dir / PHRASE_LABELS,
+                      json.dumps(labels, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
     stage.mark_done()
-    return retrievals
+    return retrievals, labels
 
 
-def run_annotation(retrievals, recipe: Recipe, settings: BuildSettings, stage: _Stage) -> Path:
+def run_annotation(retrievals, recipe: Recipe, settings: BuildSettings, stage: _Stage,
+                   phrase_labels: dict[str, str] | None = None) -> Path:
     """Normalize, build the pseudo-dictionary and match; write records, dictionary and stats."""
     if stage.finished():
         logger.info("matching: reusing %s", stage.dir)
         return stage.dir
+    from gener.common_words import common_words
     from gener.matching import annotate, write_jsonl
 
+    rule9 = settings.rule9 or recipe.rule9
     result = annotate(retrievals, recipe.labels, seed=settings.seed,
-                      deterministic=settings.deterministic, progress=settings.progress)
+                      deterministic=settings.deterministic, progress=settings.progress,
+                      phrase_labels=phrase_labels,
+                      common_words=common_words() if rule9 == "common" else None,
+                      abbreviation_entries=common_words()
+                      if settings.abbreviations == "dictionary" else None)
     if not result.records:
         raise GenerError(f"recipe {recipe.name}: retrieval returned no sentences")
     write_jsonl(result.records, stage.dir / RECORDS)
@@ -172,14 +204,17 @@ def generate(recipe: Recipe, corpus: Corpus, work_dir: str | Path,
 
     inputs = {"recipe": recipe.to_dict(), "corpus": corpus_fingerprint,
               "encoder": encoder_fingerprint(settings.encoder),
-              "scoring": scoring(settings.definition_weight), "gener": __version__}
-    retrievals = run_retrieval(recipe, corpus, settings, _Stage(work_dir, "retrieval", inputs))
+              "scoring": scoring(settings.definition_weight), "labeling": settings.labeling,
+              "gener": __version__}
+    retrievals, phrase_labels = run_retrieval(recipe, corpus, settings,
+                                              _Stage(work_dir, "retrieval", inputs))
     timings["retrieval"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    inputs = {**inputs, "seed": settings.seed, "deterministic": settings.deterministic}
+    inputs = {**inputs, "seed": settings.seed, "deterministic": settings.deterministic,
+              "rule9": settings.rule9 or recipe.rule9, "abbreviations": settings.abbreviations}
     annotation_dir = run_annotation(retrievals, recipe, settings,
-                                    _Stage(work_dir, "matching", inputs))
+                                    _Stage(work_dir, "matching", inputs), phrase_labels)
     timings["matching"] = time.perf_counter() - started
     stats = json.loads((annotation_dir / STATS).read_text(encoding="utf-8"))
     manifest = {
@@ -191,6 +226,9 @@ def generate(recipe: Recipe, corpus: Corpus, work_dir: str | Path,
         "corpus": corpus.name,
         "corpus_fingerprint": corpus_fingerprint,
         "encoder": settings.encoder,
+        "labeling": settings.labeling,
+        "rule9": settings.rule9 or recipe.rule9,
+        "abbreviations": settings.abbreviations,
         "seed": settings.seed,
         "deterministic": settings.deterministic,
         "version": f"{__version__}+{_digest(inputs)}",

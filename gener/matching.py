@@ -260,8 +260,13 @@ class _TagRuns(dict):
 class _Matcher:
     """What every chunk shares: the encoded automaton, label choices and output pieces."""
 
-    def __init__(self, dictionary: PseudoDictionary, seed: int, deterministic: bool, miner):
+    def __init__(self, dictionary: PseudoDictionary, seed: int, deterministic: bool, miner,
+                 key_labels: dict[str, int] | None = None,
+                 common_words: frozenset[str] | None = None):
         labels = dictionary.labels
+        # Rule 9 skips single lowercase tokens; given these words, only those among them.
+        self.common_words = common_words
+        self.key_labels = key_labels or {}  # key -> label index of its retrieved spans
         order = {label: i for i, label in enumerate(labels)}
         counts = dictionary.counts
         # Per key id: label index, or -1 for a seeded draw among ``multi[kid]``.
@@ -434,6 +439,7 @@ class _Matcher:
         sentence's codes, or else by tokenizing the text before it.
         """
         names, vocab, key_codes = self.names, self.vocab, self.key_codes
+        key_labels = self.key_labels
         out: list = [None] * len(items)
         for i, (group, sent) in enumerate(items):
             if not sent.phrases and not sent.abbreviations:
@@ -478,12 +484,12 @@ class _Matcher:
                         if s < te and ts < e:
                             break
                     else:
-                        spans.append([ts, te, group.label, RETRIEVED])
+                        spans.append([ts, te, key_labels.get(key, group.label), RETRIEVED])
                         kept.append(key)
                         continue
                     skips["overlapping_retrieved"] += 1
                 else:
-                    spans.append([ts, ts + n, group.label, RETRIEVED])
+                    spans.append([ts, ts + n, key_labels.get(key, group.label), RETRIEVED])
                     kept.append(key)
             if sent.abbreviations and group.rule8:
                 keys = set(kept)
@@ -504,12 +510,14 @@ class _Matcher:
         """
         keys, longest = self.keys, self.longest
         any9, all9 = any(skip9), all(skip9)
+        common = self.common_words
+        lower = str.islower if common is None else (lambda w: w.islower() and w in common)
         selected = []
         for m in _RUNS.finditer(encoded):
             run, g = m.group(), m.start()
             value = keys.get(run)
             size = len(run)
-            if value is not None and (size > 1 or not any9 or not words[g].islower() or (
+            if value is not None and (size > 1 or not any9 or not lower(words[g]) or (
                     not all9 and not skip9[bisect.bisect_right(starts, g) - 1])):
                 selected.append((g, value))
                 continue
@@ -517,7 +525,7 @@ class _Matcher:
             while i < size:
                 for k in range(min(longest, size - i), 0, -1):
                     value = keys.get(run[i:i + k])
-                    if value is not None and (k > 1 or not any9 or not words[g + i].islower()
+                    if value is not None and (k > 1 or not any9 or not lower(words[g + i])
                                               or (not all9 and not skip9[bisect.bisect_right(
                                                   starts, g + i) - 1])):
                         selected.append((g + i, value))
@@ -602,22 +610,52 @@ def _normalized_parts(names, subquestion) -> dict[str, list[tuple[str, int, int]
     return parts
 
 
-def _dictionary(retrievals, labels: list[str], normalize: bool):
-    """The pseudo-dictionary and a :class:`_Group` per retrieval."""
+def _dictionary(retrievals, labels: list[str], normalize: bool,
+                abbreviation_entries: frozenset[str] | None = None, phrase_labels=None):
+    """The pseudo-dictionary and a :class:`_Group` per retrieval.
+
+    With ``abbreviation_entries``, rule 8's abbreviations become entries too (see
+    :func:`match`), each with the label of its long form.
+    """
     dictionary = PseudoDictionary(labels)
     order = {label: i for i, label in enumerate(labels)}
     groups = []
+    abbreviations = []
     for retrieval in retrievals:
         adds, parts, keys = _phrase_counts(retrieval, normalize)
         dictionary.add_keys(adds, retrieval.subquestion.label)
         groups.append(_Group(retrieval.subquestion, order.get(retrieval.subquestion.label, -1),
                              parts, keys))
+        if abbreviation_entries is not None and retrieval.subquestion.has_rule(8):
+            abbreviations += _abbreviation_entries(retrieval, parts, keys, abbreviation_entries,
+                                                   phrase_labels or {})
+    for key, label in abbreviations:
+        dictionary.add_keys([(key, 1)], label)
     return dictionary, groups
+
+
+def _abbreviation_entries(retrieval, parts, keys, excluded, phrase_labels) -> list:
+    """``(key, label)`` of each abbreviation whose long form was retrieved in its sentence,
+    unless it is a single character or an ``excluded`` word ("AS", "WAS")."""
+    label = retrieval.subquestion.label
+    entries = []
+    for sentence in retrieval.sentences:
+        if not sentence.abbreviations:
+            continue
+        retrieved = {keys[text] for p in sentence.phrases
+                     for text in ([t for t, _, _ in parts[p.name]] if parts else [p.name])}
+        for short, long in sorted(sentence.abbreviations.items()):
+            long_key, short_key = phrase_key(str(long)), phrase_key(str(short))
+            if long_key in retrieved and len(short_key) > 1 and short_key not in excluded:
+                entries.append((short_key, phrase_labels.get(long_key, label)))
+    return entries
 
 
 def match(retrievals, labels: list[str], seed: int = 0, deterministic: bool = False,
           progress: bool = True, miner=None, workers: int | None = None,
-          normalize: bool = False) -> MatchResult:
+          normalize: bool = False, phrase_labels: dict[str, str] | None = None,
+          common_words: frozenset[str] | None = None,
+          abbreviation_entries: frozenset[str] | None = None) -> MatchResult:
     """Annotate retrievals (see the module docstring).
 
     The phrases must already be normalized (rules 1-7), unless ``normalize`` is true: then
@@ -625,16 +663,25 @@ def match(retrievals, labels: list[str], seed: int = 0, deterministic: bool = Fa
     ``miner`` is a set of mined phrase keys (:func:`gener.phrase_mining.mine_phrases`) used
     for subquestions with rule 10. Sentences are not de-duplicated across subquestions.
     ``workers``: processes to split the sentences between (None: automatic); the output does
-    not depend on it.
+    not depend on it. ``phrase_labels`` maps phrase keys to the one label they get wherever
+    they are tagged (retrieved or matched; :mod:`gener.phrase_labels`); their dictionary
+    entry holds all their retrievals under that label. With ``common_words``, rule 9 skips
+    only the single lowercase tokens in that set (:mod:`gener.common_words`). With
+    ``abbreviation_entries`` (a set of excluded words), each rule-8 abbreviation of a
+    retrieved phrase is also a dictionary entry (with its long form's label), so it is
+    matched in every sentence, not only where it was defined, unless it has one character
+    or is an excluded word (common words: "AS" for Angelman syndrome would match "as").
     """
     enabled = gc.isenabled()
     gc.disable()  # millions of small acyclic objects: collections would only cost time
     try:
-        dictionary, groups = _dictionary(retrievals, labels, normalize)
+        dictionary, groups = _dictionary(retrievals, labels, normalize, abbreviation_entries,
+                                         phrase_labels)
         if not dictionary.counts:
             raise GenerError("empty pseudo-dictionary: no retrieved phrase survived "
                              "normalization")
-        matcher = _Matcher(dictionary, seed, deterministic, miner)
+        key_labels = _fix_labels(dictionary, phrase_labels or {})
+        matcher = _Matcher(dictionary, seed, deterministic, miner, key_labels, common_words)
         items = [(group, sent) for group, r in zip(groups, retrievals, strict=True)
                  for sent in r.sentences]
         n = _workers(workers, len(items))
@@ -646,6 +693,22 @@ def match(retrievals, labels: list[str], seed: int = 0, deterministic: bool = Fa
     stats = _merged_stats(dictionary, [part for _, part in parts])
     return MatchResult(Records([text for texts, _ in parts for text in texts]), dictionary,
                        stats)
+
+
+def _fix_labels(dictionary: PseudoDictionary, phrase_labels: dict[str, str]) -> dict[str, int]:
+    """Give each dictionary key of ``phrase_labels`` its one label; their label indices."""
+    order = {label: i for i, label in enumerate(dictionary.labels)}
+    unknown = sorted(set(phrase_labels.values()) - set(order))
+    if unknown:
+        raise GenerError(f"phrase labels {', '.join(unknown)} are not among the recipe's "
+                         f"labels ({', '.join(dictionary.labels)})")
+    fixed = {}
+    for key, types in dictionary.counts.items():
+        label = phrase_labels.get(key)
+        if label is not None:
+            dictionary.counts[key] = {label: sum(types.values())}
+            fixed[key] = order[label]
+    return fixed
 
 
 def _merged_stats(dictionary: PseudoDictionary, parts: list[dict]) -> dict:
@@ -977,11 +1040,14 @@ def _progress_bar(total: int, progress: bool):
 
 def annotate(retrievals, labels: list[str], seed: int = 0, deterministic: bool = False,
              progress: bool = True, detect_abbreviations: bool = True,
-             workers: int | None = None) -> MatchResult:
+             workers: int | None = None, phrase_labels: dict[str, str] | None = None,
+             common_words: frozenset[str] | None = None,
+             abbreviation_entries: frozenset[str] | None = None) -> MatchResult:
     """The whole stage: rules 1-7, rule 8 (scispacy, when ``detect_abbreviations``), rule 10
     (phrase mining over all evidence sentences), then :func:`match`.
 
     With ``detect_abbreviations=False`` the ``abbreviations`` already in the retrievals are used.
+    ``phrase_labels``, ``common_words`` and ``abbreviation_entries``: see :func:`match`.
     """
     normalize = True  # by match(), without building normalized copies
     if detect_abbreviations and any(r.subquestion.has_rule(8) for r in retrievals):
@@ -997,7 +1063,8 @@ def annotate(retrievals, labels: list[str], seed: int = 0, deterministic: bool =
 
         miner = mine_phrases(tokenize(s.sentence) for r in retrievals for s in r.sentences)
     return match(retrievals, labels, seed, deterministic, progress, miner=miner,
-                 workers=workers, normalize=normalize)
+                 workers=workers, normalize=normalize, phrase_labels=phrase_labels,
+                 common_words=common_words, abbreviation_entries=abbreviation_entries)
 
 
 def _jsonl_lines(records):

@@ -89,6 +89,19 @@ def test_abbreviations_tagged_where_they_occur_but_not_in_dictionary():
     assert "cd" not in result.dictionary.counts
 
 
+def test_abbreviation_entries_are_matched_everywhere_except_common_words():
+    retrieval = SubquestionRetrieval(sq("Disease", (8,), "disease"), [
+        sentence("Crohn's disease ( CD ) and Angelman syndrome ( AS ) .", "Crohn's disease",
+                 "Angelman syndrome", abbreviations={"CD": "Crohn's disease",
+                                                     "AS": "Angelman syndrome"}),
+        sentence("CD is as bad as AS .")])
+    result = match([retrieval], ["Disease"], progress=False,
+                   abbreviation_entries=frozenset({"as"}))
+    assert result.dictionary.counts["cd"] == {"Disease": 1}
+    assert "as" not in result.dictionary.counts
+    assert spans(result.records[1]) == [(0, 1, "Disease", "matched")]
+
+
 def test_rule_10_extends_spans_inside_a_mined_phrase():
     retrieval = SubquestionRetrieval(sq("ORG", (10,), "sports team"), [
         sentence("The Boston Red Sox won .", "Red Sox")])
@@ -237,3 +250,31 @@ def test_phrase_miner_keeps_significant_ngrams_without_stopword_or_number_ends()
         rng.sample(words, 6) for _ in range(40)]
     assert mine_phrases(sentences) == {"boston red", "boston red sox", "red sox"}
     assert mine_phrases(sentences, threshold=4.0) == frozenset()  # 12 occurrences: ~3.3
+
+
+def test_rule_9_with_common_words_skips_only_those():
+    text = "Haloperidol and haloperidol , gene and gene ."
+    retrieval = SubquestionRetrieval(sq("Chemical", (9,), "drug"),
+                                     [sentence(text, "Haloperidol", "gene")])
+    paper = match([retrieval], ["Chemical"], progress=False).records[0]
+    common = match([retrieval], ["Chemical"], progress=False,
+                   common_words=frozenset({"gene", "and"})).records[0]
+    assert [s[:2] for s in spans(paper)] == [(0, 1), (4, 5)]  # the retrieved ones
+    # the rare word is matched again lowercase; the common one is still skipped
+    assert [s[:2] for s in spans(common)] == [(0, 1), (2, 3), (4, 5)]
+
+
+def test_phrase_labels_fix_the_label_of_retrieved_and_matched_occurrences():
+    company = SubquestionRetrieval(sq("ORG", (), "company"), [
+        sentence("London shares fell .", "London"),
+        sentence("London and Shell .", "London", "Shell")])
+    city = SubquestionRetrieval(sq("LOC"), [sentence("He left London .", "London")])
+    result = match([company, city], ["LOC", "ORG"], progress=False,
+                   phrase_labels={"london": "LOC"})
+    assert result.dictionary.counts["london"] == {"LOC": 3}
+    assert result.dictionary.counts["shell"] == {"ORG": 1}
+    tagged = [(s[2], s[3]) for r in result.records for s in spans(r)]
+    assert tagged == [("LOC", "retrieved"), ("LOC", "retrieved"), ("ORG", "retrieved"),
+                      ("LOC", "retrieved")]
+    with pytest.raises(GenerError, match="MISC"):
+        match([company], ["LOC", "ORG"], progress=False, phrase_labels={"london": "MISC"})

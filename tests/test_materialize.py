@@ -113,3 +113,26 @@ def test_build_redoes_retrieval_when_the_score_weights_change(workspace, tmp_pat
     again = generate(recipe, corpus, tmp_path, settings)
     assert (tmp_path / "retrieval.done.json").read_text() != done  # retrieved again
     assert again.manifest["version"] != first.manifest["version"]
+
+
+def test_build_labels_each_phrase_of_a_multi_label_recipe_once(workspace, tmp_path):
+    import json
+
+    from gener.build import BuildSettings, generate
+    from gener.corpus import TextCorpus
+    from gener.recipes import load_recipe
+
+    recipe = load_recipe("demo")  # country, city (LOC) and disease (Disease)
+    corpus = TextCorpus(workspace / "corpus.txt")
+    settings = BuildSettings(cache_dir=str(workspace / "cache"), progress=False)
+    by_phrase = generate(recipe, corpus, tmp_path / "phrase", settings)
+    labels = json.loads((tmp_path / "phrase/retrieval/phrase_labels.json").read_text())
+    dictionary = json.loads(by_phrase.dictionary_path.read_text())["phrases"]
+    assert labels and set(labels) == set(dictionary)
+    assert all(types == {labels[key]: sum(types.values())} for key, types in dictionary.items())
+    assert by_phrase.manifest["labeling"] == "phrase"
+    counts = generate(recipe, corpus, tmp_path / "counts",
+                      BuildSettings(cache_dir=str(workspace / "cache"), progress=False,
+                                    labeling="counts"))
+    assert json.loads((tmp_path / "counts/retrieval/phrase_labels.json").read_text()) == {}
+    assert counts.manifest["version"] != by_phrase.manifest["version"]

@@ -62,6 +62,7 @@ GOOD = {"name": "x", "subquestions": [{"label": "D", "type": "disease", "k": 5, 
      "subquestions[0].k: must be a positive integer"),
     ({"subquestions": []}, "subquestions: expected a non-empty list"),
     ({"self_training": {"t_early": 10, "t_late": 3}}, "self_training.t_late: unknown key"),
+    ({"rule9": "some"}, "rule9: must be one of all, common"),
 ])
 def test_bad_recipe_is_one_line_error_naming_file_and_key(tmp_path, change, message):
     path = _write(tmp_path, {**GOOD, **change})
@@ -102,3 +103,7 @@ def test_recipe_round_trips_through_to_dict(tmp_path):
     again = load_recipe(_write(tmp_path, recipe.to_dict()))
     assert again.subquestions == recipe.subquestions
     assert again.self_training == recipe.self_training
+    bc5cdr = load_recipe("bc5cdr")
+    assert (bc5cdr.rule9, recipe.rule9) == ("common", "all")
+    assert load_recipe(_write(tmp_path, bc5cdr.to_dict())).rule9 == "common"
+    assert bc5cdr.with_k(3).rule9 == "common"

@@ -89,6 +89,18 @@ def test_retrieve_returns_k_unique_sentences_with_offsets(corpus_file, minilm, c
     assert "disease" not in disease_names and "country" not in country_names
 
 
+def test_phrase_similarities_are_question_phrase_cosines(corpus_file, minilm, cache):
+    index = open_index(TextCorpus(corpus_file), minilm, cache, progress=False)
+    searcher = Searcher(index, minilm)
+    texts = ["Tuberculosis", "France", "a phrase not in the corpus"]
+    assert "Tuberculosis" in index.phrase_texts and texts[2] not in index.phrase_texts
+    sims = searcher.phrase_similarities(["Which disease?", "Which country?"], texts)
+    expected = (minilm.encode_texts(texts)
+                @ minilm.encode_questions(["Which disease?", "Which country?"]).T)
+    assert sims.shape == (3, 2) and np.allclose(sims, expected, atol=0.02)
+    assert sims[0, 0] > sims[0, 1] and sims[1, 1] > sims[1, 0]
+
+
 def test_index_is_reused_then_rebuilt_when_corpus_changes(tmp_path, minilm):
     path = tmp_path / "c.txt"
     path.write_text("\n".join(DOCS[:6]) + "\n", encoding="utf-8")

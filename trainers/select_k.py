@@ -20,9 +20,11 @@ from gener.errors import GenerError
 
 
 def dictionary_scores(work_dir: str | Path, benchmark: str, ks: list[int],
-                      split: str = "validation", benchmarks_dir=None) -> list[dict]:
+                      split: str = "validation", benchmarks_dir=None,
+                      rule9: str | None = None, abbreviations: str = "dictionary"
+                      ) -> list[dict]:
     """Validation P/R/F1 of the dictionary of each k (most frequent label per phrase)."""
-    from gener.build import load_retrievals
+    from gener.build import load_phrase_labels, load_retrievals
     from gener.recipes import load_recipe
 
     work_dir = Path(work_dir)
@@ -31,14 +33,23 @@ def dictionary_scores(work_dir: str | Path, benchmark: str, ks: list[int],
         raise GenerError(f"{work_dir}: no finished retrieval stage")
     recipe = load_recipe(json.loads(done.read_text())["inputs"]["recipe"]["name"])
     return retrieval_scores(load_retrievals(recipe, work_dir), recipe, benchmark, ks, split,
-                            benchmarks_dir)
+                            benchmarks_dir, load_phrase_labels(work_dir), rule9,
+                            abbreviations)
 
 
 def retrieval_scores(retrieved, recipe, benchmark: str, ks: list[int],
-                     split: str = "validation", benchmarks_dir=None) -> list[dict]:
-    """Like :func:`dictionary_scores`, for retrievals in memory (one per subquestion)."""
+                     split: str = "validation", benchmarks_dir=None,
+                     phrase_labels: dict[str, str] | None = None,
+                     rule9: str | None = None, abbreviations: str = "dictionary"
+                     ) -> list[dict]:
+    """Like :func:`dictionary_scores`, for retrievals in memory (one per subquestion).
+
+    ``phrase_labels``, ``rule9`` and ``abbreviations`` as the build's
+    (:class:`gener.build.BuildSettings`).
+    """
     from gener.artifacts import SubquestionRetrieval
     from gener.benchmarks import load_benchmark
+    from gener.common_words import common_words
     from gener.matching import annotate
     from trainers.evaluation import gold_tags, score_tags
     from trainers.tables import seed_entity_tags
@@ -46,15 +57,19 @@ def retrieval_scores(retrieved, recipe, benchmark: str, ks: list[int],
     dataset = load_benchmark(benchmark, split, benchmarks_dir)
     sentences = [list(t) for t in dataset["tokens"]]
     gold = gold_tags(dataset)
-    rule9 = (9,) if all(sq.has_rule(9) for sq in recipe.subquestions) else ()
+    rules = (9,) if all(sq.has_rule(9) for sq in recipe.subquestions) else ()
+    common = common_words() if (rule9 or recipe.rule9) == "common" else None
     rows = []
     for k in ks:
         retrievals = [SubquestionRetrieval(r.subquestion, r.sentences[:k]) for r in retrieved]
-        dictionary = annotate(retrievals, recipe.labels, progress=False).dictionary
+        dictionary = annotate(
+            retrievals, recipe.labels, progress=False, phrase_labels=phrase_labels,
+            abbreviation_entries=common_words() if abbreviations == "dictionary" else None
+        ).dictionary
         phrases = {label: [] for label in recipe.labels}
         for key, counts in dictionary.counts.items():
             phrases[max(counts, key=counts.get)].append(key)
-        tags = seed_entity_tags(sentences, phrases, rules=rule9)
+        tags = seed_entity_tags(sentences, phrases, rules=rules, common_words=common)
         scores = score_tags(tags, gold, recipe.labels)
         rows.append({"k": k, "phrases": len(dictionary),
                      **{m: round(scores[m], 4) for m in ("precision", "recall", "f1")}})
@@ -67,11 +82,16 @@ def main(argv=None) -> int:
     parser.add_argument("--benchmark", required=True)
     parser.add_argument("--ks", default="100,200,300,500,1000")
     parser.add_argument("--benchmarks", default=None, help="benchmarks folder")
+    parser.add_argument("--rule9", choices=("all", "common"), default=None,
+                        help="rule 9's lowercase single tokens (see gener build --rule9)")
+    parser.add_argument("--abbreviations", choices=("dictionary", "sentence"),
+                        default="dictionary", help="see gener build --abbreviations")
     args = parser.parse_args(argv)
     try:
         ks = [int(k) for k in args.ks.split(",")]
         for row in dictionary_scores(args.work_dir, args.benchmark, ks,
-                                     benchmarks_dir=args.benchmarks):
+                                     benchmarks_dir=args.benchmarks, rule9=args.rule9,
+                                     abbreviations=args.abbreviations):
             print(json.dumps(row))
     except (GenerError, ValueError) as err:
         print(f"select_k: error: {err}", file=sys.stderr)

@@ -8,6 +8,7 @@ from gener.commands.options import (
     open_corpus_from_args,
     recipe_from_args,
 )
+from gener.phrase_labels import LABELINGS
 
 
 def add_build_options(parser) -> None:
@@ -19,6 +20,19 @@ def add_build_options(parser) -> None:
                         help="give multi-type phrases their most frequent type instead of a draw")
     parser.add_argument("--cache-dir", default=None,
                         help="phrase index cache (default: $GENER_CACHE or ~/.cache/gener)")
+    parser.add_argument("--labeling", choices=LABELINGS, default="phrase",
+                        help="label of a phrase retrieved for several labels: the label whose "
+                             "questions its text is most similar to (phrase, default), or a "
+                             "draw in proportion to its retrieval counts (counts, the paper's)")
+    parser.add_argument("--rule9", choices=("all", "common"), default=None,
+                        help="for subquestions with rule 9, the lowercase single tokens never "
+                             "matched: all (the paper's) or common words only (default: the "
+                             "recipe's rule9, else all)")
+    parser.add_argument("--abbreviations", choices=("dictionary", "sentence"),
+                        default="dictionary",
+                        help="rule 8: abbreviations of retrieved phrases become dictionary "
+                             "entries, common words excepted (dictionary, default), or are "
+                             "tagged only where defined (sentence, the paper's)")
     add_definition_weight_option(parser)
 
 
@@ -51,7 +65,9 @@ def settings_from_args(args):
     from gener.build import BuildSettings
 
     return BuildSettings(encoder=args.encoder, seed=args.seed, deterministic=args.deterministic,
-                         cache_dir=args.cache_dir, definition_weight=args.definition_weight)
+                         cache_dir=args.cache_dir, definition_weight=args.definition_weight,
+                         labeling=args.labeling, rule9=args.rule9,
+                         abbreviations=args.abbreviations)
 
 
 def run(args) -> int:

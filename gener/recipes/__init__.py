@@ -15,6 +15,8 @@ A recipe is a YAML file with this schema (unknown keys are errors)::
     self_training:                    # optional (Table C.3)
       t_early: 900
       t_update: 450
+    rule9: all                        # optional; rule 9 skips every lowercase single token
+                                      # (all, the paper's) or only common words (common)
 
 Rules are the ten of the paper's Appendix A; see :mod:`gener.normalize`.
 """

@@ -26,7 +26,10 @@ COMMON_RULES = (2, 5, 6, 7, 8, 10)
 MAX_QUESTION_CHARS = 512
 
 _RECIPE_KEYS = {"name", "description", "question_template", "common_rules", "benchmark",
-                "subquestions", "self_training"}
+                "subquestions", "self_training", "rule9"}
+# Which lowercase single tokens rule 9 keeps from being matched: all (the paper's), or only
+# common words (gener.common_words).
+RULE9_SCOPES = ("all", "common")
 _SUBQUESTION_KEYS = {"label", "type", "k", "rules"}
 _SELF_TRAINING_KEYS = {"t_early", "t_update"}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
@@ -80,6 +83,7 @@ class Recipe:
     benchmark: str | None = None
     self_training: SelfTrainingConfig = field(default_factory=SelfTrainingConfig)
     source: str = "<memory>"
+    rule9: str = "all"  # see RULE9_SCOPES
 
     @property
     def labels(self) -> list[str]:
@@ -99,13 +103,13 @@ class Recipe:
             for sq in self.subquestions
         ]
         data["self_training"] = asdict(self.self_training)
+        data["rule9"] = self.rule9
         return data
 
     def with_k(self, k: int) -> Recipe:
         """A copy whose subquestions all retrieve ``k`` sentences (for quick runs)."""
         subquestions = tuple(replace(sq, k=k) for sq in self.subquestions)
-        return Recipe(self.name, subquestions, self.description, self.benchmark,
-                      self.self_training, self.source)
+        return replace(self, subquestions=subquestions)
 
 
 def _fail(source: str, key: str, problem: str) -> GenerError:
@@ -184,8 +188,11 @@ def parse_recipe(data: object, source: str = "<memory>") -> Recipe:
     benchmark = data.get("benchmark")
     if benchmark is not None and not isinstance(benchmark, str):
         raise _fail(source, "benchmark", "must be a string")
+    rule9 = data.get("rule9", "all")
+    if rule9 not in RULE9_SCOPES:
+        raise _fail(source, "rule9", f"must be one of {', '.join(RULE9_SCOPES)}")
     return Recipe(name, with_other_types(subquestions), description, benchmark,
-                  SelfTrainingConfig(**st), source)
+                  SelfTrainingConfig(**st), source, rule9)
 
 
 def available_recipes() -> list[str]:

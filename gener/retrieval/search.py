@@ -24,7 +24,7 @@ from gener.normalize import normalize_span, type_word_forms
 from gener.recipes import Recipe, Subquestion
 from gener.recipes.recipe import MAX_QUESTION_CHARS
 from gener.retrieval.encoders import DEFAULT_ENCODER, Encoder, load_encoder
-from gener.retrieval.index import IndexSettings, PhraseIndex, open_index
+from gener.retrieval.index import IndexSettings, PhraseIndex, ivf_lists, open_index
 
 SENTENCE_WEIGHT = 1.0  # λ: weight of the evidence sentence's similarity
 DEFINITION_WEIGHT = 1.0  # ν: weight of the named document's first sentence (chosen on dev data)
@@ -73,6 +73,7 @@ class Searcher:
         self.definition_weight = definition_weight
         self.title_bonus, self.class_penalty = title_bonus, class_penalty
         self._valid: dict[tuple, bool] = {}
+        self._key_of: dict[str, int] | None = None
 
     def rank(self, questions: list[str], top_phrases: int | None = None,
              entity_types: list[str] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -118,6 +119,29 @@ class Searcher:
             order = np.lexsort((occ, -occ_scores))
             ranked.append((occ[order], occ_scores[order]))
         return ranked
+
+    def phrase_similarities(self, questions: list[str], texts: list[str]) -> np.ndarray:
+        """``cos(question, phrase text)`` for each text (rows) and question (columns).
+
+        Texts that are phrases of a flat index reuse its vectors; others are encoded. Only
+        for bi-encoders (a contextual encoder has no vector for a phrase's text alone).
+        """
+        if self.index.contextual:
+            raise GenerError(f"{self.encoder.name}: phrase similarities need a bi-encoder")
+        queries = self.encoder.encode_questions([check_question(q) for q in questions])
+        vectors = np.zeros((len(texts), queries.shape[1]), dtype=np.float32)
+        missing = list(range(len(texts)))
+        if not ivf_lists(self.index.faiss_index):
+            if self._key_of is None:
+                self._key_of = {t: k for k, t in enumerate(self.index.phrase_texts)}
+            found = [(i, self._key_of[t]) for i, t in enumerate(texts) if t in self._key_of]
+            if found:
+                vectors[[i for i, _ in found]] = self.index.faiss_index.reconstruct_batch(
+                    np.array([k for _, k in found], dtype=np.int64))
+                missing = [i for i, t in enumerate(texts) if t not in self._key_of]
+        if missing:
+            vectors[missing] = self.encoder.encode_texts([texts[i] for i in missing])
+        return vectors @ queries.T
 
     def phrase_text(self, occ: int) -> str:
         return self.index.phrase_texts[int(self.index.occ_key[occ])] if not self.index.contextual \
@@ -194,11 +218,22 @@ def retrieve(recipe: Recipe, corpus: Corpus, encoder: str | Encoder = DEFAULT_EN
     Phrases keep their raw text and offsets (``sentence[start:end] == name``); normalization
     happens later (:func:`gener.normalize.normalize_retrieval`).
     """
-    if not recipe.subquestions:
-        raise GenerError(f"recipe {recipe.name}: no subquestions")
+    _check_subquestions(recipe)
     searcher = open_searcher(corpus, encoder, cache_dir, progress, index_settings,
                              sentence_weight, definition_weight)
+    return retrieve_with(searcher, recipe, top_phrases)
+
+
+def retrieve_with(searcher: Searcher, recipe: Recipe,
+                  top_phrases: int | None = None) -> list[SubquestionRetrieval]:
+    """:func:`retrieve` with an open :class:`Searcher`."""
+    _check_subquestions(recipe)
     ranked = searcher.rank([sq.question for sq in recipe.subquestions], top_phrases,
                            [sq.type for sq in recipe.subquestions])
     return [SubquestionRetrieval(sq, searcher.evidence(r, sq, sq.k))
             for sq, r in zip(recipe.subquestions, ranked, strict=True)]
+
+
+def _check_subquestions(recipe: Recipe) -> None:
+    if not recipe.subquestions:
+        raise GenerError(f"recipe {recipe.name}: no subquestions")

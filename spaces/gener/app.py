@@ -268,8 +268,10 @@ class Space:
 
     def _ask(self, questions: list[str], top_k: int):
         from gener.artifacts import SubquestionRetrieval
+        from gener.common_words import common_words
         from gener.matching import annotate, write_jsonl
         from gener.normalize import normalize_retrieval
+        from gener.phrase_labels import label_phrases
         from gener.recipes import Recipe, recipe_from_question
 
         recipe = Recipe("space", tuple(recipe_from_question(q, k=top_k).subquestions[0]
@@ -293,7 +295,9 @@ class Space:
                 segments.append(("\n", None))
             segments.append(("\n", None))
         result = annotate(retrievals, recipe.labels, progress=False,
-                          detect_abbreviations=importlib.util.find_spec("scispacy") is not None)
+                          detect_abbreviations=importlib.util.find_spec("scispacy") is not None,
+                          phrase_labels=label_phrases(retrievals, searcher.phrase_similarities),
+                          abbreviation_entries=common_words())
         dictionary = pd.DataFrame(
             [{"phrase": key, "labels": ", ".join(f"{label} ×{n}" for label, n in types.items()),
               "count": sum(types.values())} for key, types in result.dictionary.counts.items()],
