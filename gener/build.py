@@ -200,12 +200,12 @@ def generate(recipe: Recipe, corpus: Corpus, work_dir: str | Path,
     started = time.perf_counter()
     corpus_fingerprint = corpus.fingerprint()
     from gener.retrieval.encoders import encoder_fingerprint
-    from gener.retrieval.search import scoring
+    from gener.retrieval.search import RETRIEVAL_VERSION, scoring
 
     inputs = {"recipe": recipe.to_dict(), "corpus": corpus_fingerprint,
               "encoder": encoder_fingerprint(settings.encoder),
               "scoring": scoring(settings.definition_weight), "labeling": settings.labeling,
-              "gener": __version__}
+              "retrieval": RETRIEVAL_VERSION, "gener": __version__}
     retrievals, phrase_labels = run_retrieval(recipe, corpus, settings,
                                               _Stage(work_dir, "retrieval", inputs))
     timings["retrieval"] = time.perf_counter() - started

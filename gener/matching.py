@@ -576,6 +576,7 @@ def _normalized_parts(names, subquestion) -> dict[str, list[tuple[str, int, int]
     is kept when cheap tests show that rules 3, 5, 6 and 7 keep it (stripping does not
     change ``islower``); only the others go through :func:`gener.normalize.normalize_span`."""
     from gener.normalize import (
+        CALENDAR_WORDS,
         STOPWORDS,
         normalize_span,
         strip_leading_the,
@@ -602,7 +603,8 @@ def _normalized_parts(names, subquestion) -> dict[str, list[tuple[str, int, int]
         low = text.lower()
         if len(text) >= 3 and not (split and _AND(name)) \
                 and not (lower3 and name.islower()) \
-                and not (stop and (low in STOPWORDS or low[0].isdigit())) \
+                and not (stop and (low in STOPWORDS or low in CALENDAR_WORDS
+                                   or low[0].isdigit())) \
                 and not (generic and generic(low)):
             parts[name] = [(text, start, start + len(text))]
         else:

@@ -7,7 +7,8 @@ Rules apply in order, each only when ``subquestion.has_rule(n)``:
 3. :func:`is_all_lowercase` - drop phrases whose letters are all lowercase;
 4. :func:`strip_leading_the` - drop a leading "the";
 5. :func:`is_too_short` - drop phrases shorter than 3 characters;
-6. :func:`is_stopword` - drop phrases whose lowercase form is a stopword, and
+6. :func:`is_stopword` - drop phrases whose lowercase form is a stopword or a month or
+   weekday name, and
    :func:`is_quantity` counts and measures ("10 mg", "3 cases");
 7. :func:`is_type_word_or_generic` - drop the [TYPE] word itself, its plural/singular, and
    generic phrases built from it ("particular disease", "countries", "these sports teams");
@@ -45,6 +46,11 @@ very s t can will just don don't should should've now d ll m o re ve y ain aren 
 couldn couldn't didn didn't doesn doesn't hadn hadn't hasn hasn't haven haven't isn isn't ma
 mightn mightn't mustn mustn't needn needn't shan shan't shouldn shouldn't wasn wasn't weren
 weren't won won't wouldn wouldn't us
+""".split())
+# Calendar names are capitalised but name no entity of the types asked for (rule 6).
+CALENDAR_WORDS = frozenset("""
+january february march april may june july august september october november december
+monday tuesday wednesday thursday friday saturday sunday
 """.split())
 
 # Words that make a type word generic rather than a name ("a particular disease").
@@ -87,8 +93,10 @@ def is_too_short(name: str) -> bool:
 
 
 def is_stopword(name: str) -> bool:
-    """Rule 6: true when the lowercase phrase is a stopword ("WAS", "US")."""
-    return name.lower() in STOPWORDS
+    """Rule 6: true when the lowercase phrase is a stopword ("WAS", "US") or the name of a
+    month or weekday ("July")."""
+    low = name.lower()
+    return low in STOPWORDS or low in CALENDAR_WORDS
 
 
 def is_quantity(name: str) -> bool:

@@ -36,6 +36,8 @@ def test_rule_functions():
     assert strip_leading_the("Theodore") == "Theodore"
     assert is_too_short("UK") and not is_too_short("USA")
     assert is_stopword("WAS") and is_stopword("US") and not is_stopword("USA")
+    assert is_stopword("July") and is_stopword("SUNDAY") and not is_stopword("July Revolution")
+    assert normalize_phrase("July", sq("city")) == []
 
 
 def test_rule_7_type_word_plural_and_generic_phrases():

@@ -60,12 +60,15 @@ def recipe(k=3):
 
 def test_candidates_have_offsets_and_expected_phrases():
     texts = ["Tuberculosis is an infectious disease caused by Mycobacterium tuberculosis.",
-             "The Bank of England is the central bank of the United Kingdom."]
+             "The Bank of England is the central bank of the United Kingdom.",
+             "The German government met Christian Bale in Germany."]
     found = [[t[s:e] for s, e, _ in spans] for t, spans in zip(texts, extract_candidates(texts),
                                                              strict=True)]
     assert {"Tuberculosis", "infectious disease", "disease"} <= set(found[0])
     assert {"Bank of England", "central bank", "United Kingdom"} <= set(found[1])
     assert "The Bank of England" not in found[1]
+    # a lone capitalised adjective describes rather than names
+    assert {"Christian Bale", "Germany"} <= set(found[2]) and "German" not in found[2]
 
 
 def test_retrieve_returns_k_unique_sentences_with_offsets(corpus_file, minilm, cache):

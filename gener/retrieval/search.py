@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from gener.artifacts import RetrievedPhrase, RetrievedSentence, SubquestionRetrieval
+from gener.casing import CaseProfile
 from gener.corpus import Corpus
 from gener.errors import GenerError
 from gener.normalize import normalize_span, type_word_forms
@@ -30,6 +31,9 @@ SENTENCE_WEIGHT = 1.0  # λ: weight of the evidence sentence's similarity
 DEFINITION_WEIGHT = 1.0  # ν: weight of the named document's first sentence (chosen on dev data)
 TITLE_BONUS = 0.2  # added when the phrase is its document's title (bi-encoders)
 CLASS_PENALTY = 0.3  # subtracted for phrases naming a class rather than an entity
+# Bump when the occurrences that retrieval keeps change (builds then retrieve again).
+# 2: rule 3 also drops phrases the corpus usually writes lowercase (gener.casing).
+RETRIEVAL_VERSION = 2
 
 
 def scoring(definition_weight: float | None = None) -> dict[str, float]:
@@ -74,6 +78,7 @@ class Searcher:
         self.title_bonus, self.class_penalty = title_bonus, class_penalty
         self._valid: dict[tuple, bool] = {}
         self._key_of: dict[str, int] | None = None
+        self._case_profile: CaseProfile | None = None
 
     def rank(self, questions: list[str], top_phrases: int | None = None,
              entity_types: list[str] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -148,10 +153,23 @@ class Searcher:
             else self.index.phrase_texts[occ]
 
     def _survivors(self, occ: int, sq: Subquestion) -> list[tuple[str, int, int]]:
-        return normalize_span(self.phrase_text(occ), int(self.index.occ_start[occ]), sq)
+        """The normalized parts of an occurrence's phrase (rules 1-7); with rule 3, also
+        without the parts the corpus usually writes lowercase (:mod:`gener.casing`)."""
+        parts = normalize_span(self.phrase_text(occ), int(self.index.occ_start[occ]), sq)
+        if parts and sq.has_rule(3):
+            parts = [p for p in parts if not self.case_profile.usually_lowercase(p[0])]
+        return parts
+
+    @property
+    def case_profile(self) -> CaseProfile:
+        """How the corpus writes each word (built on first use)."""
+        if self._case_profile is None:
+            self._case_profile = CaseProfile(s.text for s in self.index.sentences)
+        return self._case_profile
 
     def valid(self, occ: int, sq: Subquestion) -> bool:
-        """Whether any part of the occurrence's phrase survives the subquestion's rules."""
+        """Whether any part of the occurrence's phrase survives the subquestion's rules
+        (rule 3 as :meth:`_survivors` applies it)."""
         cache_key = (self.phrase_text(occ), sq.class_types, sq.rules)
         if cache_key not in self._valid:
             self._valid[cache_key] = bool(self._survivors(occ, sq))

@@ -1,0 +1,47 @@
+"""How a corpus writes each word, for rule 3 on words capitalised only by position.
+
+Rule 3 drops all-lowercase phrases, because names are capitalised. A common noun is
+capitalised too at the start of a sentence ("Government officials said"), in an all-caps
+headline ("SOCCER - JAPAN GET LUCKY WIN") and in titles, and there it passed rule 3: in the
+CoNLL-2003 dictionary "soccer", "government" and "coach" had become entities. A
+:class:`CaseProfile` counts, for each word, how often the corpus writes it lowercase and
+capitalised where case tells something (not the first word of a sentence or after a colon
+or dash, not in a sentence whose letters are mostly capitals); a phrase whose words are
+all more often lowercase than capitalised there is lowercase text, whatever its case here.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from gener.text import tokenize
+
+CAPITALS_SHARE = 0.8  # a sentence with more capital letters than this has no case information
+_OPENERS = frozenset(".!?:;-\"'(")  # a word after these may be capitalised by position
+
+
+class CaseProfile:
+    """Lowercase and capitalised counts of each (lowercased) word of some sentences."""
+
+    def __init__(self, sentences: Iterable[str]) -> None:
+        self.lower: Counter[str] = Counter()
+        self.capitalised: Counter[str] = Counter()
+        for sentence in sentences:
+            letters = [c for c in sentence if c.isalpha()]
+            if not letters or sum(c.isupper() for c in letters) > CAPITALS_SHARE * len(letters):
+                continue
+            previous = "."
+            for word in tokenize(sentence):
+                if word.isalpha() and previous not in _OPENERS:
+                    if word.islower():
+                        self.lower[word] += 1
+                    elif word[0].isupper():
+                        self.capitalised[word.lower()] += 1
+                previous = word
+
+    def usually_lowercase(self, phrase: str) -> bool:
+        """True when every word of ``phrase`` is written lowercase more often than
+        capitalised (a phrase with no such word, or with an unseen word, is not)."""
+        words = [w.lower() for w in tokenize(phrase) if w.isalpha()]
+        return bool(words) and all(self.lower[w] > self.capitalised[w] for w in words)
