@@ -150,6 +150,27 @@ def test_runs_resume_and_cells_carry_commands(plan, monkeypatch, tmp_path):
     assert calls[3:] == ["train", "evaluate"]
 
 
+def test_measured_runs_are_recorded_and_shown_where_their_folder_is_absent(
+        plan, monkeypatch, tmp_path):
+    import shutil
+
+    monkeypatch.setattr(tables.subprocess, "run", _fake_subprocess([]))
+    row = plan.row("xtrain")
+    tables.execute_run(plan, row, "ncbi_disease", echo=lambda _: None)
+    cells = tables.collect(plan, benchmarks_dir=tmp_path / "no-benchmarks")
+    assert tables.record_cells(plan, cells) == 1
+    assert tables.record_cells(plan, cells) == 0  # unchanged: nothing rewritten
+    record = json.loads(tables.records_path(plan).read_text())["xtrain/ncbi_disease"]
+    assert record["figures"] == [50.0, 25.0, 33.3]
+    shutil.rmtree(tmp_path / "runs")  # another machine: no run folders
+    again = tables.collect(plan, benchmarks_dir=tmp_path / "no-benchmarks")
+    cell = again["xtrain", "ncbi_disease"]
+    assert (cell.status, cell.figures) == ("measured", (50.0, 25.0, 33.3))
+    assert cell.note == "recorded in tables_records.json" and cell.timing == record["timing"]
+    plan.commands["train"] += " --seed 1"  # a record of other commands is not shown
+    assert tables.collect(plan, tmp_path / "x")["xtrain", "ncbi_disease"].status == "pending"
+
+
 def test_failed_step_is_a_one_line_error(plan, monkeypatch):
     monkeypatch.setattr(tables.subprocess, "run",
                         lambda argv, **_: subprocess.CompletedProcess(argv, 2, stdout=""))

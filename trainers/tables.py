@@ -5,6 +5,11 @@ entity baseline) and benchmarks. A trained row's run on a benchmark is three com
 (build, train, evaluate) made from templates; it lives in ``<root>/<row>/<benchmark>/`` with
 ``run.json`` (each finished step: command, seconds, load average) and ``test.json`` (the
 evaluation). Figures are shown only when the recorded commands are the plan's current ones.
+
+Run folders hold models and stay on the machine that ran them; what RESULTS.md shows of a
+measured run (figures, commands, timing) is also kept in ``tables_records.json`` beside the
+plan, which is tracked, so that the table survives on other machines and is not lost when
+the runs are collected again elsewhere.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from gener.errors import GenerError, first_line
 from trainers.model_card import INFO_NAME
 
 PLAN_PATH = Path(__file__).resolve().parent / "tables_plan.yaml"
+RECORDS_NAME = "tables_records.json"
 STEPS = ("build", "train", "evaluate")
 RUN_LOG, RESULT = "run.json", "test.json"
 # What each step's command writes inside the run folder (the templates must agree).
@@ -318,6 +324,45 @@ class Cell:
     commands: dict = field(default_factory=dict)
     model: str = ""
     timing: str = ""
+    from_run_folder: bool = False  # measured here, so worth recording
+
+    def record(self) -> dict:
+        """What :func:`record_cells` keeps of a measured cell."""
+        return {"commands": self.commands, "figures": list(self.figures), "model": self.model,
+                "timing": self.timing}
+
+
+def records_path(plan: Plan) -> Path:
+    """The plan's records file: ``tables_records.json`` beside it."""
+    return Path(plan.source or PLAN_PATH).with_name(RECORDS_NAME)
+
+
+def load_records(plan: Plan) -> dict[str, dict]:
+    """``{"<row>/<benchmark>": record}`` of the runs measured so far, anywhere."""
+    path = records_path(plan)
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        raise GenerError(f"{path}: not valid JSON") from None
+
+
+def record_cells(plan: Plan, cells: dict[tuple[str, str], Cell]) -> int:
+    """Add the cells measured from run folders to the records file; how many changed."""
+    from gener.dataset import atomic_write_text
+
+    records = load_records(plan)
+    changed = 0
+    for (row_id, benchmark), cell in cells.items():
+        key = f"{row_id}/{benchmark}"
+        if cell.from_run_folder and records.get(key) != cell.record():
+            records[key] = cell.record()
+            changed += 1
+    if changed:
+        atomic_write_text(records_path(plan),
+                          json.dumps(records, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+    return changed
 
 
 def _pct(scores: dict) -> tuple[float, float, float]:
@@ -336,8 +381,10 @@ def _timing(log: dict) -> str:
 
 
 def collect(plan: Plan, benchmarks_dir=None) -> dict[tuple[str, str], Cell]:
-    """Every cell of the plan; seed-entity cells are computed now (seconds)."""
+    """Every cell of the plan; seed-entity cells are computed now (seconds). A run whose
+    folder is absent here shows its record, if its commands are the plan's."""
     cells, number = {}, 0
+    records = load_records(plan)
     for row in plan.rows:
         for benchmark in plan.benchmarks:
             number += row.kind != "quoted"
@@ -350,7 +397,8 @@ def collect(plan: Plan, benchmarks_dir=None) -> dict[tuple[str, str], Cell]:
             elif row.kind == "seed_entities":
                 cells[row.id, benchmark] = _seed_cell(plan, benchmark, ref, benchmarks_dir)
             else:
-                cells[row.id, benchmark] = _run_cell(plan, row, benchmark, ref)
+                cells[row.id, benchmark] = _run_cell(plan, row, benchmark, ref,
+                                                     records.get(f"{row.id}/{benchmark}"))
     return cells
 
 
@@ -368,11 +416,15 @@ def _seed_cell(plan: Plan, benchmark: str, ref: str, benchmarks_dir) -> Cell:
                 model="none (dictionary matching)")
 
 
-def _run_cell(plan: Plan, row: Row, benchmark: str, ref: str) -> Cell:
+def _run_cell(plan: Plan, row: Row, benchmark: str, ref: str, record: dict | None = None
+              ) -> Cell:
     run_dir = plan.run_dir(row, benchmark)
     commands = plan.commands_for(row, benchmark)
     status = run_status(plan, row, benchmark)
     cell = Cell(ref, status, commands=commands, model=(run_dir / "model").as_posix())
+    if status == "pending" and record and record.get("commands") == commands:
+        return Cell(ref, "measured", tuple(record["figures"]), f"recorded in {RECORDS_NAME}",
+                    commands, record["model"], record["timing"])
     if status == "pending":
         cell.note = "not run yet: `gener tables --run` runs it"
         return cell
@@ -388,6 +440,7 @@ def _run_cell(plan: Plan, row: Row, benchmark: str, ref: str) -> Cell:
         return cell
     scores = json.loads((run_dir / RESULT).read_text(encoding="utf-8"))
     cell.figures = _pct(scores)
+    cell.from_run_folder = True
     return cell
 
 

@@ -11,7 +11,9 @@ def add_parser(subparsers) -> None:
                     "finished runs' test.json files and write a Markdown table in the paper's "
                     "Table 3 layout where every figure refers to its commands and model "
                     "folder. Without --run nothing is trained. With --run the missing or "
-                    "changed steps are run first (finished ones are skipped, so it resumes).")
+                    "changed steps are run first (finished ones are skipped, so it resumes). "
+                    "With --out, measured runs are also kept in tables_records.json beside "
+                    "the plan, which stands in for run folders absent on this machine.")
     parser.add_argument("--plan", default=None,
                         help="plan YAML (default: trainers/tables_plan.yaml)")
     parser.add_argument("--out", default=None, help="Markdown file to write (default: print)")
@@ -45,7 +47,15 @@ def run(args) -> int:
 
     from gener.dataset import atomic_write_text
     from gener.errors import GenerError
-    from trainers.tables import collect, execute_run, load_plan, render, run_status
+    from trainers.tables import (
+        collect,
+        execute_run,
+        load_plan,
+        record_cells,
+        records_path,
+        render,
+        run_status,
+    )
 
     plan = load_plan(args.plan, args.root)
     if (args.row or args.benchmark or args.dry_run) and not args.execute:
@@ -65,8 +75,12 @@ def run(args) -> int:
             execute_run(plan, row, benchmark, env)
         if args.dry_run:
             return 0
-    text = render(plan, collect(plan, args.benchmarks))
+    cells = collect(plan, args.benchmarks)
+    text = render(plan, cells)
     if args.out:
+        changed = record_cells(plan, cells)
+        if changed:
+            print(f"recorded {changed} run(s) in {records_path(plan)}")
         atomic_write_text(args.out, text)
         print(f"wrote {args.out}")
     else:

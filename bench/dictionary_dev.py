@@ -1,0 +1,75 @@
+"""Validation dictionary P/R/F1 of each benchmark's build, with and without the labelling
+and matching changes of gener over the paper (bench/MATCHING.md).
+
+For each benchmark, its recipe's subquestions are retrieved (k evidence sentences each, as
+``gener build --k``) from a corpus (default: the benchmark's own train sentences without
+labels, the X_train setting), and the pseudo-dictionary is matched over the benchmark's
+**validation** split (``trainers.select_k``'s measure: label quality without training).
+Variants, each adding one change to the previous:
+
+* ``paper``: labels drawn by retrieval counts, rule 9 on every lowercase single token,
+  abbreviations tagged only where defined;
+* ``+phrase labels``: one label per phrase by phrase-question similarity (``--labeling``);
+* ``+rule 9 scope``: the recipe's rule 9 scope (``rule9: common`` in bc5cdr.yaml);
+* ``+abbreviation entries``: rule 8's abbreviations become entries (``--abbreviations``).
+
+    python bench/dictionary_dev.py [--benchmarks conll2003,...] [--corpus xtrain|wiki-vital]
+        [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+BENCHMARKS = ("conll2003", "wikigold", "wnut16", "ncbi_disease", "bc5cdr")
+# Evidence sentences per subquestion, as in the tables plan (trainers/tables_plan.yaml).
+XTRAIN_K = {"wikigold": 100, "wnut16": 10}
+VARIANTS = [("paper", "counts", "all", "sentence"),
+            ("+phrase labels", "phrase", "all", "sentence"),
+            ("+rule 9 scope", "phrase", None, "sentence"),
+            ("+abbreviation entries", "phrase", None, "dictionary")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    from gener.corpus import open_corpus
+    from gener.dataset import atomic_write_text
+    from gener.phrase_labels import label_phrases
+    from gener.recipes import load_recipe
+    from gener.retrieval.search import open_searcher, retrieve_with
+    from trainers.select_k import retrieval_scores
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--benchmarks", default=",".join(BENCHMARKS))
+    parser.add_argument("--corpus", choices=("xtrain", "wiki-vital"), default="xtrain")
+    parser.add_argument("--k", type=int, default=1000,
+                        help="evidence sentences per subquestion (X_train: Wikigold 100, "
+                             "WNUT-16 10, as in the tables plan)")
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args(argv)
+    rows = []
+    for name in args.benchmarks.split(","):
+        xtrain = args.corpus == "xtrain"
+        k = XTRAIN_K.get(name, args.k) if xtrain else args.k
+        corpus = open_corpus(f"benchmark:{name}:train" if xtrain else "wiki-vital")
+        searcher = open_searcher(corpus, progress=False, definition_weight=0.0)
+        recipe = load_recipe(name).with_k(k)
+        retrieved = retrieve_with(searcher, recipe)
+        by_phrase = label_phrases(retrieved, searcher.phrase_similarities)
+        for variant, labeling, rule9, abbreviations in VARIANTS:
+            score = retrieval_scores(retrieved, recipe, name, [k],
+                                     phrase_labels=by_phrase if labeling == "phrase" else None,
+                                     rule9=rule9, abbreviations=abbreviations)[0]
+            rows.append({"benchmark": name, "corpus": args.corpus, "variant": variant, **score})
+            print(json.dumps(rows[-1]), flush=True)
+    if args.json:
+        atomic_write_text(args.json, json.dumps(rows, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
