@@ -21,11 +21,10 @@ BENCHMARKS = ("conll2003", "wikigold", "wnut16", "ncbi_disease", "bc5cdr")
 
 
 def main(argv: list[str] | None = None) -> int:
-    from gener.artifacts import SubquestionRetrieval
     from gener.corpus import WikiVitalCorpus
     from gener.dataset import atomic_write_text
     from gener.recipes import load_recipe
-    from gener.retrieval.search import open_searcher
+    from gener.retrieval.search import open_searcher, retrieve_with
     from trainers.select_k import retrieval_scores
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -40,10 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         recipe = load_recipe(name).with_k(args.k)
         for weight in [float(w) for w in args.weights.split(",")]:
             searcher.definition_weight = weight
-            ranked = searcher.rank([sq.question for sq in recipe.subquestions],
-                                   entity_types=[sq.type for sq in recipe.subquestions])
-            retrieved = [SubquestionRetrieval(sq, searcher.evidence(r, sq, sq.k))
-                         for sq, r in zip(recipe.subquestions, ranked, strict=True)]
+            retrieved = retrieve_with(searcher, recipe)
             score = retrieval_scores(retrieved, recipe, name, [args.k])[0]
             rows.append({"benchmark": name, "definition_weight": weight, **score})
             print(json.dumps(rows[-1]), flush=True)
