@@ -296,7 +296,8 @@ class Space:
             segments.append(("\n", None))
         result = annotate(retrievals, recipe.labels, progress=False,
                           detect_abbreviations=importlib.util.find_spec("scispacy") is not None,
-                          phrase_labels=label_phrases(retrievals, searcher.phrase_similarities),
+                          phrase_labels=None if searcher.index.contextual
+                          else label_phrases(retrievals, searcher.phrase_similarities),
                           abbreviation_entries=common_words())
         dictionary = pd.DataFrame(
             [{"phrase": key, "labels": ", ".join(f"{label} ×{n}" for label, n in types.items()),
