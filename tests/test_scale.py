@@ -16,7 +16,15 @@ from gener.corpus import Sentence, TextCorpus
 from gener.errors import GenerError
 from gener.retrieval import sharding
 from gener.retrieval.encoders import load_encoder
-from gener.retrieval.index import IndexSettings, ensure_index, index_dir, load_index
+from gener.retrieval.index import (
+    IndexSettings,
+    ensure_index,
+    index_dir,
+    ivf_lists,
+    load_index,
+    rescore,
+    set_nprobe,
+)
 from gener.retrieval.search import Searcher
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -181,6 +189,22 @@ def test_ivfpq_merge_counts_vectors_and_records_bytes_per_phrase(tiny_encoder, t
     exact = encoder.encode_texts([index.phrase_texts[i] for i in keys[0]]) @ query[0]
     np.testing.assert_allclose(scores[0], exact, atol=1e-5)
     assert np.all(np.diff(scores[0]) <= 0)
+    # Past the re-scored head, FAISS's own hits follow in its order with its scores, from
+    # every inverted list, not only the 64 probed ones.
+    scores, keys = rescore(index.faiss_index, encoder, index.phrase_texts, query, 200, depth=50)
+    set_nprobe(index.faiss_index, ivf_lists(index.faiss_index))
+    approx, hits = index.faiss_index.search(query, 200)
+    set_nprobe(index.faiss_index, 64)
+    head = encoder.encode_texts([index.phrase_texts[i] for i in keys[0, :50]]) @ query[0]
+    np.testing.assert_allclose(scores[0, :50], head, atol=1e-5)
+    assert set(keys[0, :50]) == set(hits[0, :50])
+    np.testing.assert_array_equal(keys[0, 50:], hits[0, 50:])
+    np.testing.assert_array_equal(scores[0, 50:], approx[0, 50:])
+    # Asked for every phrase (as builds rank), the head is still exact.
+    scores, keys = index.search(query, index.faiss_index.ntotal)
+    assert len(set(keys[0])) == index.faiss_index.ntotal and keys.min() >= 0
+    head = encoder.encode_texts([index.phrase_texts[i] for i in keys[0, :20]]) @ query[0]
+    np.testing.assert_allclose(scores[0, :20], head, atol=1e-5)
 
 
 def test_bad_sharding_input_is_one_line_error(corpus_file, tiny_encoder, tmp_path, capsys):

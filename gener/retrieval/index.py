@@ -114,13 +114,12 @@ class PhraseIndex:
         """Top-``k`` phrase keys and inner-product scores for each query row.
 
         An IVF-PQ index with a bi-encoder ``encoder`` set (``open_index`` sets it) re-scores
-        its top ``RESCORE·k`` exactly, by re-encoding their texts, when that is at most
-        ``RESCORE_MAX`` phrases; otherwise scores are the index's own.
+        the head of every result list exactly, by re-encoding those phrases' texts: its top
+        ``RESCORE·k`` hits, at most ``RESCORE_MAX`` of them (see :func:`rescore`).
         """
         k = max(1, min(k, self.faiss_index.ntotal))
         queries = np.ascontiguousarray(queries, np.float32)
-        if (self.encoder is not None and not self.contextual and RESCORE * k <= RESCORE_MAX
-                and ivf_lists(self.faiss_index)):
+        if self.encoder is not None and not self.contextual and ivf_lists(self.faiss_index):
             return rescore(self.faiss_index, self.encoder, self.phrase_texts, queries, k)
         return self.faiss_index.search(queries, k)
 
@@ -141,19 +140,41 @@ def definition_rows(sentences: list[Sentence], phrase_texts: list[str]) -> np.nd
 
 
 def rescore(faiss_index, encoder: Encoder, phrase_texts: list[str], queries: np.ndarray,
-            k: int) -> tuple[np.ndarray, np.ndarray]:
-    """FAISS's top ``RESCORE·k`` per query, re-scored with freshly encoded phrase vectors."""
-    _, found = faiss_index.search(queries, RESCORE * k)
-    keys = np.unique(found[found >= 0])
-    vectors = encoder.encode_texts([phrase_texts[i] for i in keys.tolist()])
+            k: int, depth: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """FAISS's top-``k`` hits per query with the first ``depth`` re-scored exactly.
+
+    ``depth`` (default ``min(RESCORE·k, RESCORE_MAX)``) hits are taken from FAISS even when
+    ``k`` is smaller, their texts encoded again (once for all queries) and ordered by exact
+    score. When ``k`` is larger, FAISS scans every inverted list (not only ``nprobe``), so
+    that each phrase can follow, with its PQ score.
+    """
+    depth = min(depth or min(RESCORE * k, RESCORE_MAX), faiss_index.ntotal)
+    approx, found = faiss_index.search(queries, max(k, depth),
+                                       params=_every_list(faiss_index) if k > depth else None)
+    head = found[:, :depth]
+    keys = np.unique(head[head >= 0])
+    vectors = encoder.encode_texts([phrase_texts[i] for i in keys.tolist()],
+                                   progress=len(keys) > RESCORE_MAX, desc="re-scoring")
     scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
     best = np.full((len(queries), k), -1, dtype=np.int64)
     for row, query in enumerate(queries):
-        candidates = found[row][found[row] >= 0]
+        candidates = head[row][head[row] >= 0]
         exact = vectors[np.searchsorted(keys, candidates)] @ query
-        order = np.lexsort((candidates, -exact))[:k]
-        scores[row, :len(order)], best[row, :len(order)] = exact[order], candidates[order]
+        order = np.lexsort((candidates, -exact))
+        tail = found[row, depth:] >= 0
+        row_keys = np.concatenate([candidates[order], found[row, depth:][tail]])[:k]
+        row_scores = np.concatenate([exact[order], approx[row, depth:][tail]])[:k]
+        scores[row, :len(row_keys)], best[row, :len(row_keys)] = row_scores, row_keys
     return scores, best
+
+
+def _every_list(faiss_index):
+    """Search parameters that make an IVF index (OPQ-rotated or not) probe all its lists."""
+    faiss = _faiss()
+    params = faiss.SearchParametersIVF(nprobe=ivf_lists(faiss_index))
+    if isinstance(faiss_index, faiss.IndexPreTransform):
+        return faiss.SearchParametersPreTransform(index_params=params)
+    return params
 
 
 def _atomic_json(path: Path, data: object) -> None:
@@ -174,8 +195,8 @@ def _faiss():
     return faiss
 
 
-RESCORE = 10  # IVF-PQ: candidates re-scored exactly per result asked for
-RESCORE_MAX = 10_000  # ... when there are at most this many (else the PQ scores stand)
+RESCORE = 10  # IVF-PQ: hits re-scored exactly per result asked for ...
+RESCORE_MAX = 10_000  # ... and at most this many per query (later hits keep their PQ scores)
 IVFPQ_MAX_CODE = 48  # PQ bytes per vector: with FAISS's 8-byte ids, at most ~60 bytes a phrase
 IVF_MAX_LISTS = 512  # bounds k-means time and the shared centroids' bytes (1.5 KiB a list)
 
