@@ -13,8 +13,13 @@ Variants, each adding one change to the previous:
 * ``+rule 9 scope``: the recipe's rule 9 scope (``rule9: common`` in bc5cdr.yaml);
 * ``+abbreviation entries``: rule 8's abbreviations become entries (``--abbreviations``).
 
+``--ks`` sweeps k instead (one k list for every benchmark, or ``NAME=K,K,...`` per
+benchmark) and ``--variants current`` keeps only the last variant (gener's build): how the
+tables plan's ``gener_xtrain_k`` row chose k on validation.
+
     python bench/dictionary_dev.py [--benchmarks conll2003,...] [--corpus xtrain|wiki-vital]
-        [--json OUT]
+        [--ks 500,1000 | --ks conll2003=1000,5000 --ks bc5cdr=500,2000]
+        [--variants all|current] [--json OUT]
 """
 
 from __future__ import annotations
@@ -35,6 +40,19 @@ VARIANTS = [("paper", "counts", "all", "sentence"),
             ("+abbreviation entries", "phrase", None, "dictionary")]
 
 
+def parse_ks(values: list[str]) -> dict[str, list[int]]:
+    """``--ks`` values: benchmark name ("" for all) -> k values."""
+    sweeps = {}
+    for value in values:
+        name, _, ks = value.rpartition("=")
+        try:
+            sweeps[name] = [int(k) for k in ks.split(",")]
+        except ValueError:
+            raise SystemExit(f"dictionary_dev: error: --ks {value!r}: expected K,K,... "
+                             "or NAME=K,K,...") from None
+    return sweeps
+
+
 def main(argv: list[str] | None = None) -> int:
     from gener.corpus import open_corpus
     from gener.dataset import atomic_write_text
@@ -49,23 +67,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--k", type=int, default=1000,
                         help="evidence sentences per subquestion (X_train: Wikigold 100, "
                              "WNUT-16 10, as in the tables plan)")
+    parser.add_argument("--ks", action="append", default=[],
+                        help="k values to sweep: K,K,... for all benchmarks or NAME=K,K,...")
+    parser.add_argument("--variants", choices=("all", "current"), default="all")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
+    sweeps = parse_ks(args.ks)
+    variants = VARIANTS if args.variants == "all" else VARIANTS[-1:]
     rows = []
     for name in args.benchmarks.split(","):
         xtrain = args.corpus == "xtrain"
-        k = XTRAIN_K.get(name, args.k) if xtrain else args.k
+        ks = sweeps.get(name) or sweeps.get("") or [
+            XTRAIN_K.get(name, args.k) if xtrain else args.k]
         corpus = open_corpus(f"benchmark:{name}:train" if xtrain else "wiki-vital")
         searcher = open_searcher(corpus, progress=False, definition_weight=0.0)
-        recipe = load_recipe(name).with_k(k)
-        retrieved = retrieve_with(searcher, recipe)
-        by_phrase = label_phrases(retrieved, searcher.phrase_similarities)
-        for variant, labeling, rule9, abbreviations in VARIANTS:
-            score = retrieval_scores(retrieved, recipe, name, [k],
-                                     phrase_labels=by_phrase if labeling == "phrase" else None,
-                                     rule9=rule9, abbreviations=abbreviations)[0]
-            rows.append({"benchmark": name, "corpus": args.corpus, "variant": variant, **score})
-            print(json.dumps(rows[-1]), flush=True)
+        for k in ks:
+            recipe = load_recipe(name).with_k(k)
+            retrieved = retrieve_with(searcher, recipe)
+            by_phrase = label_phrases(retrieved, searcher.phrase_similarities)
+            for variant, labeling, rule9, abbreviations in variants:
+                score = retrieval_scores(
+                    retrieved, recipe, name, [k], rule9=rule9, abbreviations=abbreviations,
+                    phrase_labels=by_phrase if labeling == "phrase" else None)[0]
+                rows.append({"benchmark": name, "corpus": args.corpus, "variant": variant,
+                             **score})
+                print(json.dumps(rows[-1]), flush=True)
     if args.json:
         atomic_write_text(args.json, json.dumps(rows, indent=1) + "\n")
     return 0
