@@ -154,7 +154,7 @@ def rescore(faiss_index, encoder: Encoder, phrase_texts: list[str], queries: np.
     head = found[:, :depth]
     keys = np.unique(head[head >= 0])
     vectors = encoder.encode_texts([phrase_texts[i] for i in keys.tolist()],
-                                   progress=len(keys) > RESCORE_MAX, desc="re-scoring")
+                                   progress=len(keys) >= RESCORE_MAX, desc="re-scoring")
     scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
     best = np.full((len(queries), k), -1, dtype=np.int64)
     for row, query in enumerate(queries):
