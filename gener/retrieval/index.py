@@ -270,14 +270,6 @@ def _make_faiss(vectors: np.ndarray, settings: IndexSettings):
     return index
 
 
-def _use_gpu(index):
-    """Move a FAISS index to the GPUs when faiss-gpu and a GPU are present."""
-    faiss = _faiss()
-    if hasattr(faiss, "get_num_gpus") and faiss.get_num_gpus() > 0:
-        return faiss.index_cpu_to_all_gpus(index)
-    return index
-
-
 def candidate_occurrences(sentences: list[Sentence], spans: list[list[tuple[int, int, bool]]],
                           first_row: int = 0) -> tuple[dict[str, np.ndarray], list[str]]:
     """Occurrence arrays of the candidate ``spans`` of ``sentences``, and their texts.
@@ -401,8 +393,10 @@ def load_index(path: Path, settings: IndexSettings | None = None) -> PhraseIndex
             or (len(occurrences["key"]) and int(occurrences["key"].max()) >= len(phrase_texts))):
         raise _corrupt(path, "file sizes do not match the manifest's counts")
     set_nprobe(faiss_index, (settings or IndexSettings()).nprobe)
-    return PhraseIndex(path, manifest, sentences, occurrences, phrase_texts,
-                       _use_gpu(faiss_index), sentence_vectors)
+    # Searches stay on the CPU even with faiss-gpu: FAISS's GPU indexes return at most 2,048
+    # hits a query, and rankings ask for every phrase (see PhraseIndex.search).
+    return PhraseIndex(path, manifest, sentences, occurrences, phrase_texts, faiss_index,
+                       sentence_vectors)
 
 
 def ensure_index(corpus: Corpus, encoder: Encoder, cache_dir: str | Path | None = None,
