@@ -81,8 +81,9 @@ def main(argv: list[str] | None = None) -> int:
             XTRAIN_K.get(name, args.k) if xtrain else args.k]
         corpus = open_corpus(f"benchmark:{name}:train" if xtrain else "wiki-vital")
         searcher = open_searcher(corpus, progress=False, definition_weight=0.0)
+        base = load_recipe(name)
         for k in ks:
-            recipe = load_recipe(name).with_k(k)
+            recipe = base.with_k(k)
             retrieved = retrieve_with(searcher, recipe)
             by_phrase = label_phrases(retrieved, searcher.phrase_similarities)
             for variant, labeling, rule9, abbreviations in variants:

@@ -60,10 +60,11 @@ def compare_searches(folder: Path, ivfpq, encoder, k: int) -> dict:
     """Whole searches as builds and ``gener ask`` run them (every hit asked for, so only the
     head is re-scored), IVF-PQ (nprobe 64) against the flat index, per shipped recipe:
     phrase recall@k, occurrence recall@k of ``Searcher.rank``, and the overlap of the
-    evidence sentences that ``retrieve_with`` keeps (each subquestion's top k_l)."""
+    evidence sentences that ``retrieve_with`` keeps (each subquestion's top k_l), from one
+    ranking per recipe and index."""
     from gener.recipes import available_recipes, load_recipe
     from gener.retrieval.index import load_index
-    from gener.retrieval.search import Searcher, retrieve_with
+    from gener.retrieval.search import Searcher
 
     flat_index, approx_index = load_index(folder), load_index(folder)
     memo = MemoEncoder(encoder)
@@ -81,14 +82,15 @@ def compare_searches(folder: Path, ivfpq, encoder, k: int) -> dict:
         queries = encoder.encode_questions(questions)
         every = approx_index.search(queries, approx_index.faiss_index.ntotal)[1][:, :k]
         figures["phrases"] += [recall_at_k(flat_index.faiss_index.search(queries, k)[1], every)]
-        figures["occurrences"] += [recall_at_k([r[0][:k] for r in flat.rank(questions,
-                                                                            entity_types=types)],
+        exact = flat.rank(questions, entity_types=types)
+        figures["occurrences"] += [recall_at_k([r[0][:k] for r in exact],
                                                [r[0][:k] for r in ranked])]
-        for exact, found in zip(retrieve_with(flat, recipe), retrieve_with(approx, recipe),
-                                strict=True):
-            ids = {s.sentence_id for s in exact.sentences}
-            figures["evidence"].append(len(ids & {s.sentence_id for s in found.sentences})
-                                       / max(1, len(ids)))
+        # What retrieve_with keeps from each ranking: the subquestion's top k_l sentences.
+        for sq, exact_ranked, approx_ranked in zip(recipe.subquestions, exact, ranked,
+                                                   strict=True):
+            ids = {s.sentence_id for s in flat.evidence(exact_ranked, sq, sq.k)}
+            found = {s.sentence_id for s in approx.evidence(approx_ranked, sq, sq.k)}
+            figures["evidence"].append(len(ids & found) / max(1, len(ids)))
     return {"recipes": len(available_recipes()),
             "subquestions": len(figures["evidence"]),
             f"phrase_recall@{k}": round(float(np.mean(figures["phrases"])), 4),
@@ -151,11 +153,16 @@ def main() -> None:
         train_seconds = round(time.perf_counter() - started, 1)
         index.add(vectors)
     build_seconds = time.perf_counter() - started
-    scratch = Path(os.environ.get("TMPDIR", "/tmp")) / f"scale_recall_{os.getpid()}.faiss"
-    out = args.trained or scratch
-    size = write_faiss_index(index, out)
-    if not args.trained:
-        out.unlink()
+    if train_seconds is None:
+        size = args.trained.stat().st_size
+    else:  # written beside its destination, then renamed: no half-written index to reuse
+        scratch = (args.trained or Path(os.environ.get("TMPDIR", "/tmp")) / "scale_recall.faiss"
+                   ).with_suffix(f".{os.getpid()}.tmp")
+        size = write_faiss_index(index, scratch)
+        if args.trained:
+            scratch.replace(args.trained)
+        else:
+            scratch.unlink()
     result = {"index": str(folder), "encoder": manifest["encoder"]["name"], "phrases": n,
               "faiss": describe_faiss(index), "bytes_per_phrase": round(size / n, 2),
               "train_vectors": len(sample), "train_seconds": train_seconds,
