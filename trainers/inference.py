@@ -18,6 +18,9 @@ from trainers.data import PadCollator, encode_windows, entity_type, load_tokeniz
 
 WORD = re.compile(r"\w+|[^\w\s]")
 DEFAULT_STRIDE = 32
+# Model config key: entity types whose entities must have a capital letter (see
+# drop_uncapitalized); gener's Tagger applies it, transformers' pipeline does not.
+CAPITALIZED_KEY = "gener_capitalized_types"
 
 
 def predict_words(model, tokenizer, sentences: list[list[str]], max_length: int = 256,
@@ -74,6 +77,21 @@ def bio_spans(tags: list[str]) -> list[tuple[str, int, int]]:
     return spans
 
 
+def drop_uncapitalized(words: list[str], tags: list[str], types) -> list[str]:
+    """``tags`` without the entities of ``types`` that have no capital letter in any word.
+
+    An uncased tagger cannot see case, so it tags "government" as it tags "Government"; a
+    recipe whose subquestions of a label all apply rule 3 (all-lowercase phrases are no
+    entities) states that every entity of that label is capitalised."""
+    if not types:
+        return tags
+    kept = list(tags)
+    for kind, first, end in bio_spans(tags):
+        if kind in types and not any(c.isupper() for word in words[first:end] for c in word):
+            kept[first:end] = ["O"] * (end - first)
+    return kept
+
+
 def split_words(text: str) -> list[tuple[str, int, int]]:
     """Words and punctuation of raw text with their character offsets."""
     return [(m.group(), m.start(), m.end()) for m in WORD.finditer(text)]
@@ -111,6 +129,7 @@ class Tagger:
         self.max_length = min(max_length, limit - 2 if limit > 2 else limit)
         self.stride = stride
         self.batch_size = batch_size
+        self.capitalized = frozenset(getattr(self.model.config, CAPITALIZED_KEY, None) or ())
 
     @property
     def types(self) -> list[str]:
@@ -121,7 +140,8 @@ class Tagger:
         """BIO tags for every word of every pre-split sentence."""
         ids, _ = predict_words(self.model, self.tokenizer, sentences, self.max_length,
                                self.stride, self.batch_size)
-        return [[self.id2label[i] for i in row] for row in ids]
+        return [drop_uncapitalized(words, [self.id2label[i] for i in row], self.capitalized)
+                for words, row in zip(sentences, ids, strict=True)]
 
     def tag(self, text: str) -> list[Entity]:
         """Entities in raw text of any length, with character offsets."""
@@ -130,7 +150,8 @@ class Tagger:
             return []
         ids, scores = predict_words(self.model, self.tokenizer, [[w for w, _, _ in words]],
                                     self.max_length, self.stride, self.batch_size)
-        tags = [self.id2label[i] for i in ids[0]]
+        tags = drop_uncapitalized([w for w, _, _ in words], [self.id2label[i] for i in ids[0]],
+                                  self.capitalized)
         entities = []
         for label, first, end in bio_spans(tags):
             start, stop = words[first][1], words[end - 1][2]

@@ -81,6 +81,12 @@ def render_model_card(info: dict, name: str) -> str:
               'tagger("Cystic fibrosis is common in Ireland.")', "```", "",
               "Long documents: `trainers.inference.Tagger(PATH).tag(text)` tags any length with a "
               "sliding window instead of truncating.", ""]
+    if config.get("capitalized_types"):
+        lines += [f"The recipe drops all-lowercase phrases (rule 3) for "
+                  f"{', '.join(config['capitalized_types'])}, which an uncased model cannot "
+                  "see: `Tagger` drops its predictions of those types that have no capital "
+                  "letter (model config `gener_capitalized_types`), and its validation F1 was "
+                  "measured that way. `pipeline` does not apply this rule.", ""]
     return "\n".join(lines)
 
 

@@ -32,6 +32,7 @@ from trainers.data import (
     label_names,
     load_tokenizer,
 )
+from trainers.inference import CAPITALIZED_KEY
 from trainers.model_card import INFO_NAME, write_model_card
 
 logger = logging.getLogger(__name__)
@@ -63,6 +64,9 @@ class TrainConfig:
     recipe: str | None = None  # for the model card
     data_version: str | None = None
     validation_name: str | None = None
+    # Entity types whose entities have a capital letter (the recipe's rule 3): predictions of
+    # them without one are dropped, in validation and in the saved model's Tagger.
+    capitalized_types: list[str] = field(default_factory=list)
 
     def check(self) -> None:
         """Raise GenerError on impossible values."""
@@ -165,7 +169,7 @@ class _Run:
         from accelerate.utils import gather_object
 
         from trainers.evaluation import score_tags
-        from trainers.inference import predict_words
+        from trainers.inference import drop_uncapitalized, predict_words
 
         sentences, gold = self.validation
         rank, world = self.acc.process_index, self.acc.num_processes
@@ -176,8 +180,10 @@ class _Run:
                                self.config.max_length, batch_size=self.config.eval_batch_size,
                                autocast=self.acc.autocast)
         student.train()
-        predicted = dict(gather_object([(i, [self.names[t] for t in row])
-                                        for i, row in zip(mine, ids, strict=True)]))
+        capitalized = self.config.capitalized_types
+        predicted = dict(gather_object([
+            (i, drop_uncapitalized(sentences[i], [self.names[t] for t in row], capitalized))
+            for i, row in zip(mine, ids, strict=True)]))
         return score_tags([predicted[i] for i in range(len(sentences))], gold, self.types)
 
     # --- checkpoints ---------------------------------------------------------------------
@@ -362,6 +368,11 @@ def train(train_dataset, out_dir, model_name: str = "minilm", validation_dataset
     config.check()
     names = label_names(train_dataset)
     _check_labels(names)
+    types = {entity_type(n) for n in names} - {None}
+    unknown = [t for t in config.capitalized_types if t not in types]
+    if unknown:
+        raise GenerError(f"capitalized types {unknown} are not labels of the dataset "
+                         f"({', '.join(sorted(types))})")
     if len(train_dataset) == 0:
         raise GenerError("the training dataset is empty")
     out = Path(out_dir)
@@ -376,6 +387,7 @@ def train(train_dataset, out_dir, model_name: str = "minilm", validation_dataset
             label2id={n: i for i, n in enumerate(names)}, ignore_mismatched_sizes=True)
     except OSError as err:
         raise GenerError(f"cannot load model {model_name!r}: {err}") from err
+    setattr(model.config, CAPITALIZED_KEY, list(config.capitalized_types))
     examples = encode_training_examples(train_dataset, tokenizer, config.max_length)
     if config.t_early >= config.max_steps:
         logger.warning("t_early (%d) >= max_steps (%d): no self-training stage",

@@ -34,7 +34,7 @@ def run(args) -> int:
     from gener.build import build
     from gener.corpus import open_corpus
     from gener.errors import GenerError
-    from gener.recipes import load_recipe
+    from gener.recipes import capitalized_labels, load_recipe
     from trainers.data import load_training_dataset
     from trainers.evaluation import evaluate_model
     from trainers.self_training import TrainConfig, train
@@ -50,7 +50,8 @@ def run(args) -> int:
     dataset = load_training_dataset(str(out / "dataset"), config=recipe.name)
     config = TrainConfig(t_early=recipe.self_training.t_early,
                          t_update=recipe.self_training.t_update,
-                         max_steps=args.max_steps, seed=args.seed)
+                         max_steps=args.max_steps, seed=args.seed,
+                         capitalized_types=capitalized_labels(recipe.subquestions))
     trained = train(dataset, out / "model", model_name=args.model, config=config)
     print(f"model: {trained.model_dir} ({trained.steps} steps, {trained.seconds:.0f}s)")
 

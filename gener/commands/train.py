@@ -38,6 +38,10 @@ def add_parser(subparsers) -> None:
                         help="steps between evaluations and checkpoints")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--mixed-precision", choices=["no", "bf16", "fp16"], default="no")
+    parser.add_argument("--capital-rule", choices=["recipe", "off"], default="recipe",
+                        help="recipe (default): drop predicted entities without a capital "
+                             "letter for the labels whose subquestions all apply rule 3; off: "
+                             "keep every prediction")
     parser.add_argument("--resume", action="store_true",
                         help="continue from the checkpoint an interrupted run left in --out")
     parser.set_defaults(run=run)
@@ -78,6 +82,23 @@ def _validation_name(args, manifest: dict) -> str | None:
         return None
 
 
+def _capitalized_types(args, manifest: dict) -> list[str]:
+    """Labels whose entities need a capital letter: from the dataset's subquestions, else
+    from the recipe named by --config (none when neither is known or --capital-rule off)."""
+    from gener.errors import GenerError
+    from gener.recipes import capitalized_labels, load_recipe
+
+    if args.capital_rule == "off":
+        return []
+    if manifest.get("subquestions"):
+        return capitalized_labels(manifest["subquestions"])
+    name = manifest.get("recipe") or args.config
+    try:
+        return capitalized_labels(load_recipe(name).subquestions) if name else []
+    except GenerError:
+        return []
+
+
 def run(args) -> int:
     from gener.benchmarks import load_benchmark
     from gener.errors import GenerError
@@ -104,7 +125,8 @@ def run(args) -> int:
         confidence_threshold=args.threshold, max_length=args.max_length,
         eval_every=args.eval_every, seed=args.seed, mixed_precision=args.mixed_precision,
         resume=args.resume, recipe=manifest.get("recipe") or args.config,
-        data_version=manifest.get("version"), validation_name=validation_name)
+        data_version=manifest.get("version"), validation_name=validation_name,
+        capitalized_types=_capitalized_types(args, manifest))
     result = train(dataset, args.out, model_name=args.model, validation_dataset=validation,
                    config=config)
     best = (f", best validation F1 {result.best_f1:.4f} at step {result.best_step}"
