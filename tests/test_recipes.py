@@ -5,6 +5,7 @@ from gener.errors import GenerError
 from gener.recipes import (
     COMMON_RULES,
     available_recipes,
+    capitalized_labels,
     load_recipe,
     recipe_from_question,
     recipe_from_types,
@@ -107,3 +108,12 @@ def test_recipe_round_trips_through_to_dict(tmp_path):
     assert (bc5cdr.rule9, recipe.rule9) == ("common", "all")
     assert load_recipe(_write(tmp_path, bc5cdr.to_dict())).rule9 == "common"
     assert bc5cdr.with_k(3).rule9 == "common"
+
+
+def test_capitalized_labels_are_those_whose_subquestions_all_apply_rule_3():
+    assert capitalized_labels(load_recipe("conll2003").subquestions) == ["PER", "LOC", "ORG"]
+    assert capitalized_labels(load_recipe("demo").subquestions) == ["LOC"]  # not Disease
+    assert capitalized_labels(load_recipe("ncbi_disease").subquestions) == []
+    manifest = [{"label": "product", "rules": [3]}, {"label": "product", "rules": [1, 4]},
+                {"label": "person", "rules": [2, 3]}]
+    assert capitalized_labels(manifest) == ["person"]  # one product subquestion lacks rule 3

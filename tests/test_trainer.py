@@ -10,7 +10,13 @@ from gener.errors import GenerError
 from tests.tiny_models import save_tiny_bert
 from trainers import data as tdata
 from trainers.evaluation import METRIC_PATH, evaluate_model, score_tags
-from trainers.inference import Tagger, bio_spans, predict_words, split_words
+from trainers.inference import (
+    Tagger,
+    bio_spans,
+    drop_uncapitalized,
+    predict_words,
+    split_words,
+)
 from trainers.self_training import TrainConfig, self_training_loss, soft_labels, train
 
 NAMES = ["O", "B-Disease", "I-Disease", "B-LOC", "I-LOC"]
@@ -205,6 +211,16 @@ def test_bio_spans_and_split_words():
     assert split_words("Hi, you.") == [("Hi", 0, 2), (",", 2, 3), ("you", 4, 7), (".", 7, 8)]
 
 
+def test_drop_uncapitalized_drops_lowercase_entities_of_the_given_types_only():
+    words = ["the", "government", "of", "France", "and", "cystic", "fibrosis"]
+    tags = ["O", "B-ORG", "O", "B-LOC", "O", "B-Disease", "I-Disease"]
+    assert drop_uncapitalized(words, tags, {"ORG", "LOC"}) == [
+        "O", "O", "O", "B-LOC", "O", "B-Disease", "I-Disease"]
+    assert drop_uncapitalized(words, tags, ()) == tags
+    assert drop_uncapitalized(["bank", "of", "England"], ["B-ORG", "I-ORG", "I-ORG"],
+                              {"ORG"}) == ["B-ORG", "I-ORG", "I-ORG"]  # one capital keeps it
+
+
 # --- training --------------------------------------------------------------------------------
 
 def test_train_saves_a_loadable_model_with_card(tiny_model, tmp_path):
@@ -231,6 +247,25 @@ def test_train_saves_a_loadable_model_with_card(tiny_model, tmp_path):
     assert set(scores["per_type"]) == {"Disease", "LOC"} and 0 <= scores["f1"] <= 1
     entities = Tagger(result.model_dir, max_length=16).tag("cystic fibrosis in ireland. " * 30)
     assert all(e.text == ("cystic fibrosis in ireland. " * 30)[e.start:e.end] for e in entities)
+
+
+def test_capitalized_types_travel_with_the_model_and_filter_its_predictions(tiny_model,
+                                                                              tmp_path):
+    validation = make_dataset(6)
+    result = train(make_dataset(), tmp_path / "model", model_name=tiny_model,
+                   validation_dataset=validation,
+                   config=quick_config(validation_name="toy", capitalized_types=["LOC"]))
+    tagger = Tagger(result.model_dir)
+    assert tagger.capitalized == {"LOC"}
+    lowercase = [list(t) for t in validation["tokens"]]
+    assert not any(tag.endswith("-LOC") for row in tagger.tag_words(lowercase) for tag in row)
+    assert all(e.label != "LOC" for e in tagger.tag("cystic fibrosis is common in ireland"))
+    tagger.capitalized = frozenset()  # the same model without the rule does tag LOC
+    assert any(tag.endswith("-LOC") for row in tagger.tag_words(lowercase) for tag in row)
+    assert "capital letter" in (result.model_dir / "README.md").read_text()
+    with pytest.raises(GenerError, match="not labels of the dataset"):
+        train(make_dataset(), tmp_path / "m2", model_name=tiny_model,
+              config=quick_config(capitalized_types=["PER"]))
 
 
 def test_train_without_validation_keeps_the_last_student(tiny_model, tmp_path):
@@ -364,3 +399,17 @@ def test_accelerate_launch_with_two_cpu_processes(tiny_model, tmp_path):
     from transformers import AutoModelForTokenClassification
 
     AutoModelForTokenClassification.from_pretrained(tmp_path / "out")
+
+
+def test_train_verb_takes_capitalized_types_from_the_dataset_or_its_recipe():
+    from argparse import Namespace
+
+    from gener.commands.train import _capitalized_types
+
+    manifest = {"recipe": "demo", "subquestions": [{"label": "LOC", "rules": [1, 3]},
+                                                   {"label": "Disease", "rules": [4, 9]}]}
+    assert _capitalized_types(Namespace(capital_rule="recipe", config=None), manifest) == ["LOC"]
+    assert _capitalized_types(Namespace(capital_rule="off", config=None), manifest) == []
+    assert _capitalized_types(Namespace(capital_rule="recipe", config="conll2003"), {}) == [
+        "PER", "LOC", "ORG"]
+    assert _capitalized_types(Namespace(capital_rule="recipe", config="no_such"), {}) == []
