@@ -2,7 +2,9 @@
 
 One config ships per recipe; a config can also be made at run time from a recipe dict (for
 one-line recipes such as ``--question "Which microbe?"``). The builder's cache is keyed by
-the recipe, corpus, encoder and seed, so a changed recipe never reuses an old build; the
+the recipe, corpus, encoder and seed (and, under ``gener build``, the data version of the
+generated records, which digests every build setting), so a changed recipe or setting never
+reuses an old build; the
 data version written to the dataset card is ``<gener version>+<fingerprint of those>``.
 """
 
@@ -37,6 +39,9 @@ class GenerConfig(datasets.BuilderConfig):
     deterministic: bool = False
     work_dir: str | None = None
     records_path: str | None = None
+    # The data version of the records at records_path (a digest of every generation input):
+    # part of the cache key, so that records made with other settings are never reused.
+    records_version: str | None = None
 
     def load_recipe(self) -> Recipe:
         """The config's recipe, with ``k`` applied."""
@@ -96,6 +101,6 @@ class GenerBuilder(datasets.GeneratorBasedBuilder):
         builder = cls(cache_dir=str(cache_dir), config_name=None, name=recipe.name,
                       recipe=recipe.to_dict(), encoder=m["encoder"], seed=m["seed"],
                       deterministic=m["deterministic"], corpus=m["corpus_fingerprint"],
-                      records_path=str(generated.records_path))
+                      records_path=str(generated.records_path), records_version=m["version"])
         builder.download_and_prepare()
         return builder.as_dataset("train")

@@ -51,6 +51,9 @@ class BuildSettings:
     # Rule 8's abbreviations: tagged where defined ("sentence", the paper's) or also made
     # dictionary entries ("dictionary"), except common words ("AS", "WAS").
     abbreviations: str = "dictionary"
+    # Rule 9 on the retrieved phrases as well (a single lowercase token retrieved as an answer
+    # is not tagged): "off" (the paper's), "all" or "common" (common words only).
+    retrieved_rule9: str = "off"
 
 
 @dataclass
@@ -181,7 +184,9 @@ def run_annotation(retrievals, recipe: Recipe, settings: BuildSettings, stage: _
                       phrase_labels=phrase_labels,
                       common_words=common_words() if rule9 == "common" else None,
                       abbreviation_entries=common_words()
-                      if settings.abbreviations == "dictionary" else None)
+                      if settings.abbreviations == "dictionary" else None,
+                      retrieved_rule9=None if settings.retrieved_rule9 == "off"
+                      else settings.retrieved_rule9)
     if not result.records:
         raise GenerError(f"recipe {recipe.name}: retrieval returned no sentences")
     write_jsonl(result.records, stage.dir / RECORDS)
@@ -213,6 +218,8 @@ def generate(recipe: Recipe, corpus: Corpus, work_dir: str | Path,
     started = time.perf_counter()
     inputs = {**inputs, "seed": settings.seed, "deterministic": settings.deterministic,
               "rule9": settings.rule9 or recipe.rule9, "abbreviations": settings.abbreviations}
+    if settings.retrieved_rule9 != "off":  # absent when off: earlier builds keep their version
+        inputs["retrieved_rule9"] = settings.retrieved_rule9
     annotation_dir = run_annotation(retrievals, recipe, settings,
                                     _Stage(work_dir, "matching", inputs), phrase_labels)
     timings["matching"] = time.perf_counter() - started
@@ -229,6 +236,7 @@ def generate(recipe: Recipe, corpus: Corpus, work_dir: str | Path,
         "labeling": settings.labeling,
         "rule9": settings.rule9 or recipe.rule9,
         "abbreviations": settings.abbreviations,
+        "retrieved_rule9": settings.retrieved_rule9,
         "seed": settings.seed,
         "deterministic": settings.deterministic,
         "version": f"{__version__}+{_digest(inputs)}",

@@ -58,7 +58,7 @@ from gener.text import PUNCTUATION, tokenize
 SOURCES = ("retrieved", "abbreviation", "matched", "refined")
 RETRIEVED, ABBREVIATION, MATCHED, REFINED = range(4)
 SKIPS = ("offset_outside_sentence", "text_mismatch", "not_token_aligned",
-         "overlapping_retrieved", "overlapping_abbreviation")
+         "overlapping_retrieved", "overlapping_abbreviation", "rule9_retrieved")
 # Sentences per forked worker below which forking does not pay off.
 MIN_SENTENCES_PER_WORKER = 2000
 _OTHER = "\x01"  # the code of a token in no dictionary key and of tagged tokens
@@ -262,10 +262,22 @@ class _Matcher:
 
     def __init__(self, dictionary: PseudoDictionary, seed: int, deterministic: bool, miner,
                  key_labels: dict[str, int] | None = None,
-                 common_words: frozenset[str] | None = None):
+                 common_words: frozenset[str] | None = None,
+                 retrieved_rule9: str | None = None):
         labels = dictionary.labels
         # Rule 9 skips single lowercase tokens; given these words, only those among them.
         self.common_words = common_words
+        # Rule 9 on retrieved phrases too: None (never), "all" or "common" (common words).
+        if retrieved_rule9 not in (None, "all", "common"):
+            raise GenerError(f"retrieved_rule9 must be all, common or None, "
+                             f"not {retrieved_rule9!r}")
+        self.retrieved_rule9 = retrieved_rule9
+        if retrieved_rule9 == "common":
+            from gener.common_words import common_words as vocabulary_words
+
+            self.retrieved_common: frozenset[str] | None = vocabulary_words()
+        else:
+            self.retrieved_common = None
         self.key_labels = key_labels or {}  # key -> label index of its retrieved spans
         order = {label: i for i, label in enumerate(labels)}
         counts = dictionary.counts
@@ -440,10 +452,12 @@ class _Matcher:
         """
         names, vocab, key_codes = self.names, self.vocab, self.key_codes
         key_labels = self.key_labels
+        common = self.retrieved_common
         out: list = [None] * len(items)
         for i, (group, sent) in enumerate(items):
             if not sent.phrases and not sent.abbreviations:
                 continue
+            skip9 = group.rule9 and self.retrieved_rule9 is not None
             text, g, end_g = sent.sentence, starts[i], starts[i + 1] - 1
             spans, kept = [], []
             if group.parts is None:
@@ -473,6 +487,9 @@ class _Matcher:
                         known = (len(tokens), code)
                     known = names[name] = (known[0], key, known[1])
                 n, key, code = known
+                if skip9 and n == 1 and name.islower() and (common is None or name in common):
+                    skips["rule9_retrieved"] += 1
+                    continue
                 ts = encoded.find(code, g, end_g) if code else -1
                 if ts < 0 or encoded.find(code, ts + 1, end_g) >= 0:
                     ts = len(tokenize(text[:start]))
@@ -657,7 +674,8 @@ def match(retrievals, labels: list[str], seed: int = 0, deterministic: bool = Fa
           progress: bool = True, miner=None, workers: int | None = None,
           normalize: bool = False, phrase_labels: dict[str, str] | None = None,
           common_words: frozenset[str] | None = None,
-          abbreviation_entries: frozenset[str] | None = None) -> MatchResult:
+          abbreviation_entries: frozenset[str] | None = None,
+          retrieved_rule9: str | None = None) -> MatchResult:
     """Annotate retrievals (see the module docstring).
 
     The phrases must already be normalized (rules 1-7), unless ``normalize`` is true: then
@@ -673,6 +691,9 @@ def match(retrievals, labels: list[str], seed: int = 0, deterministic: bool = Fa
     retrieved phrase is also a dictionary entry (with its long form's label), so it is
     matched in every sentence, not only where it was defined, unless it has one character
     or is an excluded word (common words: "AS" for Angelman syndrome would match "as").
+    ``retrieved_rule9`` ("all" or "common"): rule 9 also skips the retrieved phrases that
+    are single lowercase tokens (all of them, or the common words), where they were retrieved;
+    None: retrieved phrases are tagged whatever their case.
     """
     enabled = gc.isenabled()
     gc.disable()  # millions of small acyclic objects: collections would only cost time
@@ -683,7 +704,8 @@ def match(retrievals, labels: list[str], seed: int = 0, deterministic: bool = Fa
             raise GenerError("empty pseudo-dictionary: no retrieved phrase survived "
                              "normalization")
         key_labels = _fix_labels(dictionary, phrase_labels or {})
-        matcher = _Matcher(dictionary, seed, deterministic, miner, key_labels, common_words)
+        matcher = _Matcher(dictionary, seed, deterministic, miner, key_labels, common_words,
+                           retrieved_rule9)
         items = [(group, sent) for group, r in zip(groups, retrievals, strict=True)
                  for sent in r.sentences]
         n = _workers(workers, len(items))
@@ -1044,12 +1066,14 @@ def annotate(retrievals, labels: list[str], seed: int = 0, deterministic: bool =
              progress: bool = True, detect_abbreviations: bool = True,
              workers: int | None = None, phrase_labels: dict[str, str] | None = None,
              common_words: frozenset[str] | None = None,
-             abbreviation_entries: frozenset[str] | None = None) -> MatchResult:
+             abbreviation_entries: frozenset[str] | None = None,
+             retrieved_rule9: str | None = None) -> MatchResult:
     """The whole stage: rules 1-7, rule 8 (scispacy, when ``detect_abbreviations``), rule 10
     (phrase mining over all evidence sentences), then :func:`match`.
 
     With ``detect_abbreviations=False`` the ``abbreviations`` already in the retrievals are used.
-    ``phrase_labels``, ``common_words`` and ``abbreviation_entries``: see :func:`match`.
+    ``phrase_labels``, ``common_words``, ``abbreviation_entries`` and ``retrieved_rule9``:
+    see :func:`match`.
     """
     normalize = True  # by match(), without building normalized copies
     if detect_abbreviations and any(r.subquestion.has_rule(8) for r in retrievals):
@@ -1066,7 +1090,8 @@ def annotate(retrievals, labels: list[str], seed: int = 0, deterministic: bool =
         miner = mine_phrases(tokenize(s.sentence) for r in retrievals for s in r.sentences)
     return match(retrievals, labels, seed, deterministic, progress, miner=miner,
                  workers=workers, normalize=normalize, phrase_labels=phrase_labels,
-                 common_words=common_words, abbreviation_entries=abbreviation_entries)
+                 common_words=common_words, abbreviation_entries=abbreviation_entries,
+                 retrieved_rule9=retrieved_rule9)
 
 
 def _jsonl_lines(records):

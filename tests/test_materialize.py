@@ -136,3 +136,25 @@ def test_build_labels_each_phrase_of_a_multi_label_recipe_once(workspace, tmp_pa
                                     labeling="counts"))
     assert json.loads((tmp_path / "counts/retrieval/phrase_labels.json").read_text()) == {}
     assert counts.manifest["version"] != by_phrase.manifest["version"]
+
+
+def test_rebuilding_with_other_settings_never_reuses_the_old_dataset(workspace, tmp_path):
+    import json
+
+    from gener.build import RECORDS, BuildSettings, build
+    from gener.corpus import TextCorpus
+    from gener.recipes import load_recipe
+
+    recipe = load_recipe(str(workspace / "disease_tiny.yaml"))  # rule 9 on
+    corpus = TextCorpus(workspace / "corpus.txt")
+    records = tmp_path / ".gener-work" / "disease_tiny" / "matching" / RECORDS
+    tags = {}
+    for choice in ("off", "all"):  # rule 9 on retrieved phrases changes the records
+        build(recipe, corpus, tmp_path, BuildSettings(cache_dir=str(workspace / "cache"),
+                                                      progress=False, retrieved_rule9=choice))
+        train = datasets.load_dataset(str(tmp_path), "disease_tiny", split="train")
+        names = train.features["ner_tags"].feature.names
+        written = [json.loads(line)["ner_tags"] for line in records.read_text().splitlines()]
+        assert [[names[i] for i in row] for row in train["ner_tags"]] == written
+        tags[choice] = written
+    assert tags["off"] != tags["all"]

@@ -33,6 +33,10 @@ def add_build_options(parser) -> None:
                         help="rule 8: abbreviations of retrieved phrases become dictionary "
                              "entries, common words excepted (dictionary, default), or are "
                              "tagged only where defined (sentence, the paper's)")
+    parser.add_argument("--retrieved-rule9", choices=("off", "all", "common"), default="off",
+                        help="rule 9 on retrieved phrases too: a single lowercase token "
+                             "retrieved as an answer is not tagged (all), only if it is a "
+                             "common word (common), or tagged (off, default, the paper's)")
     add_definition_weight_option(parser)
 
 
@@ -67,7 +71,8 @@ def settings_from_args(args):
     return BuildSettings(encoder=args.encoder, seed=args.seed, deterministic=args.deterministic,
                          cache_dir=args.cache_dir, definition_weight=args.definition_weight,
                          labeling=args.labeling, rule9=args.rule9,
-                         abbreviations=args.abbreviations)
+                         abbreviations=args.abbreviations,
+                         retrieved_rule9=args.retrieved_rule9)
 
 
 def run(args) -> int:
