@@ -34,7 +34,8 @@ rows:
     label: GeNER on X_train
     corpus: "benchmark:{{benchmark}}:train"
     benchmarks: {{bc5cdr: {{k: 50}}}}
-  - {{id: retriever, extends: xtrain, label: GeNER + trained retriever, encoder: runs/enc}}
+  - {{id: retriever, extends: xtrain, label: GeNER + trained retriever, encoder: runs/enc,
+      not_run: {{bc5cdr: no encoder for it}}}}
   - id: paper
     label: TALLOR (quoted)
     kind: quoted
@@ -61,6 +62,8 @@ def test_plan_commands_fill_templates_and_extends(plan, tmp_path):
     other = plan.commands_for(plan.row("retriever"), "ncbi_disease")["build"]
     assert "--encoder runs/enc --k 100 " in other and "/retriever/ncbi_disease/dataset" in other
     assert [r.kind for r in plan.rows] == ["seed_entities", "trained", "trained", "quoted"]
+    assert plan.row("retriever").not_run == {"bc5cdr": "no encoder for it"}
+    assert plan.row("xtrain").not_run == {}
 
 
 @pytest.mark.parametrize("change, message", [
@@ -70,6 +73,7 @@ def test_plan_commands_fill_templates_and_extends(plan, tmp_path):
     (("{{encoder: minilm, k: 100}}", "{{encoder: minilm}}"), "has no value for 'k'"),
     (("[61.5, 34.7, 44.3]", "[61.5, 44.3]"), "figures of ncbi_disease must be"),
     (("groups: [[ncbi_disease, bc5cdr]]", "groups: [[wnut16]]"), "groups name benchmarks"),
+    (("{{bc5cdr: no encoder for it}}", "[bc5cdr]"), "not_run must map benchmarks to reasons"),
 ])
 def test_bad_plans_give_one_line_errors(tmp_path, change, message):
     path = tmp_path / "plan.yaml"
@@ -186,6 +190,11 @@ def test_tables_verb_collects_and_rejects_bad_input(plan, tmp_path, capsys, benc
     # Table C.1's seeds matched on the NCBI-disease test split.
     assert "| Seed Entities | " in text and "computed" in text
     assert "pending [r3]" in text and "gener tables --run" in text
+    assert "not run [r6]" in text and "bc5cdr: not run (no encoder for it)" in text
+    assert main(["tables", "--plan", plan.source, "--run", "--row", "retriever",
+                 "--dry-run"]) == 0
+    assert "[retriever/ncbi_disease] build" in (dry := capsys.readouterr().out)
+    assert "retriever/bc5cdr" not in dry
     assert main(["tables", "--plan", plan.source, "--row", "xtrain"]) == 1
     assert "--row, --benchmark and --dry-run go with --run" in capsys.readouterr().err
     assert main(["tables", "--plan", plan.source, "--run", "--row", "nope"]) == 1

@@ -45,6 +45,7 @@ class Row:
     variables: dict = field(default_factory=dict)
     overrides: dict = field(default_factory=dict)  # benchmark -> variables
     figures: dict = field(default_factory=dict)  # quoted: benchmark -> [P, R, F1]
+    not_run: dict = field(default_factory=dict)  # benchmark -> why the row skips it
 
 
 @dataclass
@@ -154,13 +155,16 @@ def _make_row(entry: dict, raw_rows: dict, defaults: dict, source: str) -> Row:
     row_id, label = merged.pop("id"), merged.pop("label", None) or entry["id"]
     overrides = merged.pop("benchmarks", None) or {}
     figures = merged.pop("figures", None) or {}
+    not_run = merged.pop("not_run", None) or {}
+    if not isinstance(not_run, dict) or not all(isinstance(v, str) for v in not_run.values()):
+        raise GenerError(f"{source}: row {row_id}: not_run must map benchmarks to reasons")
     for benchmark, values in figures.items():
         if not (isinstance(values, list) and len(values) == 3
                 and all(isinstance(v, (int, float)) for v in values)):
             raise GenerError(f"{source}: row {row_id}: figures of {benchmark} must be "
                              f"[P, R, F1]")
     variables = {**defaults, **merged} if kind == "trained" else {}
-    return Row(row_id, label, kind, variables, overrides, figures)
+    return Row(row_id, label, kind, variables, overrides, figures, not_run)
 
 
 # --- runs ----------------------------------------------------------------------------------
@@ -318,7 +322,7 @@ class Cell:
     """One (row, benchmark) cell: figures in percent (or None) and where they come from."""
 
     ref: str
-    status: str  # measured, computed, quoted, stale, pending, unavailable
+    status: str  # measured, computed, quoted, stale, pending, unavailable, not run
     figures: tuple[float, float, float] | None = None
     note: str = ""
     commands: dict = field(default_factory=dict)
@@ -394,6 +398,8 @@ def collect(plan: Plan, benchmarks_dir=None) -> dict[tuple[str, str], Cell]:
                 cells[row.id, benchmark] = Cell(
                     ref, "quoted" if figures else "unavailable",
                     tuple(figures) if figures else None, "Table 3 of the paper")
+            elif benchmark in row.not_run:
+                cells[row.id, benchmark] = Cell(ref, "not run", note=row.not_run[benchmark])
             elif row.kind == "seed_entities":
                 cells[row.id, benchmark] = _seed_cell(plan, benchmark, ref, benchmarks_dir)
             else:

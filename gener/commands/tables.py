@@ -39,7 +39,7 @@ def _selected_runs(plan, rows, benchmarks):
                              f"({', '.join(plan.benchmarks)})")
     chosen = [plan.row(r) for r in rows] if rows else plan.rows
     return [(row, b) for row in chosen if row.kind == "trained"
-            for b in (benchmarks or plan.benchmarks)]
+            for b in (benchmarks or plan.benchmarks) if b not in row.not_run]
 
 
 def run(args) -> int:
