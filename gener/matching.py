@@ -595,6 +595,7 @@ def _normalized_parts(names, subquestion) -> dict[str, list[tuple[str, int, int]
     from gener.normalize import (
         CALENDAR_WORDS,
         STOPWORDS,
+        name_core,
         normalize_span,
         strip_leading_the,
         strip_punctuation,
@@ -619,7 +620,7 @@ def _normalized_parts(names, subquestion) -> dict[str, list[tuple[str, int, int]
             text = rest
         low = text.lower()
         if len(text) >= 3 and not (split and _AND(name)) \
-                and not (lower3 and name.islower()) \
+                and not (lower3 and (name.islower() or name_core(text) != (0, len(text)))) \
                 and not (stop and (low in STOPWORDS or low in CALENDAR_WORDS
                                    or low[0].isdigit())) \
                 and not (generic and generic(low)):

@@ -4,7 +4,9 @@ Rules apply in order, each only when ``subquestion.has_rule(n)``:
 
 1. :func:`split_on_and` - split composite mentions on the word "and";
 2. :func:`strip_punctuation` - strip punctuation (and spaces) at the start and end;
-3. :func:`is_all_lowercase` - drop phrases whose letters are all lowercase;
+3. :func:`is_all_lowercase` - drop phrases whose letters are all lowercase, and
+   :func:`name_core` - keep only the name in a mixed phrase ("Russian peacemaker Alexander
+   Lebed" -> "Alexander Lebed", "1 - Craig Dowd" -> "Craig Dowd"; "Chinese police" goes);
 4. :func:`strip_leading_the` - drop a leading "the";
 5. :func:`is_too_short` - drop phrases shorter than 3 characters;
 6. :func:`is_stopword` - drop phrases whose lowercase form is a stopword or a month or
@@ -65,6 +67,10 @@ _PREPOSITIONS = frozenset("in of for on at from with by to".split())
 # type B", "Usher syndrome 2"): subtype designators.
 _DESIGNATOR = re.compile(r"^(?:types?|subtypes?|\d+[a-z]?|[a-z]|[ivx]+)$")
 _IRREGULAR = {"person": "people", "man": "men", "woman": "women", "child": "children"}
+# Lowercase words that may sit inside a name ("Tour de France", "Ludwig van Beethoven").
+NAME_PARTICLES = frozenset("de da del della di du des van von der den la le y al el bin ibn"
+                           .split())
+_TOKEN = re.compile(r"\S+")
 
 
 def split_on_and(name: str) -> list[str]:
@@ -80,6 +86,32 @@ def strip_punctuation(name: str) -> str:
 def is_all_lowercase(name: str) -> bool:
     """Rule 3: true when the phrase has letters and none is uppercase (``str.islower``)."""
     return name.islower()
+
+
+def name_core(name: str) -> tuple[int, int] | None:
+    """Rule 3 for mixed phrases: the ``(start, end)`` of the name in ``name``, or None.
+
+    Names are capitalised, so a lowercase word other than a function word or name particle
+    is not part of one: the name starts after the last such word and after any numbers or
+    punctuation (a leading "the" is rule 4's), and ends at the last word with a capital
+    letter or a digit ("Boeing 747"). Phrases with no capitalised word after that ("Chinese
+    police") have none."""
+    words = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(name)]
+    last = -1
+    for i, (_, _, word) in enumerate(words):
+        if word.islower() and word not in STOPWORDS and word not in NAME_PARTICLES \
+                and any(c.isalpha() for c in word):
+            last = i
+    rest = words[last + 1:]
+    capitalised = [i for i, (_, _, word) in enumerate(rest) if not word.islower()
+                   and any(c.isupper() for c in word)]
+    if not capitalised:
+        return None
+    first = next(i for i, (_, _, word) in enumerate(rest) if i == capitalised[0]
+                 or word.isalpha())  # numbers and punctuation before the name go
+    ends = [i for i, (_, _, word) in enumerate(rest) if i >= capitalised[0] and (
+        any(c.isupper() for c in word) or any(c.isdigit() for c in word))]
+    return rest[first][0], rest[ends[-1]][1]
 
 
 def strip_leading_the(name: str) -> str:
@@ -183,6 +215,11 @@ def normalize_span(name: str, start: int, subquestion) -> list[tuple[str, int, i
         if 4 in rules:
             lead = _the_length(text)
             text, s = text[lead:], s + lead
+        if 3 in rules:
+            core = name_core(text)
+            if core is None:
+                continue
+            text, s = text[core[0]:core[1]], s + core[0]
         if not text or (5 in rules and is_too_short(text)):
             continue
         if 6 in rules and (is_stopword(text) or is_quantity(text)):

@@ -10,6 +10,7 @@ from gener.normalize import (
     is_stopword,
     is_too_short,
     is_type_word_or_generic,
+    name_core,
     normalize_phrase,
     normalize_retrieval,
     normalize_span,
@@ -88,6 +89,25 @@ def test_rule_6_drops_counts_and_measures():
         assert normalize_phrase(name, sq("drug", rules=(6,))) == []
     for name in ["5 - fluorouracil", "17 % adrenomyeloneuropathy", "3 Cases", "1990", "mg 10"]:
         assert not is_quantity(name), name
+
+
+def test_rule_3_keeps_only_the_name_of_a_mixed_phrase():
+    def core(text):
+        span = name_core(text)
+        return None if span is None else text[span[0]:span[1]]
+
+    assert core("Russian peacemaker Alexander Lebed") == "Alexander Lebed"
+    assert core("ex-England fast bowler Martin McCague") == "Martin McCague"
+    assert core("1 - Craig Dowd") == "Craig Dowd"
+    assert core("players U.S.") == "U.S."
+    assert core("Chinese police") is None and core("German government") is None
+    for name in ("Bank of England", "Tour de France", "the Beatles", "Boeing 747", "eBay",
+                 "Palestinian President Yasser Arafat", "New York-based"):
+        assert core(name) == name
+    assert normalize_phrase("the Chinese police", sq()) == []
+    assert normalize_phrase("veteran dissident Wang Donghai", sq()) == ["Wang Donghai"]
+    assert normalize_phrase("veteran dissident Wang Donghai", sq(rules=(2,))) == [
+        "veteran dissident Wang Donghai"]  # only with rule 3
 
 
 def test_normalize_phrase_applies_enabled_rules_in_order():
