@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--benchmarks", default=",".join(BENCHMARKS))
-    parser.add_argument("--retrieved-rule9", default="off",
+    parser.add_argument("--retrieved-rule9", default="common",
                         help=f"comma-separated choices among {', '.join(RULE9_CHOICES)}")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)

@@ -51,9 +51,11 @@ class BuildSettings:
     # Rule 8's abbreviations: tagged where defined ("sentence", the paper's) or also made
     # dictionary entries ("dictionary"), except common words ("AS", "WAS").
     abbreviations: str = "dictionary"
-    # Rule 9 on the retrieved phrases as well (a single lowercase token retrieved as an answer
-    # is not tagged): "off" (the paper's), "all" or "common" (common words only).
-    retrieved_rule9: str = "off"
+    # Rule 9 on the retrieved phrases as well, for subquestions with rule 9: a single
+    # lowercase token retrieved as an answer is not tagged there either, if it is a common
+    # word ("common", default: chosen on validation, bench/MATCHING.md) or always ("all");
+    # "off" tags every retrieved phrase (gener before 2026-12-02).
+    retrieved_rule9: str = "common"
 
 
 @dataclass
@@ -218,8 +220,8 @@ def generate(recipe: Recipe, corpus: Corpus, work_dir: str | Path,
     started = time.perf_counter()
     inputs = {**inputs, "seed": settings.seed, "deterministic": settings.deterministic,
               "rule9": settings.rule9 or recipe.rule9, "abbreviations": settings.abbreviations}
-    if settings.retrieved_rule9 != "off":  # absent when off: earlier builds keep their version
-        inputs["retrieved_rule9"] = settings.retrieved_rule9
+    if settings.retrieved_rule9 != "off" and any(sq.has_rule(9) for sq in recipe.subquestions):
+        inputs["retrieved_rule9"] = settings.retrieved_rule9  # only where it changes labels
     annotation_dir = run_annotation(retrievals, recipe, settings,
                                     _Stage(work_dir, "matching", inputs), phrase_labels)
     timings["matching"] = time.perf_counter() - started

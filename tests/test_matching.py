@@ -236,7 +236,8 @@ def test_fast_normalization_equals_normalize_span(names, rules, entity_type):
 
     subquestion = replace(sq("LOC", sorted(rules), entity_type), other_types=("drug",))
     names += ["The Sand", "Hand", "Diseases", "teams", "WAS", "and", "Sports Teams", "10 mg",
-              "3 Cases", "drugs", "drug abuse", "disease gene", "team owners", "Drug"]
+              "3 Cases", "drugs", "drug abuse", "disease gene", "team owners", "Drug",
+              "players U.S.", "1 - Craig Dowd", "Chinese police", "Tour de France"]
     assert _normalized_parts(names, subquestion) == {
         name: normalize_span(name, 0, subquestion) for name in names}
 
@@ -278,3 +279,26 @@ def test_phrase_labels_fix_the_label_of_retrieved_and_matched_occurrences():
                       ("LOC", "retrieved")]
     with pytest.raises(GenerError, match="MISC"):
         match([company], ["LOC", "ORG"], progress=False, phrase_labels={"london": "MISC"})
+
+
+def test_rule_9_on_retrieved_phrases_skips_them_where_they_were_retrieved():
+    from gener.common_words import common_words
+
+    assert "patient" in common_words() and "haloperidol" not in common_words()
+    text = "the patient took haloperidol and Aspirin ."
+    retrieval = SubquestionRetrieval(sq("Chemical", (9,), "drug"),
+                                     [sentence(text, "patient", "haloperidol", "Aspirin")])
+    no_rule9 = SubquestionRetrieval(sq("Chemical", (), "drug"),
+                                    [sentence(text, "patient", "haloperidol", "Aspirin")])
+
+    def tagged(scope, retrievals=(retrieval,)):
+        result = match(list(retrievals), ["Chemical"], progress=False, retrieved_rule9=scope)
+        return [s[:2] for s in spans(result.records[0])], result.stats["skipped_phrases"]
+
+    assert tagged(None)[0] == [(1, 2), (3, 4), (5, 6)]
+    common, skipped = tagged("common")
+    assert common == [(3, 4), (5, 6)] and skipped["rule9_retrieved"] == 1
+    assert tagged("all")[0] == [(5, 6)]
+    assert tagged("all", (no_rule9,))[0] == [(1, 2), (3, 4), (5, 6)]  # only with rule 9
+    with pytest.raises(GenerError, match="retrieved_rule9"):
+        tagged("some")

@@ -33,10 +33,12 @@ def add_build_options(parser) -> None:
                         help="rule 8: abbreviations of retrieved phrases become dictionary "
                              "entries, common words excepted (dictionary, default), or are "
                              "tagged only where defined (sentence, the paper's)")
-    parser.add_argument("--retrieved-rule9", choices=("off", "all", "common"), default="off",
-                        help="rule 9 on retrieved phrases too: a single lowercase token "
-                             "retrieved as an answer is not tagged (all), only if it is a "
-                             "common word (common), or tagged (off, default, the paper's)")
+    parser.add_argument("--retrieved-rule9", choices=("off", "all", "common"),
+                        default="common",
+                        help="for subquestions with rule 9, a single lowercase token retrieved "
+                             "as an answer is not tagged where it was retrieved either if it "
+                             "is a common word (common, default), always (all), or is tagged "
+                             "(off, gener before 2026-12-02)")
     add_definition_weight_option(parser)
 
 
