@@ -66,7 +66,7 @@ def load_gener_config(path: str | Path) -> list[Subquestion]:
         subtype = " ".join(str(entry["subtype"]).split())
         question = str(merged["query_template"]).replace("[TYPE]", subtype)
         subquestions.append(Subquestion(str(entry["type"]), subtype, int(merged["top_k"]),
-                                        tuple(sorted(rules)), question))
+                                        tuple(sorted(rules)), question, names_only=False))
     return list(with_other_types(subquestions))
 
 

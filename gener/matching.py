@@ -604,6 +604,7 @@ def _normalized_parts(names, subquestion) -> dict[str, list[tuple[str, int, int]
 
     rules = subquestion.rules
     split, strip, lower3, the, stop = (r in rules for r in (1, 2, 3, 4, 6))
+    names3 = lower3 and subquestion.names_only
     forms = sorted({f for t in subquestion.class_types for f in type_word_forms(t)}) \
         if 7 in rules else []
     generic = re.compile("|".join(map(re.escape, forms))).search if forms else None
@@ -620,7 +621,8 @@ def _normalized_parts(names, subquestion) -> dict[str, list[tuple[str, int, int]
             text = rest
         low = text.lower()
         if len(text) >= 3 and not (split and _AND(name)) \
-                and not (lower3 and (name.islower() or name_core(text) != (0, len(text)))) \
+                and not (lower3 and name.islower()) \
+                and not (names3 and name_core(text) != (0, len(text))) \
                 and not (stop and (low in STOPWORDS or low in CALENDAR_WORDS
                                    or low[0].isdigit())) \
                 and not (generic and generic(low)):

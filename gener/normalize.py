@@ -215,7 +215,7 @@ def normalize_span(name: str, start: int, subquestion) -> list[tuple[str, int, i
         if 4 in rules:
             lead = _the_length(text)
             text, s = text[lead:], s + lead
-        if 3 in rules:
+        if 3 in rules and subquestion.names_only:
             core = name_core(text)
             if core is None:
                 continue

@@ -1,5 +1,7 @@
 """Normalization rules 1-7 (paper Appendix A, rule 7 extended to generic phrases)."""
 
+from dataclasses import replace
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -108,6 +110,9 @@ def test_rule_3_keeps_only_the_name_of_a_mixed_phrase():
     assert normalize_phrase("veteran dissident Wang Donghai", sq()) == ["Wang Donghai"]
     assert normalize_phrase("veteran dissident Wang Donghai", sq(rules=(2,))) == [
         "veteran dissident Wang Donghai"]  # only with rule 3
+    paper = replace(sq(), names_only=False)  # the paper's rule 3 (GeNER configs)
+    assert normalize_phrase("Chinese police", paper) == ["Chinese police"]
+    assert normalize_phrase("lowercase thing", paper) == []
 
 
 def test_normalize_phrase_applies_enabled_rules_in_order():

@@ -117,3 +117,14 @@ def test_capitalized_labels_are_those_whose_subquestions_all_apply_rule_3():
     manifest = [{"label": "product", "rules": [3]}, {"label": "product", "rules": [1, 4]},
                 {"label": "person", "rules": [2, 3]}]
     assert capitalized_labels(manifest) == ["person"]  # one product subquestion lacks rule 3
+
+
+def test_rule3_scope_is_names_unless_the_recipe_says_lowercase(tmp_path):
+    conll = load_recipe("conll2003")
+    assert all(sq.names_only for sq in conll.subquestions) and "rule3" not in conll.to_dict()
+    data = {**conll.to_dict(), "rule3": "lowercase"}
+    paper = load_recipe(_write(tmp_path, data))
+    assert not any(sq.names_only for sq in paper.subquestions)
+    assert load_recipe(_write(tmp_path, paper.to_dict())).subquestions == paper.subquestions
+    with pytest.raises(GenerError, match="rule3"):
+        load_recipe(_write(tmp_path, {**data, "rule3": "everything"}))

@@ -17,6 +17,9 @@ A recipe is a YAML file with this schema (unknown keys are errors)::
       t_update: 450
     rule9: all                        # optional; rule 9 skips every lowercase single token
                                       # (all, the paper's) or only common words (common)
+    rule3: names                      # optional; rule 3 drops all-lowercase phrases and keeps
+                                      # only the name of a mixed one (names, default), or drops
+                                      # all-lowercase phrases only (lowercase, the paper's)
 
 Rules are the ten of the paper's Appendix A; see :mod:`gener.normalize`.
 """

@@ -26,7 +26,10 @@ COMMON_RULES = (2, 5, 6, 7, 8, 10)
 MAX_QUESTION_CHARS = 512
 
 _RECIPE_KEYS = {"name", "description", "question_template", "common_rules", "benchmark",
-                "subquestions", "self_training", "rule9"}
+                "subquestions", "self_training", "rule9", "rule3"}
+# What rule 3 drops: all-lowercase phrases and what is not the name in a mixed phrase
+# (names, gener.normalize.name_core), or only all-lowercase phrases (lowercase, the paper's).
+RULE3_SCOPES = ("names", "lowercase")
 # Which lowercase single tokens rule 9 keeps from being matched: all (the paper's), or only
 # common words (gener.common_words).
 RULE9_SCOPES = ("all", "common")
@@ -47,6 +50,9 @@ class Subquestion:
     # The types of the recipe's other subquestions: rule 7 drops their type words as well
     # ("disease" retrieved for "Which disorder?", "drug" for "Which chemical compound?").
     other_types: tuple[str, ...] = ()
+    # Rule 3 also keeps only the name of a mixed phrase (gener.normalize.name_core); False
+    # for the paper's rule 3 (GeNER configs, recipes with ``rule3: lowercase``).
+    names_only: bool = True
 
     def has_rule(self, rule: int) -> bool:
         """Whether normalization/matching rule ``rule`` (1-10) applies to this subquestion."""
@@ -104,6 +110,8 @@ class Recipe:
         ]
         data["self_training"] = asdict(self.self_training)
         data["rule9"] = self.rule9
+        if not all(sq.names_only for sq in self.subquestions):  # absent when the default
+            data["rule3"] = "lowercase"
         return data
 
     def with_k(self, k: int) -> Recipe:
@@ -170,6 +178,9 @@ def parse_recipe(data: object, source: str = "<memory>") -> Recipe:
     if not isinstance(template, str) or "[TYPE]" not in template:
         raise _fail(source, "question_template", "must be a string containing [TYPE]")
     common = _check_rules(source, "common_rules", data.get("common_rules", list(COMMON_RULES)))
+    rule3 = data.get("rule3", "names")
+    if rule3 not in RULE3_SCOPES:
+        raise _fail(source, "rule3", f"must be one of {', '.join(RULE3_SCOPES)}")
     raw_subquestions = data["subquestions"]
     if not isinstance(raw_subquestions, list) or not raw_subquestions:
         raise _fail(source, "subquestions", "expected a non-empty list")
@@ -187,7 +198,8 @@ def parse_recipe(data: object, source: str = "<memory>") -> Recipe:
         question = make_question(template, raw["type"] if isinstance(raw["type"], str) else "",
                                  f"{source}: {where}")
         merged = tuple(sorted(set(rules) | set(common)))
-        subquestions.append(Subquestion(label, " ".join(raw["type"].split()), k, merged, question))
+        subquestions.append(Subquestion(label, " ".join(raw["type"].split()), k, merged, question,
+                                        names_only=rule3 == "names"))
     st = data.get("self_training", {})
     _check_keys(source, "self_training", st, _SELF_TRAINING_KEYS, set())
     for key, value in st.items():
@@ -263,5 +275,6 @@ def recipe_from_question(question: str, k: int = 1000, rules: tuple[int, ...] = 
         raise GenerError("--question: empty question type")
     recipe = recipe_from_types([entity_type], k, rules, name)
     sq = recipe.subquestions[0]
-    return Recipe(name, (Subquestion(sq.label, sq.type, k, sq.rules, question),),
+    return Recipe(name, (Subquestion(sq.label, sq.type, k, sq.rules, question,
+                                     names_only=sq.names_only),),
                   source="--question")
