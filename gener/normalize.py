@@ -70,6 +70,7 @@ _IRREGULAR = {"person": "people", "man": "men", "woman": "women", "child": "chil
 # Lowercase words that may sit inside a name ("Tour de France", "Ludwig van Beethoven").
 NAME_PARTICLES = frozenset("de da del della di du des van von der den la le y al el bin ibn"
                            .split())
+_NAME_OPENERS = NAME_PARTICLES | {"the"}
 _TOKEN = re.compile(r"\S+")
 
 
@@ -92,10 +93,10 @@ def name_core(name: str) -> tuple[int, int] | None:
     """Rule 3 for mixed phrases: the ``(start, end)`` of the name in ``name``, or None.
 
     Names are capitalised, so a lowercase word other than a function word or name particle
-    is not part of one: the name starts after the last such word and after any numbers or
-    punctuation (a leading "the" is rule 4's), and ends at the last word with a capital
-    letter or a digit ("Boeing 747"). Phrases with no capitalised word after that ("Chinese
-    police") have none."""
+    is not part of one: the name starts after the last such word, at its first capitalised
+    word or a "the" or name particle just before it (a leading "the" is rule 4's), and ends
+    at the last word with a capital letter or a digit ("Boeing 747"). Phrases with no
+    capitalised word after that ("Chinese police") have none."""
     words = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(name)]
     last = -1
     for i, (_, _, word) in enumerate(words):
@@ -103,13 +104,13 @@ def name_core(name: str) -> tuple[int, int] | None:
                 and any(c.isalpha() for c in word):
             last = i
     rest = words[last + 1:]
-    capitalised = [i for i, (_, _, word) in enumerate(rest) if not word.islower()
-                   and any(c.isupper() for c in word)]
+    capitalised = [i for i, (_, _, word) in enumerate(rest) if any(c.isupper() for c in word)]
     if not capitalised:
         return None
-    first = next(i for i, (_, _, word) in enumerate(rest) if i == capitalised[0]
-                 or word.isalpha())  # numbers and punctuation before the name go
-    ends = [i for i, (_, _, word) in enumerate(rest) if i >= capitalised[0] and (
+    first = capitalised[0]
+    while first > 0 and rest[first - 1][2] in _NAME_OPENERS:  # "the Beatles", "de Gaulle"
+        first -= 1
+    ends = [i for i, (_, _, word) in enumerate(rest) if i >= first and (
         any(c.isupper() for c in word) or any(c.isdigit() for c in word))]
     return rest[first][0], rest[ends[-1]][1]
 

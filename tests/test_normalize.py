@@ -102,6 +102,7 @@ def test_rule_3_keeps_only_the_name_of_a_mixed_phrase():
     assert core("ex-England fast bowler Martin McCague") == "Martin McCague"
     assert core("1 - Craig Dowd") == "Craig Dowd"
     assert core("players U.S.") == "U.S."
+    assert core("games at Colorado") == "Colorado" and core("1 - the Beatles") == "the Beatles"
     assert core("Chinese police") is None and core("German government") is None
     for name in ("Bank of England", "Tour de France", "the Beatles", "Boeing 747", "eBay",
                  "Palestinian President Yasser Arafat", "New York-based"):
