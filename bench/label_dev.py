@@ -24,7 +24,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 BENCHMARKS = ("conll2003", "wikigold", "wnut16", "ncbi_disease", "bc5cdr")
 XTRAIN_K = {"wikigold": 100, "wnut16": 10}  # the tables plan's; 1000 for the others
-RULE9_CHOICES = ("off", "all", "common")
 
 
 def label_scores(dataset, gold_tokens: list[list[str]], gold_tags: list[list[str]]) -> dict:
@@ -74,19 +73,20 @@ def main(argv: list[str] | None = None) -> int:
     from gener.corpus import open_corpus
     from gener.dataset import atomic_write_text
     from gener.recipes import load_recipe
+    from gener.recipes.recipe import RETRIEVED_RULE9
     from trainers.data import load_training_dataset
     from trainers.evaluation import gold_tags
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--benchmarks", default=",".join(BENCHMARKS))
     parser.add_argument("--retrieved-rule9", default="common",
-                        help=f"comma-separated choices among {', '.join(RULE9_CHOICES)}")
+                        help=f"comma-separated choices among {', '.join(RETRIEVED_RULE9)}")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     choices = args.retrieved_rule9.split(",")
-    bad = [c for c in choices if c not in RULE9_CHOICES]
+    bad = [c for c in choices if c not in RETRIEVED_RULE9]
     if bad:
-        parser.error(f"--retrieved-rule9: unknown {bad} (choose from {RULE9_CHOICES})")
+        parser.error(f"--retrieved-rule9: unknown {bad} (choose from {RETRIEVED_RULE9})")
     rows = []
     with tempfile.TemporaryDirectory() as work:
         for name in args.benchmarks.split(","):

@@ -187,8 +187,7 @@ def run_annotation(retrievals, recipe: Recipe, settings: BuildSettings, stage: _
                       common_words=common_words() if rule9 == "common" else None,
                       abbreviation_entries=common_words()
                       if settings.abbreviations == "dictionary" else None,
-                      retrieved_rule9=None if settings.retrieved_rule9 == "off"
-                      else settings.retrieved_rule9)
+                      retrieved_rule9=settings.retrieved_rule9)
     if not result.records:
         raise GenerError(f"recipe {recipe.name}: retrieval returned no sentences")
     write_jsonl(result.records, stage.dir / RECORDS)

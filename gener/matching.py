@@ -53,6 +53,7 @@ except ImportError:  # pragma: no cover (not CPython)
 
 from gener.dictionary import PseudoDictionary, phrase_key
 from gener.errors import GenerError
+from gener.recipes.recipe import RETRIEVED_RULE9
 from gener.text import PUNCTUATION, tokenize
 
 SOURCES = ("retrieved", "abbreviation", "matched", "refined")
@@ -257,27 +258,35 @@ class _TagRuns(dict):
         return text
 
 
+def rule9_test(common_words: frozenset[str] | None):
+    """Whether rule 9 skips a single token: it is lowercase (and, given ``common_words``,
+    one of them)."""
+    if common_words is None:
+        return str.islower
+    return lambda word: word.islower() and word in common_words
+
+
 class _Matcher:
     """What every chunk shares: the encoded automaton, label choices and output pieces."""
 
     def __init__(self, dictionary: PseudoDictionary, seed: int, deterministic: bool, miner,
                  key_labels: dict[str, int] | None = None,
                  common_words: frozenset[str] | None = None,
-                 retrieved_rule9: str | None = None):
+                 retrieved_rule9: str = "off"):
         labels = dictionary.labels
         # Rule 9 skips single lowercase tokens; given these words, only those among them.
-        self.common_words = common_words
-        # Rule 9 on retrieved phrases too: None (never), "all" or "common" (common words).
-        if retrieved_rule9 not in (None, "all", "common"):
-            raise GenerError(f"retrieved_rule9 must be all, common or None, "
+        self.skipped_by_rule9 = rule9_test(common_words)
+        # Rule 9 on retrieved phrases too ("all" or "common" words): its test, or None (off).
+        if retrieved_rule9 not in RETRIEVED_RULE9:
+            raise GenerError(f"retrieved_rule9 must be one of {', '.join(RETRIEVED_RULE9)}, "
                              f"not {retrieved_rule9!r}")
-        self.retrieved_rule9 = retrieved_rule9
-        if retrieved_rule9 == "common":
+        if retrieved_rule9 == "off":
+            self.retrieved_skipped_by_rule9 = None
+        else:
             from gener.common_words import common_words as vocabulary_words
 
-            self.retrieved_common: frozenset[str] | None = vocabulary_words()
-        else:
-            self.retrieved_common = None
+            self.retrieved_skipped_by_rule9 = rule9_test(
+                vocabulary_words() if retrieved_rule9 == "common" else None)
         self.key_labels = key_labels or {}  # key -> label index of its retrieved spans
         order = {label: i for i, label in enumerate(labels)}
         counts = dictionary.counts
@@ -452,12 +461,12 @@ class _Matcher:
         """
         names, vocab, key_codes = self.names, self.vocab, self.key_codes
         key_labels = self.key_labels
-        common = self.retrieved_common
+        skipped_by_rule9 = self.retrieved_skipped_by_rule9
         out: list = [None] * len(items)
         for i, (group, sent) in enumerate(items):
             if not sent.phrases and not sent.abbreviations:
                 continue
-            skip9 = group.rule9 and self.retrieved_rule9 is not None
+            skip9 = group.rule9 and skipped_by_rule9 is not None
             text, g, end_g = sent.sentence, starts[i], starts[i + 1] - 1
             spans, kept = [], []
             if group.parts is None:
@@ -487,7 +496,7 @@ class _Matcher:
                         known = (len(tokens), code)
                     known = names[name] = (known[0], key, known[1])
                 n, key, code = known
-                if skip9 and n == 1 and name.islower() and (common is None or name in common):
+                if skip9 and n == 1 and skipped_by_rule9(name):
                     skips["rule9_retrieved"] += 1
                     continue
                 ts = encoded.find(code, g, end_g) if code else -1
@@ -527,8 +536,7 @@ class _Matcher:
         """
         keys, longest = self.keys, self.longest
         any9, all9 = any(skip9), all(skip9)
-        common = self.common_words
-        lower = str.islower if common is None else (lambda w: w.islower() and w in common)
+        lower = self.skipped_by_rule9
         selected = []
         for m in _RUNS.finditer(encoded):
             run, g = m.group(), m.start()
@@ -678,7 +686,7 @@ def match(retrievals, labels: list[str], seed: int = 0, deterministic: bool = Fa
           normalize: bool = False, phrase_labels: dict[str, str] | None = None,
           common_words: frozenset[str] | None = None,
           abbreviation_entries: frozenset[str] | None = None,
-          retrieved_rule9: str | None = None) -> MatchResult:
+          retrieved_rule9: str = "off") -> MatchResult:
     """Annotate retrievals (see the module docstring).
 
     The phrases must already be normalized (rules 1-7), unless ``normalize`` is true: then
@@ -696,7 +704,7 @@ def match(retrievals, labels: list[str], seed: int = 0, deterministic: bool = Fa
     or is an excluded word (common words: "AS" for Angelman syndrome would match "as").
     ``retrieved_rule9`` ("all" or "common"): rule 9 also skips the retrieved phrases that
     are single lowercase tokens (all of them, or the common words), where they were retrieved;
-    None: retrieved phrases are tagged whatever their case.
+    "off": retrieved phrases are tagged whatever their case.
     """
     enabled = gc.isenabled()
     gc.disable()  # millions of small acyclic objects: collections would only cost time
@@ -1070,7 +1078,7 @@ def annotate(retrievals, labels: list[str], seed: int = 0, deterministic: bool =
              workers: int | None = None, phrase_labels: dict[str, str] | None = None,
              common_words: frozenset[str] | None = None,
              abbreviation_entries: frozenset[str] | None = None,
-             retrieved_rule9: str | None = None) -> MatchResult:
+             retrieved_rule9: str = "off") -> MatchResult:
     """The whole stage: rules 1-7, rule 8 (scispacy, when ``detect_abbreviations``), rule 10
     (phrase mining over all evidence sentences), then :func:`match`.
 

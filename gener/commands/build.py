@@ -9,6 +9,7 @@ from gener.commands.options import (
     recipe_from_args,
 )
 from gener.phrase_labels import LABELINGS
+from gener.recipes.recipe import RETRIEVED_RULE9
 
 
 def add_build_options(parser) -> None:
@@ -33,7 +34,7 @@ def add_build_options(parser) -> None:
                         help="rule 8: abbreviations of retrieved phrases become dictionary "
                              "entries, common words excepted (dictionary, default), or are "
                              "tagged only where defined (sentence, the paper's)")
-    parser.add_argument("--retrieved-rule9", choices=("off", "all", "common"),
+    parser.add_argument("--retrieved-rule9", choices=RETRIEVED_RULE9,
                         default="common",
                         help="for subquestions with rule 9, a single lowercase token retrieved "
                              "as an answer is not tagged where it was retrieved either if it "

@@ -33,6 +33,9 @@ RULE3_SCOPES = ("names", "lowercase")
 # Which lowercase single tokens rule 9 keeps from being matched: all (the paper's), or only
 # common words (gener.common_words).
 RULE9_SCOPES = ("all", "common")
+# Where rule 9 also keeps retrieved phrases from being tagged (gener.build.BuildSettings):
+# nowhere, or in one of the scopes above.
+RETRIEVED_RULE9 = ("off", *RULE9_SCOPES)
 _SUBQUESTION_KEYS = {"label", "type", "k", "rules"}
 _SELF_TRAINING_KEYS = {"t_early", "t_update"}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
