@@ -67,36 +67,36 @@ def _schedule(args, manifest: dict) -> tuple[int, int]:
     return t_early, t_update
 
 
-def _validation_name(args, manifest: dict) -> str | None:
+def _dataset_recipe(args, manifest: dict):
+    """The recipe the dataset was built from (its manifest's, else --config), or None."""
     from gener.errors import GenerError
     from gener.recipes import load_recipe
 
-    if args.validation:
-        return None if args.validation.lower() == "none" else args.validation
     name = manifest.get("recipe") or args.config
-    if not name:
-        return None
     try:
-        return load_recipe(name).benchmark
+        return load_recipe(name) if name else None
     except GenerError:
         return None
+
+
+def _validation_name(args, manifest: dict) -> str | None:
+    if args.validation:
+        return None if args.validation.lower() == "none" else args.validation
+    recipe = _dataset_recipe(args, manifest)
+    return recipe.benchmark if recipe else None
 
 
 def _capitalized_types(args, manifest: dict) -> list[str]:
     """Labels whose entities need a capital letter: from the dataset's subquestions, else
     from the recipe named by --config (none when neither is known or --capital-rule off)."""
-    from gener.errors import GenerError
-    from gener.recipes import capitalized_labels, load_recipe
+    from gener.recipes import capitalized_labels
 
     if args.capital_rule == "off":
         return []
     if manifest.get("subquestions"):
         return capitalized_labels(manifest["subquestions"])
-    name = manifest.get("recipe") or args.config
-    try:
-        return capitalized_labels(load_recipe(name).subquestions) if name else []
-    except GenerError:
-        return []
+    recipe = _dataset_recipe(args, manifest)
+    return capitalized_labels(recipe.subquestions) if recipe else []
 
 
 def run(args) -> int:

@@ -277,7 +277,5 @@ def recipe_from_question(question: str, k: int = 1000, rules: tuple[int, ...] = 
     if not entity_type:
         raise GenerError("--question: empty question type")
     recipe = recipe_from_types([entity_type], k, rules, name)
-    sq = recipe.subquestions[0]
-    return Recipe(name, (Subquestion(sq.label, sq.type, k, sq.rules, question,
-                                     names_only=sq.names_only),),
+    return Recipe(name, (replace(recipe.subquestions[0], question=question),),
                   source="--question")
