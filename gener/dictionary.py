@@ -15,11 +15,16 @@ def phrase_key(text: str) -> str:
 
 
 class PseudoDictionary:
-    """Maps phrase keys (see :func:`phrase_key`) to ``{label: count}``."""
+    """Maps phrase keys (see :func:`phrase_key`) to ``{label: count}``.
+
+    ``capitals_only``: the keys matched only where written in capitals (abbreviations that
+    are also common words, "WAS" for Wiskott-Aldrich syndrome).
+    """
 
     def __init__(self, labels: list[str]):
         self.labels = list(labels)
         self.counts: dict[str, dict[str, int]] = {}
+        self.capitals_only: set[str] = set()
 
     def add(self, phrase: str, label: str, count: int = 1) -> None:
         """Count ``phrase`` (surface form) ``count`` times as ``label``."""
@@ -65,9 +70,13 @@ class PseudoDictionary:
 
         Exactly ``json.dumps(..., sort_keys=True, ensure_ascii=False, indent=1) + "\\n"``,
         built with the C string encoder (``json`` drops to pure Python with ``indent``): all
-        keys in one call when they hold no newline or backslash.
+        keys in one call when they hold no newline or backslash. ``"capitals_only"`` (sorted)
+        is there only when there are such keys.
         """
         data = {"labels": self.labels, "phrases": self.counts}
+        if self.capitals_only:
+            data["capitals_only"] = sorted(self.capitals_only)
+            return json.dumps(data, sort_keys=True, ensure_ascii=False, indent=1) + "\n"
         if not all(type(label) is str for label in self.labels):
             return json.dumps(data, sort_keys=True, ensure_ascii=False, indent=1) + "\n"
         enc = json.encoder.encode_basestring
@@ -116,6 +125,7 @@ class PseudoDictionary:
             dictionary = cls(data["labels"])
             for key, types in data["phrases"].items():
                 dictionary.counts[key] = {str(k): int(v) for k, v in types.items()}
+            dictionary.capitals_only = set(map(str, data.get("capitals_only", [])))
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
             raise GenerError(f"{path}: not a pseudo-dictionary file ({err})") from None
         return dictionary

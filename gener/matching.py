@@ -320,6 +320,9 @@ class _Matcher:
         # key -> (token count, encoded key)
         self.key_codes = dict(zip(counts, zip(sizes, encoded, strict=True), strict=True))
         self.longest = max(sizes, default=0)
+        # Key ids matched only where all their tokens are written in capitals.
+        self.capitals_only = {kid for kid, key in enumerate(counts)
+                              if key in dictionary.capitals_only}
         self.refiner = _refiner(miner) if miner else None
         self.seed = seed
         # Per label * 4 + source: the JSON text of a span, as a %-format of (start, end).
@@ -537,22 +540,28 @@ class _Matcher:
         keys, longest = self.keys, self.longest
         any9, all9 = any(skip9), all(skip9)
         lower = self.skipped_by_rule9
+        capitals_only = self.capitals_only
+
+        def allowed(g: int, value: tuple[int, int]) -> bool:
+            ntok, kid = value
+            if kid in capitals_only and not all(w.isupper() for w in words[g:g + ntok]):
+                return False
+            return ntok > 1 or not any9 or not lower(words[g]) or (
+                not all9 and not skip9[bisect.bisect_right(starts, g) - 1])
+
         selected = []
         for m in _RUNS.finditer(encoded):
             run, g = m.group(), m.start()
             value = keys.get(run)
             size = len(run)
-            if value is not None and (size > 1 or not any9 or not lower(words[g]) or (
-                    not all9 and not skip9[bisect.bisect_right(starts, g) - 1])):
+            if value is not None and allowed(g, value):
                 selected.append((g, value))
                 continue
             i = 0
             while i < size:
                 for k in range(min(longest, size - i), 0, -1):
                     value = keys.get(run[i:i + k])
-                    if value is not None and (k > 1 or not any9 or not lower(words[g + i])
-                                              or (not all9 and not skip9[bisect.bisect_right(
-                                                  starts, g + i) - 1])):
+                    if value is not None and allowed(g + i, value):
                         selected.append((g + i, value))
                         i += k
                         break
@@ -645,7 +654,8 @@ def _dictionary(retrievals, labels: list[str], normalize: bool,
     """The pseudo-dictionary and a :class:`_Group` per retrieval.
 
     With ``abbreviation_entries``, rule 8's abbreviations become entries too (see
-    :func:`match`), each with the label of its long form.
+    :func:`match`), each with the label of its long form; those that are excluded words go to
+    the dictionary's ``capitals_only`` keys.
     """
     dictionary = PseudoDictionary(labels)
     order = {label: i for i, label in enumerate(labels)}
@@ -659,14 +669,18 @@ def _dictionary(retrievals, labels: list[str], normalize: bool,
         if abbreviation_entries is not None and retrieval.subquestion.has_rule(8):
             abbreviations += _abbreviation_entries(retrieval, parts, keys, abbreviation_entries,
                                                    phrase_labels or {})
-    for key, label in abbreviations:
+    plain = set(dictionary.counts) | {key for key, _, only in abbreviations if not only}
+    for key, label, _ in abbreviations:
         dictionary.add_keys([(key, 1)], label)
+    dictionary.capitals_only |= {key for key, _, only in abbreviations if only} - plain
     return dictionary, groups
 
 
 def _abbreviation_entries(retrieval, parts, keys, excluded, phrase_labels) -> list:
-    """``(key, label)`` of each abbreviation whose long form was retrieved in its sentence,
-    unless it is a single character or an ``excluded`` word ("AS", "WAS")."""
+    """``(key, label, capitals_only)`` of each abbreviation whose long form was retrieved in
+    its sentence, unless it is a single character. An ``excluded`` word ("AS" for Angelman
+    syndrome, "WAS" for Wiskott-Aldrich syndrome) is kept only when defined in capitals, and
+    then matches only where written in capitals (``capitals_only``), never "as" or "As"."""
     label = retrieval.subquestion.label
     entries = []
     for sentence in retrieval.sentences:
@@ -676,8 +690,12 @@ def _abbreviation_entries(retrieval, parts, keys, excluded, phrase_labels) -> li
                      for text in ([t for t, _, _ in parts[p.name]] if parts else [p.name])}
         for short, long in sorted(sentence.abbreviations.items()):
             long_key, short_key = phrase_key(str(long)), phrase_key(str(short))
-            if long_key in retrieved and len(short_key) > 1 and short_key not in excluded:
-                entries.append((short_key, phrase_labels.get(long_key, label)))
+            if long_key not in retrieved or len(short_key) < 2:
+                continue
+            capitals_only = short_key in excluded
+            if capitals_only and not str(short).isupper():
+                continue
+            entries.append((short_key, phrase_labels.get(long_key, label), capitals_only))
     return entries
 
 
@@ -686,7 +704,8 @@ def match(retrievals, labels: list[str], seed: int = 0, deterministic: bool = Fa
           normalize: bool = False, phrase_labels: dict[str, str] | None = None,
           common_words: frozenset[str] | None = None,
           abbreviation_entries: frozenset[str] | None = None,
-          retrieved_rule9: str = "off") -> MatchResult:
+          retrieved_rule9: str = "off", capitals_only: frozenset[str] = frozenset()
+          ) -> MatchResult:
     """Annotate retrievals (see the module docstring).
 
     The phrases must already be normalized (rules 1-7), unless ``normalize`` is true: then
@@ -704,13 +723,15 @@ def match(retrievals, labels: list[str], seed: int = 0, deterministic: bool = Fa
     or is an excluded word (common words: "AS" for Angelman syndrome would match "as").
     ``retrieved_rule9`` ("all" or "common"): rule 9 also skips the retrieved phrases that
     are single lowercase tokens (all of them, or the common words), where they were retrieved;
-    "off": retrieved phrases are tagged whatever their case.
+    "off": retrieved phrases are tagged whatever their case. ``capitals_only``: keys matched
+    only where written in capitals, besides the abbreviation entries that are excluded words.
     """
     enabled = gc.isenabled()
     gc.disable()  # millions of small acyclic objects: collections would only cost time
     try:
         dictionary, groups = _dictionary(retrievals, labels, normalize, abbreviation_entries,
                                          phrase_labels)
+        dictionary.capitals_only |= set(capitals_only) & dictionary.counts.keys()
         if not dictionary.counts:
             raise GenerError("empty pseudo-dictionary: no retrieved phrase survived "
                              "normalization")

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gener.artifacts import RetrievedPhrase, RetrievedSentence, SubquestionRetrieval
+from gener.dictionary import PseudoDictionary
 from gener.errors import GenerError
 from gener.matching import match, to_dataset, tokenize_many, write_jsonl
 from gener.recipes import Subquestion
@@ -89,17 +90,26 @@ def test_abbreviations_tagged_where_they_occur_but_not_in_dictionary():
     assert "cd" not in result.dictionary.counts
 
 
-def test_abbreviation_entries_are_matched_everywhere_except_common_words():
+def test_abbreviation_entries_are_matched_everywhere_and_common_words_only_in_capitals(
+        tmp_path):
     retrieval = SubquestionRetrieval(sq("Disease", (8,), "disease"), [
         sentence("Crohn's disease ( CD ) and Angelman syndrome ( AS ) .", "Crohn's disease",
                  "Angelman syndrome", abbreviations={"CD": "Crohn's disease",
                                                      "AS": "Angelman syndrome"}),
-        sentence("CD is as bad as AS .")])
+        sentence("CD is as bad as AS ."),
+        sentence("As for cd , it is AS .")])
     result = match([retrieval], ["Disease"], progress=False,
                    abbreviation_entries=frozenset({"as"}))
     assert result.dictionary.counts["cd"] == {"Disease": 1}
-    assert "as" not in result.dictionary.counts
-    assert spans(result.records[1]) == [(0, 1, "Disease", "matched")]
+    assert result.dictionary.counts["as"] == {"Disease": 1}
+    assert result.dictionary.capitals_only == {"as"}
+    assert spans(result.records[1]) == [(0, 1, "Disease", "matched"),
+                                        (5, 6, "Disease", "matched")]
+    assert spans(result.records[2]) == [(2, 3, "Disease", "matched"),
+                                        (6, 7, "Disease", "matched")]
+    path = tmp_path / "dictionary.json"
+    result.dictionary.save(path)
+    assert PseudoDictionary.load(path).capitals_only == {"as"}
 
 
 def test_rule_10_extends_spans_inside_a_mined_phrase():

@@ -69,7 +69,8 @@ def retrieval_scores(retrieved, recipe, benchmark: str, ks: list[int],
         phrases = {label: [] for label in recipe.labels}
         for key, counts in dictionary.counts.items():
             phrases[max(counts, key=counts.get)].append(key)
-        tags = seed_entity_tags(sentences, phrases, rules=rules, common_words=common)
+        tags = seed_entity_tags(sentences, phrases, rules=rules, common_words=common,
+                                capitals_only=frozenset(dictionary.capitals_only))
         scores = score_tags(tags, gold, recipe.labels)
         rows.append({"k": k, "phrases": len(dictionary),
                      **{m: round(scores[m], 4) for m in ("precision", "recall", "f1")}})

@@ -252,13 +252,15 @@ def execute_run(plan: Plan, row: Row, benchmark: str, env: dict | None = None,
 
 def seed_entity_tags(sentences: list[list[str]], seeds: dict[str, list[str]],
                      rules: tuple[int, ...] = (),
-                     common_words: frozenset[str] | None = None) -> list[list[str]]:
+                     common_words: frozenset[str] | None = None,
+                     capitals_only: frozenset[str] = frozenset()) -> list[list[str]]:
     """BIO tags from matching ``seeds`` (label -> phrases) over tokenized sentences.
 
     Uses gener's dictionary matcher (longest match, left to right, case-insensitive; of the
     matching rules only ``rules``, e.g. 9) on the words joined by spaces; a match that does
     not start and end on the benchmark's word boundaries (part of a word such as "HD-like")
-    is dropped. ``common_words``: rule 9's word list (see :func:`gener.matching.match`).
+    is dropped. ``common_words``: rule 9's word list, ``capitals_only``: keys matched only
+    where written in capitals (see :func:`gener.matching.match`).
     """
     from gener.artifacts import RetrievedPhrase, RetrievedSentence, SubquestionRetrieval
     from gener.matching import match
@@ -278,7 +280,7 @@ def seed_entity_tags(sentences: list[list[str]], seeds: dict[str, list[str]],
         Subquestion(labels[0], "sentence", len(sentences), tuple(rules), "sentences"),
         [RetrievedSentence(" ".join(words), []) for words in sentences]))
     result = match(retrievals, labels, deterministic=True, progress=False, workers=1,
-                   common_words=common_words)
+                   common_words=common_words, capitals_only=capitals_only)
     records = result.records[len(result.records) - len(sentences):]
     tags = []
     for words, record in zip(sentences, records, strict=True):
