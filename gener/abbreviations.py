@@ -2,7 +2,8 @@
 
 Uses scispacy's ``AbbreviationDetector`` on a blank English pipeline with a sentencizer
 (no model download). Abbreviations are annotated where they occur in the sentence by
-:mod:`gener.matching`; they are never added to the pseudo-dictionary.
+:mod:`gener.matching` (which may also make them dictionary entries), and retrieved short
+forms whose long forms name something else are dropped (:func:`drop_short_forms_of_non_answers`).
 """
 
 from __future__ import annotations
@@ -46,3 +47,43 @@ def add_abbreviations(retrieval):
     return SubquestionRetrieval(retrieval.subquestion, [
         RetrievedSentence(s.sentence, s.phrases, s.sentence_id, s.score, abbreviations)
         for s, abbreviations in zip(retrieval.sentences, found, strict=True)])
+
+
+def drop_short_forms_of_non_answers(retrievals) -> list:
+    """Drop retrieved phrases that stand for something that is no answer.
+
+    A phrase that an evidence sentence defines as an abbreviation names what its long form
+    names: "HPRT" retrieved for "Which disease?" stands for "hypoxanthine-guanine
+    phosphoribosyl-transferase", a gene. When none of a retrieved short form's long forms ends
+    in the head word (last token) of any retrieved phrase, the short form is removed from the
+    retrievals of subquestions with rule 8. The retrievals must be normalized and carry their
+    abbreviations (:func:`add_abbreviations`).
+    """
+    from gener.artifacts import RetrievedSentence, SubquestionRetrieval
+    from gener.dictionary import phrase_key
+
+    retrieved = {phrase_key(p.name) for r in retrievals for s in r.sentences for p in s.phrases}
+    heads = {key.rsplit(" ", 1)[-1] for key in retrieved if key}
+    long_heads: dict[str, set[str]] = {}
+    for retrieval in retrievals:
+        for sentence in retrieval.sentences:
+            for short, long in (sentence.abbreviations or {}).items():
+                key = phrase_key(str(long))
+                if key:
+                    long_heads.setdefault(phrase_key(str(short)), set()).add(
+                        key.rsplit(" ", 1)[-1])
+    dropped = {short for short, ends in long_heads.items()
+               if short in retrieved and not ends & heads}
+    if not dropped:
+        return list(retrievals)
+    kept = []
+    for retrieval in retrievals:
+        if not retrieval.subquestion.has_rule(8):
+            kept.append(retrieval)
+            continue
+        kept.append(SubquestionRetrieval(retrieval.subquestion, [
+            RetrievedSentence(s.sentence, [p for p in s.phrases
+                                           if phrase_key(p.name) not in dropped],
+                              s.sentence_id, s.score, s.abbreviations)
+            for s in retrieval.sentences]))
+    return kept

@@ -1100,8 +1100,10 @@ def annotate(retrievals, labels: list[str], seed: int = 0, deterministic: bool =
              common_words: frozenset[str] | None = None,
              abbreviation_entries: frozenset[str] | None = None,
              retrieved_rule9: str = "off") -> MatchResult:
-    """The whole stage: rules 1-7, rule 8 (scispacy, when ``detect_abbreviations``), rule 10
-    (phrase mining over all evidence sentences), then :func:`match`.
+    """The whole stage: rules 1-7, rule 8 (scispacy, when ``detect_abbreviations``; retrieved
+    short forms of non-answers are then dropped, see
+    :func:`gener.abbreviations.drop_short_forms_of_non_answers`), rule 10 (phrase mining over
+    all evidence sentences), then :func:`match`.
 
     With ``detect_abbreviations=False`` the ``abbreviations`` already in the retrievals are used.
     ``phrase_labels``, ``common_words``, ``abbreviation_entries`` and ``retrieved_rule9``:
@@ -1109,11 +1111,12 @@ def annotate(retrievals, labels: list[str], seed: int = 0, deterministic: bool =
     """
     normalize = True  # by match(), without building normalized copies
     if detect_abbreviations and any(r.subquestion.has_rule(8) for r in retrievals):
-        from gener.abbreviations import add_abbreviations
+        from gener.abbreviations import add_abbreviations, drop_short_forms_of_non_answers
         from gener.normalize import normalize_retrieval
 
-        retrievals = [add_abbreviations(normalize_retrieval(r)) if r.subquestion.has_rule(8)
-                      else normalize_retrieval(r) for r in retrievals]
+        retrievals = drop_short_forms_of_non_answers([
+            add_abbreviations(normalize_retrieval(r)) if r.subquestion.has_rule(8)
+            else normalize_retrieval(r) for r in retrievals])
         normalize = False
     miner = None
     if any(r.subquestion.has_rule(10) for r in retrievals):

@@ -112,6 +112,23 @@ def test_abbreviation_entries_are_matched_everywhere_and_common_words_only_in_ca
     assert PseudoDictionary.load(path).capitals_only == {"as"}
 
 
+def test_short_forms_of_non_answers_are_dropped():
+    from gener.abbreviations import drop_short_forms_of_non_answers
+
+    retrieval = SubquestionRetrieval(sq("Disease", (8,), "disease"), [
+        sentence("Lesch - Nyhan syndrome is caused by hypoxanthine phosphoribosyltransferase "
+                 "( HPRT ) loss .", "Lesch - Nyhan syndrome", "HPRT",
+                 abbreviations={"HPRT": "hypoxanthine phosphoribosyltransferase"}),
+        sentence("X - linked adrenoleukodystrophy ( ALD ) is rare .",
+                 "X - linked adrenoleukodystrophy", "ALD",
+                 abbreviations={"ALD": "adrenoleukodystrophy"})])
+    kept = drop_short_forms_of_non_answers([retrieval])[0]
+    assert [[p.name for p in s.phrases] for s in kept.sentences] == [
+        ["Lesch - Nyhan syndrome"], ["X - linked adrenoleukodystrophy", "ALD"]]
+    without_rule8 = replace(retrieval, subquestion=sq("Disease", (), "disease"))
+    assert drop_short_forms_of_non_answers([without_rule8])[0] == without_rule8
+
+
 def test_rule_10_extends_spans_inside_a_mined_phrase():
     retrieval = SubquestionRetrieval(sq("ORG", (10,), "sports team"), [
         sentence("The Boston Red Sox won .", "Red Sox")])
