@@ -53,7 +53,8 @@ weren't won won't wouldn wouldn't us
 CALENDAR_WORDS = frozenset("""
 january february march april may june july august september october november december
 monday tuesday wednesday thursday friday saturday sunday
-""".split())
+jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thur thurs fri
+""".split())  # not "sun" and "sat": The Sun, the SAT
 
 # Words that make a type word generic rather than a name ("a particular disease").
 GENERIC_WORDS = frozenset("""

@@ -40,6 +40,7 @@ def test_rule_functions():
     assert is_too_short("UK") and not is_too_short("USA")
     assert is_stopword("WAS") and is_stopword("US") and not is_stopword("USA")
     assert is_stopword("July") and is_stopword("SUNDAY") and not is_stopword("July Revolution")
+    assert is_stopword("Sept") and is_stopword("Thurs") and not is_stopword("Sun")
     assert normalize_phrase("July", sq("city")) == []
 
 
