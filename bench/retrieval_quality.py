@@ -5,7 +5,9 @@ phrase occurrences (after normalization rules 1-7) are judged against a proxy go
 
 * gold entity strings of that label in the benchmark's train + validation splits, and
 * titles of default-corpus articles whose ``description``, up to its first preposition or
-  comma, contains a type word of one of the label's subquestions ("Scabies": "Human disease").
+  comma, contains a type word of one of the label's subquestions ("Scabies": "Human disease"),
+  or its feminine form ("Ingrid Bergman": "Swedish actress" for "Which actor?"; before
+  2026-12-02 such articles were left out).
 
 Matching is case-insensitive on the whole phrase, with punctuation stripped from both ends of
 both sides (rule 2), so that the phrase "Apple Inc" matches the title "Apple Inc.".
@@ -61,11 +63,19 @@ def benchmark_gold(name: str) -> dict[str, set[str]]:
     return gold
 
 
+def feminine_forms(words: set[str]) -> set[str]:
+    """The -tress forms of -tor words: "actress", "actresses" for "actor"."""
+    stems = {w[:-2] for w in words if len(w) > 4 and w.endswith("tor")}
+    return {f"{stem}ress" for stem in stems} | {f"{stem}resses" for stem in stems}
+
+
 def description_gold(articles: list[dict], entity_types: list[str]) -> set[str]:
-    """Titles whose description head (before a preposition/comma) has one of the type words."""
+    """Titles whose description head (before a preposition/comma) has one of the type words
+    or a feminine form of one."""
     forms = set()
     for t in entity_types:
         forms |= type_word_forms(t)
+    forms |= feminine_forms(forms)
     titles = set()
     for article in articles:
         if forms & set(head_words(article.get("description"))):

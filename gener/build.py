@@ -187,7 +187,7 @@ def run_annotation(retrievals, recipe: Recipe, settings: BuildSettings, stage: _
                       common_words=common_words() if rule9 == "common" else None,
                       abbreviation_entries=common_words()
                       if settings.abbreviations == "dictionary" else None,
-                      retrieved_rule9=settings.retrieved_rule9)
+                      retrieved_rule9=settings.retrieved_rule9, rule9_by_position=True)
     if not result.records:
         raise GenerError(f"recipe {recipe.name}: retrieval returned no sentences")
     write_jsonl(result.records, stage.dir / RECORDS)

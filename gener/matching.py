@@ -66,6 +66,9 @@ _OTHER = "\x01"  # the code of a token in no dictionary key and of tagged tokens
 _BOUNDARY = "\x02"  # the code of the separator word between sentences
 _SEPARATORS = ("\x00", "\ue000", "\U0010fffd")  # the first absent from a chunk's text is used
 _RUNS = re.compile("[^\x01\x02]+")
+# Tokens after which a word may be capitalised by position (gener.casing's, and the
+# separator words before each sentence).
+_POSITION_OPENERS = frozenset(".!?:;-\"'(") | frozenset(_SEPARATORS)
 _AND = re.compile(r"\sand\s").search  # where rule 1 may split a phrase
 # Characters that JSON escapes and tokenization keeps (other control characters are spaces).
 _NEEDS_ESCAPE = re.compile('["\\\\\x00-\x08\x0e-\x1b]')
@@ -258,6 +261,16 @@ class _TagRuns(dict):
         return text
 
 
+def _leftmost_longest(phrase: tuple[str, int, int]) -> tuple[int, int]:
+    return phrase[1], -phrase[2]
+
+
+def _by_position(text: str, start: int) -> bool:
+    """Whether a word at ``start`` may be capitalised by its position in ``text``."""
+    before = text[:start].rstrip()
+    return not before or before[-1] in _POSITION_OPENERS
+
+
 def rule9_test(common_words: frozenset[str] | None):
     """Whether rule 9 skips a single token: it is lowercase (and, given ``common_words``,
     one of them)."""
@@ -272,7 +285,7 @@ class _Matcher:
     def __init__(self, dictionary: PseudoDictionary, seed: int, deterministic: bool, miner,
                  key_labels: dict[str, int] | None = None,
                  common_words: frozenset[str] | None = None,
-                 retrieved_rule9: str = "off"):
+                 retrieved_rule9: str = "off", lowercase_words: frozenset[str] = frozenset()):
         labels = dictionary.labels
         # Rule 9 skips single lowercase tokens; given these words, only those among them.
         self.skipped_by_rule9 = rule9_test(common_words)
@@ -323,6 +336,11 @@ class _Matcher:
         # Key ids matched only where all their tokens are written in capitals.
         self.capitals_only = {kid for kid, key in enumerate(counts)
                               if key in dictionary.capitals_only}
+        # Rule 9 on words capitalised by position: single-word keys that the sentences usually
+        # write lowercase, by id, and the same keys.
+        self.lowercase_words = lowercase_words
+        self.lowercase_kids = {kid for kid, key in enumerate(counts)
+                               if key in lowercase_words and key not in dictionary.capitals_only}
         self.refiner = _refiner(miner) if miner else None
         self.seed = seed
         # Per label * 4 + source: the JSON text of a span, as a %-format of (start, end).
@@ -465,6 +483,7 @@ class _Matcher:
         names, vocab, key_codes = self.names, self.vocab, self.key_codes
         key_labels = self.key_labels
         skipped_by_rule9 = self.retrieved_skipped_by_rule9
+        lowercase_words = self.lowercase_words
         out: list = [None] * len(items)
         for i, (group, sent) in enumerate(items):
             if not sent.phrases and not sent.abbreviations:
@@ -478,6 +497,7 @@ class _Matcher:
                 parts = group.parts
                 phrases = [(name, p.start + s, p.start + e)
                            for p in sent.phrases for name, s, e in parts[p.name]]
+            phrases.sort(key=_leftmost_longest)  # nested retrieved spans: the longest wins
             for name, start, end in phrases:
                 if not 0 <= start < end <= len(text):
                     skips["offset_outside_sentence"] += 1
@@ -499,7 +519,9 @@ class _Matcher:
                         known = (len(tokens), code)
                     known = names[name] = (known[0], key, known[1])
                 n, key, code = known
-                if skip9 and n == 1 and skipped_by_rule9(name):
+                if skip9 and n == 1 and (skipped_by_rule9(name) or (
+                        key in lowercase_words and _by_position(text, start)
+                        and skipped_by_rule9(name.lower()))):
                     skips["rule9_retrieved"] += 1
                     continue
                 ts = encoded.find(code, g, end_g) if code else -1
@@ -540,14 +562,21 @@ class _Matcher:
         keys, longest = self.keys, self.longest
         any9, all9 = any(skip9), all(skip9)
         lower = self.skipped_by_rule9
-        capitals_only = self.capitals_only
+        capitals_only, lowercase_kids = self.capitals_only, self.lowercase_kids
 
         def allowed(g: int, value: tuple[int, int]) -> bool:
             ntok, kid = value
             if kid in capitals_only and not all(w.isupper() for w in words[g:g + ntok]):
                 return False
-            return ntok > 1 or not any9 or not lower(words[g]) or (
-                not all9 and not skip9[bisect.bisect_right(starts, g) - 1])
+            if ntok > 1 or not any9 or (
+                    not all9 and not skip9[bisect.bisect_right(starts, g) - 1]):
+                return True
+            word = words[g]
+            if lower(word):
+                return False
+            # capitalised by position ("Treatment of ...", "CONCLUSION : ..."): as lowercase
+            return not (kid in lowercase_kids and words[g - 1] in _POSITION_OPENERS
+                        and lower(word.lower()))
 
         selected = []
         for m in _RUNS.finditer(encoded):
@@ -704,8 +733,8 @@ def match(retrievals, labels: list[str], seed: int = 0, deterministic: bool = Fa
           normalize: bool = False, phrase_labels: dict[str, str] | None = None,
           common_words: frozenset[str] | None = None,
           abbreviation_entries: frozenset[str] | None = None,
-          retrieved_rule9: str = "off", capitals_only: frozenset[str] = frozenset()
-          ) -> MatchResult:
+          retrieved_rule9: str = "off", capitals_only: frozenset[str] = frozenset(),
+          rule9_by_position: bool = False) -> MatchResult:
     """Annotate retrievals (see the module docstring).
 
     The phrases must already be normalized (rules 1-7), unless ``normalize`` is true: then
@@ -725,6 +754,10 @@ def match(retrievals, labels: list[str], seed: int = 0, deterministic: bool = Fa
     are single lowercase tokens (all of them, or the common words), where they were retrieved;
     "off": retrieved phrases are tagged whatever their case. ``capitals_only``: keys matched
     only where written in capitals, besides the abbreviation entries that are excluded words.
+    ``rule9_by_position``: rule 9 also skips a single word capitalised only by its position
+    (first in its sentence or after ``.:;-("'``: "Treatment of ...", "CONCLUSION : ...") when
+    the sentences usually write it lowercase (:class:`gener.casing.CaseProfile`) and rule 9
+    would skip it lowercase.
     """
     enabled = gc.isenabled()
     gc.disable()  # millions of small acyclic objects: collections would only cost time
@@ -736,8 +769,16 @@ def match(retrievals, labels: list[str], seed: int = 0, deterministic: bool = Fa
             raise GenerError("empty pseudo-dictionary: no retrieved phrase survived "
                              "normalization")
         key_labels = _fix_labels(dictionary, phrase_labels or {})
+        lowercase_words = frozenset()
+        if rule9_by_position and any(r.subquestion.has_rule(9) for r in retrievals):
+            from gener.casing import CaseProfile
+
+            profile = CaseProfile(s.sentence for r in retrievals for s in r.sentences)
+            lowercase_words = frozenset(
+                key for key in dictionary.counts
+                if " " not in key and profile.lower[key] > profile.capitalised[key])
         matcher = _Matcher(dictionary, seed, deterministic, miner, key_labels, common_words,
-                           retrieved_rule9)
+                           retrieved_rule9, lowercase_words)
         items = [(group, sent) for group, r in zip(groups, retrievals, strict=True)
                  for sent in r.sentences]
         n = _workers(workers, len(items))
@@ -1099,15 +1140,15 @@ def annotate(retrievals, labels: list[str], seed: int = 0, deterministic: bool =
              workers: int | None = None, phrase_labels: dict[str, str] | None = None,
              common_words: frozenset[str] | None = None,
              abbreviation_entries: frozenset[str] | None = None,
-             retrieved_rule9: str = "off") -> MatchResult:
+             retrieved_rule9: str = "off", rule9_by_position: bool = False) -> MatchResult:
     """The whole stage: rules 1-7, rule 8 (scispacy, when ``detect_abbreviations``; retrieved
     short forms of non-answers are then dropped, see
     :func:`gener.abbreviations.drop_short_forms_of_non_answers`), rule 10 (phrase mining over
     all evidence sentences), then :func:`match`.
 
     With ``detect_abbreviations=False`` the ``abbreviations`` already in the retrievals are used.
-    ``phrase_labels``, ``common_words``, ``abbreviation_entries`` and ``retrieved_rule9``:
-    see :func:`match`.
+    ``phrase_labels``, ``common_words``, ``abbreviation_entries``, ``retrieved_rule9`` and
+    ``rule9_by_position``: see :func:`match`.
     """
     normalize = True  # by match(), without building normalized copies
     if detect_abbreviations and any(r.subquestion.has_rule(8) for r in retrievals):
@@ -1126,7 +1167,7 @@ def annotate(retrievals, labels: list[str], seed: int = 0, deterministic: bool =
     return match(retrievals, labels, seed, deterministic, progress, miner=miner,
                  workers=workers, normalize=normalize, phrase_labels=phrase_labels,
                  common_words=common_words, abbreviation_entries=abbreviation_entries,
-                 retrieved_rule9=retrieved_rule9)
+                 retrieved_rule9=retrieved_rule9, rule9_by_position=rule9_by_position)
 
 
 def _jsonl_lines(records):

@@ -1,8 +1,10 @@
 """A small, literal re-implementation of the paper's matching loop, for property tests.
 
 It scans a Python list of dictionary strings for every n-gram (as the GeNER code does), so it
-is slow but obviously faithful: retrieved spans first, then at each token the longest
-n-gram in the dictionary that is not tagged yet (rule 9: no single lowercase token).
+is slow but obviously faithful: retrieved spans first (leftmost first and, where they
+overlap, the longest, which is gener's choice; the paper takes them as listed), then at each
+token the longest n-gram in the dictionary that is not tagged yet (rule 9: no single
+lowercase token).
 """
 
 from gener.text import tokenize
@@ -16,7 +18,7 @@ def reference_match(sentences, dictionary_keys):
         tokens = tokenize(text)
         tags = [None] * len(tokens)
         spans = []
-        for name, start, _ in phrases:
+        for name, start, _ in sorted(phrases, key=lambda p: (p[1], -p[2])):
             ts = len(tokenize(text[:start]))
             te = ts + len(tokenize(name))
             if all(t is None for t in tags[ts:te]):

@@ -129,6 +129,35 @@ def test_short_forms_of_non_answers_are_dropped():
     assert drop_short_forms_of_non_answers([without_rule8])[0] == without_rule8
 
 
+def test_nested_retrieved_phrases_keep_the_longest():
+    retrieval = SubquestionRetrieval(sq("Disease", (), "disease"), [
+        sentence("Levodopa helps in Parkinson ' s disease .", "Parkinson",
+                 "Parkinson ' s disease")])
+    result = match([retrieval], ["Disease"], progress=False)
+    assert spans(result.records[0]) == [(3, 7, "Disease", "retrieved")]
+
+
+def test_rule_9_by_position_skips_words_capitalised_only_by_position():
+    retrieval = SubquestionRetrieval(sq("Disease", (9,), "disease"), [
+        sentence("Treatment of gout and gout therapy .", "gout"),
+        sentence("Gout : treatment and other treatment .", "Gout"),
+        sentence("Treatment helps ; Gout hurts .")])
+    other = SubquestionRetrieval(sq("Disease", (), "remedy"), [
+        sentence("a treatment .", "treatment")])
+    common = frozenset({"treatment"})
+    plain = match([retrieval, other], ["Disease"], progress=False, common_words=common)
+    by_position = match([retrieval, other], ["Disease"], progress=False, common_words=common,
+                        rule9_by_position=True)
+    assert spans(plain.records[2]) == [(0, 1, "Disease", "matched"),
+                                       (3, 4, "Disease", "matched")]
+    # "treatment" is usually lowercase and a common word: not at a sentence start either;
+    # "gout" is no common word, so rule 9 (common words) never skips it
+    assert spans(by_position.records[2]) == [(3, 4, "Disease", "matched")]
+    assert spans(plain.records[0])[0] == (0, 1, "Disease", "matched")
+    assert spans(by_position.records[0]) == [(2, 3, "Disease", "retrieved"),
+                                             (4, 5, "Disease", "matched")]
+
+
 def test_rule_10_extends_spans_inside_a_mined_phrase():
     retrieval = SubquestionRetrieval(sq("ORG", (10,), "sports team"), [
         sentence("The Boston Red Sox won .", "Red Sox")])
