@@ -563,6 +563,7 @@ class _Matcher:
         any9, all9 = any(skip9), all(skip9)
         lower = self.skipped_by_rule9
         capitals_only, lowercase_kids = self.capitals_only, self.lowercase_kids
+        special = capitals_only | lowercase_kids  # keys that need the slower test below
 
         def allowed(g: int, value: tuple[int, int]) -> bool:
             ntok, kid = value
@@ -583,14 +584,19 @@ class _Matcher:
             run, g = m.group(), m.start()
             value = keys.get(run)
             size = len(run)
-            if value is not None and allowed(g, value):
+            if value is not None and (size > 1 or not any9 or not lower(words[g]) or (
+                    not all9 and not skip9[bisect.bisect_right(starts, g) - 1])) and (
+                    value[1] not in special or allowed(g, value)):
                 selected.append((g, value))
                 continue
             i = 0
             while i < size:
                 for k in range(min(longest, size - i), 0, -1):
                     value = keys.get(run[i:i + k])
-                    if value is not None and allowed(g + i, value):
+                    if value is not None and (k > 1 or not any9 or not lower(words[g + i])
+                                              or (not all9 and not skip9[bisect.bisect_right(
+                                                  starts, g + i) - 1])) and (
+                            value[1] not in special or allowed(g + i, value)):
                         selected.append((g + i, value))
                         i += k
                         break
