@@ -754,8 +754,9 @@ def match(retrievals, labels: list[str], seed: int = 0, deterministic: bool = Fa
     only the single lowercase tokens in that set (:mod:`gener.common_words`). With
     ``abbreviation_entries`` (a set of excluded words), each rule-8 abbreviation of a
     retrieved phrase is also a dictionary entry (with its long form's label), so it is
-    matched in every sentence, not only where it was defined, unless it has one character
-    or is an excluded word (common words: "AS" for Angelman syndrome would match "as").
+    matched in every sentence, not only where it was defined, unless it has one character;
+    an excluded word (common words: "AS" for Angelman syndrome) is an entry only when
+    defined in capitals, and matches only where written in capitals, never "as" or "As".
     ``retrieved_rule9`` ("all" or "common"): rule 9 also skips the retrieved phrases that
     are single lowercase tokens (all of them, or the common words), where they were retrieved;
     "off": retrieved phrases are tagged whatever their case. ``capitals_only``: keys matched
