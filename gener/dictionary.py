@@ -125,7 +125,10 @@ class PseudoDictionary:
             dictionary = cls(data["labels"])
             for key, types in data["phrases"].items():
                 dictionary.counts[key] = {str(k): int(v) for k, v in types.items()}
-            dictionary.capitals_only = set(map(str, data.get("capitals_only", [])))
+            capitals = data.get("capitals_only", [])
+            if not isinstance(capitals, list) or not all(isinstance(k, str) for k in capitals):
+                raise ValueError("capitals_only must be a list of phrase keys")
+            dictionary.capitals_only = set(capitals)
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
             raise GenerError(f"{path}: not a pseudo-dictionary file ({err})") from None
         return dictionary

@@ -110,6 +110,9 @@ def test_abbreviation_entries_are_matched_everywhere_and_common_words_only_in_ca
     path = tmp_path / "dictionary.json"
     result.dictionary.save(path)
     assert PseudoDictionary.load(path).capitals_only == {"as"}
+    path.write_text(json.dumps({"labels": ["Disease"], "phrases": {}, "capitals_only": "as"}))
+    with pytest.raises(GenerError, match="capitals_only must be a list"):
+        PseudoDictionary.load(path)
 
 
 def test_short_forms_of_non_answers_are_dropped():
