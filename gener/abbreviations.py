@@ -57,38 +57,30 @@ _ABBREVIATION = re.compile(r"^[^a-z]*[A-Z][^a-z]*[A-Z][^a-z]*$").match
 _BRACKETS = re.compile(r"[()\[\]{}]")
 
 
-def _head(key: str) -> str:
-    """The last word of a phrase key, plural "-s"/"-ies" taken off ("companies" -> "company")."""
-    word = key.rsplit(" ", 1)[-1]
-    if word.endswith("ies") and len(word) > 4:
-        return word[:-3] + "y"
-    if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
-        return word[:-1]
-    return word
-
-
 def drop_short_forms_of_non_answers(retrievals) -> list:
     """Drop retrieved phrases that stand for something that is no answer.
 
     A phrase that an evidence sentence defines as an abbreviation names what its long form
     names: "HPRT" retrieved for "Which disease?" stands for "hypoxanthine-guanine
     phosphoribosyl-transferase", a gene. When none of a retrieved short form's long forms ends
-    in the head word (last token, singular) of any retrieved phrase, the short form is removed
-    from the retrievals of subquestions with rule 8. The retrievals must be normalized and
-    carry their abbreviations (:func:`add_abbreviations`).
+    in the head word (last token, in singular or plural) of any retrieved phrase, the short
+    form is removed from the retrievals of subquestions with rule 8. The retrievals must be
+    normalized and carry their abbreviations (:func:`add_abbreviations`).
     """
     from gener.artifacts import RetrievedSentence, SubquestionRetrieval
     from gener.dictionary import phrase_key
+    from gener.normalize import number_forms
 
     retrieved = {phrase_key(p.name) for r in retrievals for s in r.sentences for p in s.phrases}
-    heads = {_head(key) for key in retrieved if key}
+    heads = {key.rsplit(" ", 1)[-1] for key in retrieved if key}
     long_heads: dict[str, set[str]] = {}
     for retrieval in retrievals:
         for sentence in retrieval.sentences:
             for short, long in (sentence.abbreviations or {}).items():
                 key = phrase_key(str(long))
                 if key and _ABBREVIATION(str(short)) and not _BRACKETS.search(key):
-                    long_heads.setdefault(phrase_key(str(short)), set()).add(_head(key))
+                    long_heads.setdefault(phrase_key(str(short)), set()).update(
+                        number_forms(key.rsplit(" ", 1)[-1]))
     dropped = {short for short, ends in long_heads.items()
                if short in retrieved and not ends & heads}
     if not dropped:

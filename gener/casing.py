@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from gener.text import tokenize
 
 CAPITALS_SHARE = 0.8  # a sentence with more capital letters than this has no case information
-_OPENERS = frozenset(".!?:;-\"'(")  # a word after these may be capitalised by position
+OPENERS = frozenset(".!?:;-\"'(")  # a word after these may be capitalised by position
 
 
 class CaseProfile:
@@ -33,7 +33,7 @@ class CaseProfile:
                 continue
             previous = "."
             for word in tokenize(sentence):
-                if word.isalpha() and previous not in _OPENERS:
+                if word.isalpha() and previous not in OPENERS:
                     if word.islower():
                         self.lower[word] += 1
                     elif word[0].isupper():

@@ -51,6 +51,7 @@ try:  # hashlib's blake2b, without loading OpenSSL (hashlib's import costs ~5 ms
 except ImportError:  # pragma: no cover (not CPython)
     from hashlib import blake2b
 
+from gener.casing import OPENERS, CaseProfile
 from gener.dictionary import PseudoDictionary, phrase_key
 from gener.errors import GenerError
 from gener.recipes.recipe import RETRIEVED_RULE9
@@ -68,7 +69,7 @@ _SEPARATORS = ("\x00", "\ue000", "\U0010fffd")  # the first absent from a chunk'
 _RUNS = re.compile("[^\x01\x02]+")
 # Tokens after which a word may be capitalised by position (gener.casing's, and the
 # separator words before each sentence).
-_POSITION_OPENERS = frozenset(".!?:;-\"'(") | frozenset(_SEPARATORS)
+_POSITION_OPENERS = OPENERS | frozenset(_SEPARATORS)
 _AND = re.compile(r"\sand\s").search  # where rule 1 may split a phrase
 # Characters that JSON escapes and tokenization keeps (other control characters are spaces).
 _NEEDS_ESCAPE = re.compile('["\\\\\x00-\x08\x0e-\x1b]')
@@ -704,10 +705,11 @@ def _dictionary(retrievals, labels: list[str], normalize: bool,
         if abbreviation_entries is not None and retrieval.subquestion.has_rule(8):
             abbreviations += _abbreviation_entries(retrieval, parts, keys, abbreviation_entries,
                                                    phrase_labels or {})
-    plain = set(dictionary.counts) | {key for key, _, only in abbreviations if not only}
+    plain = {key for key, _, only in abbreviations if not only}
+    dictionary.capitals_only |= {key for key, _, only in abbreviations
+                                 if only and key not in plain and key not in dictionary.counts}
     for key, label, _ in abbreviations:
         dictionary.add_keys([(key, 1)], label)
-    dictionary.capitals_only |= {key for key, _, only in abbreviations if only} - plain
     return dictionary, groups
 
 
@@ -778,8 +780,6 @@ def match(retrievals, labels: list[str], seed: int = 0, deterministic: bool = Fa
         key_labels = _fix_labels(dictionary, phrase_labels or {})
         lowercase_words = frozenset()
         if rule9_by_position and any(r.subquestion.has_rule(9) for r in retrievals):
-            from gener.casing import CaseProfile
-
             profile = CaseProfile(s.sentence for r in retrievals for s in r.sentences)
             lowercase_words = frozenset(
                 key for key in dictionary.counts

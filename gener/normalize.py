@@ -150,7 +150,7 @@ def type_word_forms(entity_type: str) -> frozenset[str]:
     """
     forms = set()
     for word in _type_words(entity_type):
-        forms.update(_number_forms(word))
+        forms.update(number_forms(word))
     return frozenset(forms)
 
 
@@ -158,7 +158,7 @@ def type_word_forms(entity_type: str) -> frozenset[str]:
 def type_head_forms(entity_type: str) -> frozenset[str]:
     """Singular/plural forms of the type's head word: its last word before any preposition."""
     words = _type_words(entity_type)
-    return frozenset(_number_forms(words[-1])) if words else frozenset()
+    return frozenset(number_forms(words[-1])) if words else frozenset()
 
 
 def _type_words(entity_type: str) -> list[str]:
@@ -278,7 +278,8 @@ def _the_length(text: str) -> int:
     return m.end() if m and m.end() < len(text) else 0
 
 
-def _number_forms(word: str) -> set[str]:
+def number_forms(word: str) -> set[str]:
+    """A lowercase word with its simple singular and plural forms ("company", "companies")."""
     forms = {word, word + "s", word + "es"}
     if word.endswith("y"):
         forms.add(word[:-1] + "ies")
