@@ -36,7 +36,6 @@ from gener.corpus import WikiVitalCorpus
 from gener.dataset import atomic_write_text
 from gener.normalize import normalize_span, strip_punctuation, type_word_forms
 from gener.recipes import load_recipe
-from gener.retrieval.encoders import QueryTunedEncoder
 from gener.retrieval.search import open_searcher
 from gener.retrieval.training import head_words
 from gener.text import clean_title
@@ -115,8 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     for attr in ("sentence_weight", "definition_weight", "title_bonus", "class_penalty"):
         if getattr(args, attr) is not None:
             setattr(searcher, attr, getattr(args, attr))
-    seen_answers = set(searcher.encoder.meta["answers"]) \
-        if isinstance(searcher.encoder, QueryTunedEncoder) else set()
+    seen_answers = set(getattr(searcher.encoder, "meta", {}).get("answers", ()))
     rows = []
     for name in RECIPES:
         recipe = load_recipe(name)

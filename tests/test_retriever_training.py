@@ -1,4 +1,4 @@
-"""The gener-retriever question encoder: training pairs, exclusions, a tiny training run."""
+"""The gener-retriever encoder: training pairs, exclusions, tiny training runs of both kinds."""
 
 import json
 
@@ -7,7 +7,12 @@ import pytest
 
 from gener.corpus import WikiVitalCorpus
 from gener.errors import GenerError
-from gener.retrieval.encoders import RETRIEVER_META, QueryTunedEncoder, load_encoder
+from gener.retrieval.encoders import (
+    RETRIEVER_META,
+    QueryTunedEncoder,
+    TunedBiEncoder,
+    load_encoder,
+)
 from gener.retrieval.search import open_searcher
 from gener.retrieval.training import (
     OccurrenceTargets,
@@ -120,11 +125,12 @@ def test_training_scores_are_the_searchers_scores(tiny):
         assert np.allclose(trained[row][occ], scores, atol=1e-5)
 
 
-def test_train_save_and_load_by_path(tiny):
+def test_question_tower_train_save_and_load_by_path(tiny):
     root, corpus, searcher = tiny
     out = root / "trained"
-    meta = train_retriever(out, searcher, corpus.articles(),
-                           TrainSettings(epochs=2, batch_size=2, dev_share=0.0, min_articles=3),
+    meta = train_retriever(out, searcher, corpus,
+                           TrainSettings(towers="question", epochs=2, batch_size=2,
+                                         dev_share=0.0, min_articles=3),
                            progress=False, log=lambda line: None)
     assert set(meta["train_types"]) == {"river", "painter", "instrument"}
     assert meta["excluded_articles"] == 2 and "malaria" not in meta["answers"]
@@ -136,16 +142,44 @@ def test_train_save_and_load_by_path(tiny):
     vectors = encoder.encode_questions(["Which river?", "Which painter?"])
     assert vectors.shape == (2, 32)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
-    again = train_retriever(root / "again", searcher, corpus.articles(),
-                            TrainSettings(epochs=2, batch_size=2, dev_share=0.0),
+    again = train_retriever(root / "again", searcher, corpus,
+                            TrainSettings(towers="question", epochs=2, batch_size=2,
+                                          dev_share=0.0),
                             progress=False, log=lambda line: None)
     assert again["loss_first_last"] == meta["loss_first_last"]  # deterministic given a seed
     (root / "notes").mkdir()
     with pytest.raises(GenerError, match="not a gener-retriever folder"):
-        train_retriever(root / "notes", searcher, corpus.articles(), progress=False)
+        train_retriever(root / "notes", searcher, corpus, progress=False)
+    with pytest.raises(GenerError, match="towers must be one of"):
+        train_retriever(root / "other", searcher, corpus, TrainSettings(towers="phrase"))
+
+
+def test_both_towers_train_a_bi_encoder_with_its_own_index(tiny):
+    root, corpus, searcher = tiny
+    out = root / "both"
+    settings = TrainSettings(epochs=3, batch_size=2, dev_share=0.5, dev_min_articles=3)
+    meta = train_retriever(out, searcher, corpus, settings, cache_dir=root / "cache",
+                           progress=False, log=lambda line: None)
+    assert meta["towers"] == "both" and meta["steps"] == 3  # one type to train, 3 epochs
+    assert set(meta["dev_p_at_100"]["trained"]) == set(meta["dev_types"])
+    encoder = load_encoder(str(out))
+    assert isinstance(encoder, TunedBiEncoder) and encoder.meta["answers"] == meta["answers"] != []
+    # Its weights changed, so it has an index of its own, found under either name.
+    assert encoder.identity() != searcher.encoder.identity()
+    assert encoder.identity() == TunedBiEncoder("gener-retriever", str(out)).identity()
+    trained = open_searcher(corpus, encoder, root / "cache", progress=False)
+    assert trained.index.path != searcher.index.path
+    assert trained.index.manifest["counts"] == searcher.index.manifest["counts"]
+    again = train_retriever(root / "both-again", searcher, corpus, settings,
+                            cache_dir=root / "cache", progress=False, log=lambda line: None)
+    assert again["loss_first_last"] == meta["loss_first_last"]  # deterministic given a seed
 
 
 def test_missing_retriever_says_how_to_train(tmp_path, monkeypatch):
     monkeypatch.setenv("GENER_CACHE", str(tmp_path))
     with pytest.raises(GenerError, match="make retriever"):
         load_encoder("gener-retriever")
+    (tmp_path / RETRIEVER_META).write_text("[1, 2]", encoding="utf-8")
+    (tmp_path / "config.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(GenerError, match="has no 'document_encoder'"):
+        load_encoder(str(tmp_path))

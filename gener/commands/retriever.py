@@ -1,4 +1,4 @@
-"""``gener retriever train``: fine-tune the ``gener-retriever`` question encoder (issue 9)."""
+"""``gener retriever train``: fine-tune the ``gener-retriever`` encoder (issue 9)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import sys
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
-        "retriever", help="train the gener-retriever question encoder from the corpus",
-        description="Fine-tune a question encoder over the MiniLM phrase index of the default "
+        "retriever", help="train the gener-retriever encoder from the corpus",
+        description="Fine-tune MiniLM's question and phrase encoders on the default "
                     "corpus, using article descriptions as supervision ('Infectious disease "
                     "caused by ...' makes the title an answer to 'Which disease?'). Articles "
                     "of every shipped recipe's types are left out, and some types are held "
@@ -19,6 +19,9 @@ def add_parser(subparsers) -> None:
                              "gener-retriever, where `--encoder gener-retriever` looks)")
     parser.add_argument("--cache-dir", default=None,
                         help="index cache (default: $GENER_CACHE or ~/.cache/gener)")
+    parser.add_argument("--towers", choices=["both", "question"], default="both",
+                        help="fine-tune question and phrase encoders (both, default; the "
+                             "result has its own index) or the question encoder only")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--lr", type=float, default=None, help="peak learning rate")
@@ -34,7 +37,7 @@ def run(args) -> int:
     from gener.retrieval.search import open_searcher
     from gener.retrieval.training import TrainSettings, train_retriever
 
-    settings = TrainSettings()
+    settings = TrainSettings(towers=args.towers)
     for name in ("epochs", "batch_size", "lr", "temperature", "seed"):
         value = getattr(args, name)
         if value is not None:
@@ -44,6 +47,7 @@ def run(args) -> int:
     corpus = WikiVitalCorpus()
     progress = sys.stderr.isatty()
     searcher = open_searcher(corpus, DEFAULT_ENCODER, args.cache_dir, progress=progress)
-    train_retriever(args.out or retriever_dir(), searcher, corpus.articles(), settings,
-                    progress=progress, log=lambda line: print(line, file=sys.stderr))
+    train_retriever(args.out or retriever_dir(), searcher, corpus, settings,
+                    cache_dir=args.cache_dir, progress=progress,
+                    log=lambda line: print(line, file=sys.stderr))
     return 0

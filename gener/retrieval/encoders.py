@@ -8,8 +8,10 @@
 * a DensePhrases checkpoint folder (see :mod:`gener.retrieval.densephrases`): contextual
   phrase vectors from start/end token states, scored ``q_s·h_i + q_e·h_j``.
 * ``gener-retriever`` (or a folder written by ``gener retriever train``, see
-  :mod:`gener.retrieval.training`): a fine-tuned question encoder over the unchanged phrase
-  and sentence vectors of its document encoder (MiniLM), so it shares that encoder's index.
+  :mod:`gener.retrieval.training`): MiniLM fine-tuned on the corpus's own descriptions. With
+  both towers trained (the default) it is a bi-encoder of its own, with its own index; with
+  ``--towers question`` only the question encoder is tuned, over the unchanged phrase and
+  sentence vectors of its document encoder (MiniLM), so it shares that encoder's index.
 """
 
 from __future__ import annotations
@@ -167,11 +169,15 @@ class MeanPoolEncoder(Encoder):
         # Without _name_or_path: the same model installed elsewhere must find the same index.
         config = {k: v for k, v in self.config.items() if k != "_name_or_path"}
         config = json.dumps(config, sort_keys=True, default=str)
-        return {"kind": "mean-pool", "name": self.name, "dim": self.dim,
-                "model": Path(self.model_path).name if self.name == DEFAULT_ENCODER
-                else self.model_path,
-                "config": hashlib.sha256(config.encode()).hexdigest()[:12],
-                "precision": self.precision}
+        identity = {"kind": "mean-pool", "name": self.name, "dim": self.dim,
+                    "model": Path(self.model_path).name if self.name == DEFAULT_ENCODER
+                    else self.model_path,
+                    "config": hashlib.sha256(config.encode()).hexdigest()[:12],
+                    "precision": self.precision}
+        if self.name != DEFAULT_ENCODER and Path(self.model_path).is_dir():
+            # A local folder can be retrained in place: its index must follow its weights.
+            identity["weights"] = weights_digest(Path(self.model_path))
+        return identity
 
     def encode_questions(self, questions: list[str]) -> np.ndarray:
         """Unit vectors for a few questions: NumPy for a local BERT folder, else the model."""
@@ -186,6 +192,17 @@ class MeanPoolEncoder(Encoder):
         """Unit vectors for ``texts`` (batched by length, in ``inference_mode``)."""
         return mean_pool_encode(self.model, self.tokenizer, texts, progress, desc,
                                 self.precision)
+
+
+def weights_digest(folder: Path) -> str:
+    """A short digest of the weight files of a local model folder."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin")):
+        digest.update(path.name.encode() + b"\0")
+        with path.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()[:12]
 
 
 def _model_config(name: str, model_path: str) -> dict:
@@ -244,6 +261,33 @@ def pool(states, attention_mask):
     return torch.nn.functional.normalize(pooled, dim=-1)
 
 
+def read_retriever_meta(name: str, folder: str | Path) -> dict:
+    """The metadata that ``gener retriever train`` wrote into ``folder``."""
+    try:
+        meta = json.loads((Path(folder) / RETRIEVER_META).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise GenerError(f"encoder {name!r}: unreadable {RETRIEVER_META}: {err}") from None
+    if not isinstance(meta, dict) or "document_encoder" not in meta:
+        raise GenerError(f"encoder {name!r}: {RETRIEVER_META} has no 'document_encoder'")
+    return meta
+
+
+class TunedBiEncoder(MeanPoolEncoder):
+    """A ``gener-retriever`` whose question and document towers were both fine-tuned.
+
+    It is a plain mean-pool bi-encoder over its own folder, with its own index; ``meta``
+    holds what its training recorded (types, answers, dev figures).
+    """
+
+    def __init__(self, name: str, folder: str, device: str | None = None) -> None:
+        self.meta = read_retriever_meta(name, folder)
+        super().__init__(name, folder, device)
+
+    def identity(self) -> dict:
+        # By content (weights), not by the name or folder it is reached by.
+        return {**super().identity(), "name": RETRIEVER, "model": RETRIEVER}
+
+
 class QueryTunedEncoder(Encoder):
     """A fine-tuned question encoder over a :class:`MeanPoolEncoder`'s phrase/sentence vectors.
 
@@ -255,11 +299,8 @@ class QueryTunedEncoder(Encoder):
         from transformers import AutoModel, AutoTokenizer
 
         self.name, self.folder = name, folder
-        try:
-            self.meta = json.loads((Path(folder) / RETRIEVER_META).read_text(encoding="utf-8"))
-            document = self.meta["document_encoder"]
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            raise GenerError(f"encoder {name!r}: unreadable {RETRIEVER_META}: {err}") from None
+        self.meta = read_retriever_meta(name, folder)
+        document = self.meta["document_encoder"]
         self.document = MeanPoolEncoder(document, resolve_model_path(document), device)
         self.dim = self.document.dim
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
@@ -321,11 +362,11 @@ def load_encoder(name: str | None = None, device: str | None = None) -> Encoder:
         if not (folder / RETRIEVER_META).is_file():
             raise GenerError(f"encoder {RETRIEVER!r} is not trained yet ({folder} missing): "
                              "run `make retriever` (or `gener retriever train`)")
-        return QueryTunedEncoder(name, str(folder), device)
+        return _tuned_encoder(name, str(folder), device)
     path = Path(name).expanduser()
     if path.is_dir():
         if (path / RETRIEVER_META).is_file():
-            return QueryTunedEncoder(name, str(path), device)
+            return _tuned_encoder(name, str(path), device)
         if is_densephrases_checkpoint(path):
             return DensePhrasesEncoder(str(path), device)
         if not (path / "config.json").exists():
@@ -334,3 +375,10 @@ def load_encoder(name: str | None = None, device: str | None = None) -> Encoder:
     if path.suffix or name.startswith((".", "/", "~")) or name.count("/") > 1:
         raise GenerError(f"encoder {name!r}: no such folder")
     return MeanPoolEncoder(name, name, device)
+
+
+def _tuned_encoder(name: str, folder: str, device: str | None) -> Encoder:
+    """The encoder of a ``gener retriever train`` folder: both towers tuned, or questions only."""
+    if read_retriever_meta(name, folder).get("towers") == "both":
+        return TunedBiEncoder(name, folder, device)
+    return QueryTunedEncoder(name, folder, device)

@@ -1,16 +1,24 @@
-"""Training the ``gener-retriever`` question encoder without NER labels (issue 9).
+"""Training the ``gener-retriever`` encoder without NER labels (issue 9).
 
 Supervision comes from the corpus itself. Each wiki-vital article has a short ``description``
 ("Infectious disease caused by ..."); the last word of its head ("infectious disease") is the
 article's type, so "Which disease?" is a training question and every occurrence of the
 article's title among the index's candidate phrases is an answer.
 
-The index's phrase and sentence vectors (MiniLM) stay as they are; only the question encoder
-is fine-tuned, as in DensePhrases' query-side fine-tuning, so the index is reused and its
-build time is unchanged. Each step scores every occurrence of the index exactly as the
-searcher does (``q·p + λ·q·s + title bonus − class penalty``) and minimises a softmax loss
-whose numerator holds all positive occurrences: every other occurrence of the corpus is a
-negative.
+Two ways to train (``TrainSettings.towers``):
+
+* ``both`` (default): question and document towers share one MiniLM and are both fine-tuned,
+  in the DensePhrases spirit. A step takes a batch of types; each brings one answer
+  occurrence and two hard negatives: another candidate phrase of the same sentence, and a
+  class phrase of the type ("infectious disease" for "Which disease?"). Each question is
+  scored against every occurrence of the batch with the searcher's bi-encoder score
+  ``q·p + λ·q·s`` (in-batch negatives), under a softmax loss. The result has its own phrase
+  index, which training builds to report the dev figures.
+* ``question``: only the question encoder is tuned, as in DensePhrases' query-side
+  fine-tuning; the MiniLM phrase and sentence vectors stay, so the index is shared. Each step
+  scores every occurrence of the index exactly as the searcher does (``q·p + λ·q·s + ν·q·d +
+  title bonus − class penalty``) under a softmax loss whose numerator holds all positive
+  occurrences: every other occurrence of the corpus is a negative.
 
 Left out of training entirely (neither answers nor negatives, nor their articles' sentences):
 articles whose description head has a type word of any shipped recipe (the benchmarks' proxy
@@ -27,7 +35,7 @@ import re
 import shutil
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -223,49 +231,65 @@ class Scorer:
 
 def precision_at(scores: np.ndarray, positives: np.ndarray, n: int = 100) -> float:
     """Share of positive occurrences among the ``n`` best-scored ones."""
-    top = np.argpartition(-scores, n)[:n]
+    n = min(n, len(scores))  # a corpus smaller than n: all of it
+    top = np.argpartition(-scores, n - 1)[:n]
     return float(np.isin(top, positives).mean())
 
 
-def evaluate_types(model, tokenizer, scorer: Scorer, targets: OccurrenceTargets,
+def evaluate_types(encode_questions, scorer: Scorer, targets: OccurrenceTargets,
                    types: dict[str, list[str]]) -> dict[str, float]:
     """P@100 of title occurrences per type (nothing ignored), as the searcher would rank."""
     import torch
 
     names = sorted(types)
-    queries = torch.from_numpy(mean_pool_encode(model, tokenizer, [question(t) for t in names]))
+    queries = torch.from_numpy(encode_questions([question(t) for t in names]))
     with torch.inference_mode():
         scores = scorer(queries, names).numpy()
     return {t: precision_at(scores[i], targets.positives(types[t])) for i, t in enumerate(names)}
 
 
+TOWERS = ("both", "question")
+# Per ``towers``: epochs and peak learning rate, chosen on the dev types (bench/RETRIEVAL.md).
+TOWER_DEFAULTS = {"both": {"epochs": 15, "lr": 2e-5}, "question": {"epochs": 6, "lr": 3e-5}}
+
+
 @dataclass
 class TrainSettings:
-    """Hyper-parameters of :func:`train_retriever`."""
+    """Hyper-parameters of :func:`train_retriever` (``None``: the default of ``towers``)."""
 
-    epochs: int = 6
+    towers: str = "both"
+    epochs: int | None = None
     batch_size: int = 32
-    lr: float = 3e-5
+    lr: float | None = None
     temperature: float = 0.05
     seed: int = 0
     min_articles: int = 3
     dev_share: float = 0.2
+    dev_min_articles: int = 10
+
+    def resolved(self) -> TrainSettings:
+        """These settings with the defaults of their ``towers`` filled in."""
+        if self.towers not in TOWERS:
+            raise GenerError(f"towers must be one of {', '.join(TOWERS)}, not {self.towers!r}")
+        defaults = TOWER_DEFAULTS[self.towers]
+        return replace(self, epochs=self.epochs or defaults["epochs"],
+                       lr=self.lr or defaults["lr"])
 
 
-def train_retriever(out: str | Path, searcher, articles: list[dict],
-                    settings: TrainSettings | None = None,
-                    excluded_forms: frozenset[str] | None = None,
+def train_retriever(out: str | Path, searcher, corpus, settings: TrainSettings | None = None,
+                    excluded_forms: frozenset[str] | None = None, cache_dir=None,
                     progress: bool = True, log=print) -> dict:
-    """Fine-tune the question encoder of ``searcher`` and write a ``gener-retriever`` folder.
+    """Fine-tune ``searcher``'s encoder on ``corpus`` and write a ``gener-retriever`` folder.
 
-    ``searcher`` holds a bi-encoder index of the corpus whose ``articles`` (title,
-    description) supply the supervision. Returns the metadata written to the folder.
+    ``searcher`` holds a bi-encoder index (MiniLM) of ``corpus``, whose articles (title,
+    description) supply the supervision. With both towers trained, the new encoder's index of
+    ``corpus`` is built under ``cache_dir`` to measure the dev types. Returns the metadata
+    written to the folder.
     """
     import torch
-    from tqdm import tqdm
     from transformers import AutoModel, AutoTokenizer
 
-    settings = settings or TrainSettings()
+    settings = (settings or TrainSettings()).resolved()
     out = Path(out)
     if out.exists() and not (out / RETRIEVER_META).is_file():
         raise GenerError(f"{out}: exists and is not a gener-retriever folder; "
@@ -276,8 +300,8 @@ def train_retriever(out: str | Path, searcher, articles: list[dict],
     torch.manual_seed(settings.seed)
     encoder = searcher.encoder
     forms = benchmark_type_forms() if excluded_forms is None else excluded_forms
-    types = training_types(articles, forms, settings.min_articles, settings.dev_share,
-                           seed=settings.seed)
+    types = training_types(corpus.articles(), forms, settings.min_articles, settings.dev_share,
+                           settings.dev_min_articles, settings.seed)
     targets = OccurrenceTargets(searcher.index, types.held_out_titles())
     positives = {t: targets.positives(titles) for t, titles in types.train.items()}
     positives = {t: p[~targets.ignored[p]] for t, p in positives.items()}
@@ -285,15 +309,63 @@ def train_retriever(out: str | Path, searcher, articles: list[dict],
     if not train:
         raise GenerError("no training questions: no article title of a usable type occurs "
                          "among the index's candidate phrases")
-    scorer = Scorer(searcher.index, targets, searcher.sentence_weight, searcher.title_bonus,
-                    searcher.class_penalty, searcher.definition_weight)
-    ignored = torch.from_numpy(targets.ignored)
+    scorer = _scorer(searcher, targets)
     tokenizer = AutoTokenizer.from_pretrained(encoder.model_path)
     model = AutoModel.from_pretrained(encoder.model_path)
-    dev_before = evaluate_types(model, tokenizer, scorer, targets, types.dev)
+    dev_before = evaluate_types(encoder.encode_questions, scorer, targets, types.dev)
     log(f"{len(train)} training types ({sum(len(types.train[t]) for t in train)} articles, "
         f"{sum(len(positives[t]) for t in train)} answer occurrences); {len(types.dev)} dev "
         f"types; {len(types.excluded)} articles of benchmark types left out")
+    step = (_both_towers_step(model, tokenizer, searcher, targets, positives, settings)
+            if settings.towers == "both" else
+            _question_tower_step(model, tokenizer, scorer, targets, positives, settings))
+    losses = _fit(model, step, train, settings, progress)
+    meta = {
+        "towers": settings.towers,
+        "document_encoder": "." if settings.towers == "both" else encoder.name,
+        "question": question("[TYPE]"),
+        "settings": settings.__dict__, "steps": len(losses),
+        "loss_first_last": [round(losses[0], 4), round(losses[-1], 4)],
+        "corpus_fingerprint": searcher.index.manifest.get("fingerprint"),
+        "train_types": {t: len(types.train[t]) for t in train},
+        "dev_types": {t: len(v) for t, v in types.dev.items()},
+        "excluded_type_words": types.excluded_forms,
+        "excluded_articles": len(types.excluded),
+        "answers": answer_texts(types),
+    }
+    meta["train_seconds"] = round(time.perf_counter() - started, 1)
+    _save(out, model, tokenizer, meta)
+    if settings.towers == "both":
+        from gener.retrieval.encoders import TunedBiEncoder
+        from gener.retrieval.search import open_searcher
+
+        tuned = open_searcher(corpus, TunedBiEncoder(str(out), str(out), encoder.device),
+                              cache_dir, progress, definition_weight=searcher.definition_weight)
+        tuned_targets = OccurrenceTargets(tuned.index, types.held_out_titles())
+        dev_after = evaluate_types(tuned.encoder.encode_questions,
+                                   _scorer(tuned, tuned_targets), tuned_targets, types.dev)
+    else:
+        model.eval()
+        dev_after = evaluate_types(lambda texts: mean_pool_encode(model, tokenizer, texts),
+                                   scorer, targets, types.dev)
+    meta["dev_p_at_100"] = {"untrained": dev_before, "trained": dev_after}
+    meta["seconds"] = round(time.perf_counter() - started, 1)
+    atomic_write_text(out / RETRIEVER_META, json.dumps(meta, indent=1, ensure_ascii=False))
+    log(f"dev P@100 (mean over {len(types.dev)} held-out types): "
+        f"untrained {_mean(dev_before):.3f} -> trained {_mean(dev_after):.3f}; "
+        f"{len(losses)} steps, {meta['seconds']:.0f}s -> {out}")
+    return meta
+
+
+def _scorer(searcher, targets: OccurrenceTargets) -> Scorer:
+    return Scorer(searcher.index, targets, searcher.sentence_weight, searcher.title_bonus,
+                  searcher.class_penalty, searcher.definition_weight)
+
+
+def _fit(model, step, train: list[str], settings: TrainSettings, progress: bool) -> list[float]:
+    """Run ``step(batch_of_types)`` (which returns a loss) over shuffled epochs of ``train``."""
+    import torch
+    from tqdm import tqdm
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=0.01)
     steps = settings.epochs * -(-len(train) // settings.batch_size)
@@ -308,16 +380,7 @@ def train_retriever(out: str | Path, searcher, articles: list[dict],
             order = train[:]
             rng.shuffle(order)
             for i in range(0, len(order), settings.batch_size):
-                batch = order[i:i + settings.batch_size]
-                inputs = tokenizer([question(t) for t in batch], padding=True,
-                                   return_tensors="pt")
-                scores = scorer(mean_pool(model, inputs), batch) / settings.temperature
-                scores = scores.masked_fill(ignored, float("-inf"))
-                is_positive = torch.zeros_like(scores, dtype=torch.bool)
-                for row, entity_type in enumerate(batch):
-                    is_positive[row, torch.from_numpy(positives[entity_type])] = True
-                numerator = scores.masked_fill(~is_positive, float("-inf")).logsumexp(-1)
-                loss = (scores.logsumexp(-1) - numerator).mean()
+                loss = step(order[i:i + settings.batch_size])
                 loss.backward()
                 optimizer.step()
                 schedule.step()
@@ -326,25 +389,97 @@ def train_retriever(out: str | Path, searcher, articles: list[dict],
                 bar.update(1)
                 bar.set_postfix(loss=f"{losses[-1]:.3f}")
     model.eval()
-    dev_after = evaluate_types(model, tokenizer, scorer, targets, types.dev)
-    meta = {
-        "document_encoder": encoder.name, "question": question("[TYPE]"),
-        "settings": settings.__dict__, "steps": steps,
-        "loss_first_last": [round(losses[0], 4), round(losses[-1], 4)],
-        "train_seconds": round(time.perf_counter() - started, 1),
-        "corpus_fingerprint": searcher.index.manifest.get("fingerprint"),
-        "train_types": {t: len(types.train[t]) for t in train},
-        "dev_types": {t: len(v) for t, v in types.dev.items()},
-        "dev_p_at_100": {"untrained": dev_before, "trained": dev_after},
-        "excluded_type_words": types.excluded_forms,
-        "excluded_articles": len(types.excluded),
-        "answers": answer_texts(types),
-    }
-    _save(out, model, tokenizer, meta)
-    log(f"dev P@100 (mean over {len(types.dev)} held-out types): "
-        f"untrained {_mean(dev_before):.3f} -> trained {_mean(dev_after):.3f}; "
-        f"{steps} steps in {meta['train_seconds']:.0f}s -> {out}")
-    return meta
+    return losses
+
+
+def _question_tower_step(model, tokenizer, scorer: Scorer, targets: OccurrenceTargets,
+                         positives: dict[str, np.ndarray], settings: TrainSettings):
+    """The loss of a batch of types over every occurrence of the index (questions tuned)."""
+    import torch
+
+    ignored = torch.from_numpy(targets.ignored)
+
+    def step(batch: list[str]):
+        inputs = tokenizer([question(t) for t in batch], padding=True, return_tensors="pt")
+        scores = scorer(mean_pool(model, inputs), batch) / settings.temperature
+        scores = scores.masked_fill(ignored, float("-inf"))
+        is_positive = torch.zeros_like(scores, dtype=torch.bool)
+        for row, entity_type in enumerate(batch):
+            is_positive[row, torch.from_numpy(positives[entity_type])] = True
+        numerator = scores.masked_fill(~is_positive, float("-inf")).logsumexp(-1)
+        return (scores.logsumexp(-1) - numerator).mean()
+
+    return step
+
+
+class HardNegatives:
+    """Per type, occurrences that are not its answers but look like them to an encoder."""
+
+    def __init__(self, index, targets: OccurrenceTargets, positives: dict[str, np.ndarray]):
+        self.index, self.targets = index, targets
+        self.answer_keys = {t: set(index.occ_key[p].tolist()) for t, p in positives.items()}
+        self.order = np.argsort(index.occ_sentence, kind="stable")
+        self.bounds = np.searchsorted(index.occ_sentence[self.order],
+                                      np.arange(len(index.sentences) + 1))
+
+    def same_sentence(self, entity_type: str, occurrence: int) -> list[int]:
+        """Other candidate phrases of the answer's sentence."""
+        sentence = self.index.occ_sentence[occurrence]
+        found = self.order[self.bounds[sentence]:self.bounds[sentence + 1]]
+        return [int(o) for o in found if not self.targets.ignored[o]
+                and self.index.occ_key[o] not in self.answer_keys[entity_type]]
+
+    def class_phrases(self, entity_type: str) -> np.ndarray:
+        """Phrases whose head is the type word ("infectious disease")."""
+        found = self.targets.class_phrases(entity_type)
+        return found[~self.targets.ignored[found]]
+
+
+def _both_towers_step(model, tokenizer, searcher, targets: OccurrenceTargets,
+                      positives: dict[str, np.ndarray], settings: TrainSettings):
+    """The loss of a batch of types over the batch's occurrences (both towers tuned)."""
+    import contextlib
+
+    import torch
+
+    index = searcher.index
+    hard = HardNegatives(index, targets, positives)
+    rng = random.Random(settings.seed + 1)
+    autocast = (torch.autocast("cpu", dtype=torch.bfloat16)
+                if searcher.encoder.precision == "bf16" and searcher.encoder.device == "cpu"
+                else contextlib.nullcontext())
+
+    def encode(texts: list[str], max_length: int):
+        inputs = tokenizer(texts, padding=True, truncation=True, max_length=max_length,
+                           return_tensors="pt").to(model.device)
+        with autocast:
+            return mean_pool(model, inputs).float()
+
+    def step(batch: list[str]):
+        candidates, answers = [], []
+        for entity_type in batch:
+            answer = int(rng.choice(positives[entity_type]))
+            answers.append(len(candidates))
+            candidates.append(answer)
+            if others := hard.same_sentence(entity_type, answer):
+                candidates.append(rng.choice(others))
+            if len(classes := hard.class_phrases(entity_type)):
+                candidates.append(int(rng.choice(classes)))
+        sentences = sorted({int(index.occ_sentence[o]) for o in candidates})
+        row_of = {s: i for i, s in enumerate(sentences)}
+        queries = encode([question(t) for t in batch], 32)
+        phrases = encode([index.phrase_texts[index.occ_key[o]] for o in candidates], 32)
+        contexts = encode([index.sentences[s].text for s in sentences], 64)
+        columns = torch.tensor([row_of[int(index.occ_sentence[o])] for o in candidates])
+        scores = queries @ phrases.T + searcher.sentence_weight * (queries @ contexts.T)[:, columns]
+        # Another answer of the row's own type is no negative.
+        other_answers = torch.tensor([[j != answers[i] and int(index.occ_key[o])
+                                       in hard.answer_keys[t] for j, o in enumerate(candidates)]
+                                      for i, t in enumerate(batch)])
+        scores = (scores / settings.temperature).masked_fill(other_answers, float("-inf"))
+        return torch.nn.functional.cross_entropy(scores, torch.tensor(answers))
+
+    return step
 
 
 def _mean(values: dict[str, float]) -> float:
