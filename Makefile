@@ -41,8 +41,9 @@ bench: $(STAMP)
 tables: $(STAMP)
 	$(GENER) tables --out RESULTS.md
 
-# Retrain the gener-retriever question encoder from scratch (builds the MiniLM index first if
-# needed) into $GENER_CACHE/models/gener-retriever, where `--encoder gener-retriever` finds it.
+# Retrain the gener-retriever encoder from scratch (builds the MiniLM index first if needed,
+# then its own index) into $GENER_CACHE/models/gener-retriever, where `--encoder
+# gener-retriever` finds it.
 retriever: $(STAMP)
 	$(GENER) retriever train
 
