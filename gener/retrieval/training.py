@@ -249,7 +249,7 @@ def evaluate_types(encode_questions, scorer: Scorer, targets: OccurrenceTargets,
 
 
 TOWERS = ("both", "question")
-# Per ``towers``: epochs and peak learning rate, chosen on the dev types (bench/RETRIEVAL.md).
+# Per ``towers``: epochs and peak learning rate, measured on the dev types (bench/RETRIEVAL.md).
 TOWER_DEFAULTS = {"both": {"epochs": 15, "lr": 2e-5}, "question": {"epochs": 6, "lr": 3e-5}}
 
 
@@ -345,7 +345,6 @@ def train_retriever(out: str | Path, searcher, corpus, settings: TrainSettings |
         dev_after = evaluate_types(tuned.encoder.encode_questions,
                                    _scorer(tuned, tuned_targets), tuned_targets, types.dev)
     else:
-        model.eval()
         dev_after = evaluate_types(lambda texts: mean_pool_encode(model, tokenizer, texts),
                                    scorer, targets, types.dev)
     meta["dev_p_at_100"] = {"untrained": dev_before, "trained": dev_after}
