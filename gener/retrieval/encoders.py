@@ -197,12 +197,17 @@ class MeanPoolEncoder(Encoder):
 def weights_digest(folder: Path) -> str:
     """A short digest of the weight files of a local model folder."""
     digest = hashlib.sha256()
-    for path in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin")):
-        digest.update(path.name.encode() + b"\0")
+    _hash_files(digest, folder, sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin")))
+    return digest.hexdigest()[:12]
+
+
+def _hash_files(digest, folder: Path, paths: list[Path]) -> None:
+    """Feed each file's path (relative to ``folder``) and contents to ``digest``."""
+    for path in paths:
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
         with path.open("rb") as f:
             while chunk := f.read(1 << 20):
                 digest.update(chunk)
-    return digest.hexdigest()[:12]
 
 
 def _model_config(name: str, model_path: str) -> dict:
@@ -279,8 +284,9 @@ class TunedBiEncoder(MeanPoolEncoder):
     holds what its training recorded (types, answers, dev figures).
     """
 
-    def __init__(self, name: str, folder: str, device: str | None = None) -> None:
-        self.meta = read_retriever_meta(name, folder)
+    def __init__(self, name: str, folder: str, device: str | None = None,
+                 meta: dict | None = None) -> None:
+        self.meta = meta or read_retriever_meta(name, folder)
         super().__init__(name, folder, device)
 
     def identity(self) -> dict:
@@ -295,11 +301,12 @@ class QueryTunedEncoder(Encoder):
     document encoder, and :meth:`identity` is that encoder's, so the index is shared with it.
     """
 
-    def __init__(self, name: str, folder: str, device: str | None = None) -> None:
+    def __init__(self, name: str, folder: str, device: str | None = None,
+                 meta: dict | None = None) -> None:
         from transformers import AutoModel, AutoTokenizer
 
         self.name, self.folder = name, folder
-        self.meta = read_retriever_meta(name, folder)
+        self.meta = meta or read_retriever_meta(name, folder)
         document = self.meta["document_encoder"]
         self.document = MeanPoolEncoder(document, resolve_model_path(document), device)
         self.dim = self.document.dim
@@ -340,11 +347,7 @@ def encoder_fingerprint(name: str | None = None) -> str:
               else Path(name).expanduser())
     digest = hashlib.sha256(name.encode())
     if folder.is_dir():
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
-            with path.open("rb") as f:
-                while chunk := f.read(1 << 20):
-                    digest.update(chunk)
+        _hash_files(digest, folder, sorted(p for p in folder.rglob("*") if p.is_file()))
     return f"{name}@{digest.hexdigest()[:12]}"
 
 
@@ -379,6 +382,6 @@ def load_encoder(name: str | None = None, device: str | None = None) -> Encoder:
 
 def _tuned_encoder(name: str, folder: str, device: str | None) -> Encoder:
     """The encoder of a ``gener retriever train`` folder: both towers tuned, or questions only."""
-    if read_retriever_meta(name, folder).get("towers") == "both":
-        return TunedBiEncoder(name, folder, device)
-    return QueryTunedEncoder(name, folder, device)
+    meta = read_retriever_meta(name, folder)
+    kind = TunedBiEncoder if meta.get("towers") == "both" else QueryTunedEncoder
+    return kind(name, folder, device, meta)

@@ -166,6 +166,10 @@ class OccurrenceTargets:
         held_sentences = np.array([s.title in held_out_titles for s in index.sentences])
         self.ignored = held_keys[index.occ_key] | held_sentences[index.occ_sentence]
 
+    def kept(self, occurrences: np.ndarray) -> np.ndarray:
+        """``occurrences`` without the ignored ones."""
+        return occurrences[~self.ignored[occurrences]]
+
     def occurrences(self, keys: list[int]) -> np.ndarray:
         """All occurrences of phrase ``keys`` (sorted)."""
         index = self.index
@@ -303,8 +307,7 @@ def train_retriever(out: str | Path, searcher, corpus, settings: TrainSettings |
     types = training_types(corpus.articles(), forms, settings.min_articles, settings.dev_share,
                            settings.dev_min_articles, settings.seed)
     targets = OccurrenceTargets(searcher.index, types.held_out_titles())
-    positives = {t: targets.positives(titles) for t, titles in types.train.items()}
-    positives = {t: p[~targets.ignored[p]] for t, p in positives.items()}
+    positives = {t: targets.kept(targets.positives(titles)) for t, titles in types.train.items()}
     train = sorted(t for t, p in positives.items() if len(p))
     if not train:
         raise GenerError("no training questions: no article title of a usable type occurs "
@@ -424,14 +427,13 @@ class HardNegatives:
     def same_sentence(self, entity_type: str, occurrence: int) -> list[int]:
         """Other candidate phrases of the answer's sentence."""
         sentence = self.index.occ_sentence[occurrence]
-        found = self.order[self.bounds[sentence]:self.bounds[sentence + 1]]
-        return [int(o) for o in found if not self.targets.ignored[o]
-                and self.index.occ_key[o] not in self.answer_keys[entity_type]]
+        found = self.targets.kept(self.order[self.bounds[sentence]:self.bounds[sentence + 1]])
+        return [int(o) for o in found
+                if self.index.occ_key[o] not in self.answer_keys[entity_type]]
 
     def class_phrases(self, entity_type: str) -> np.ndarray:
         """Phrases whose head is the type word ("infectious disease")."""
-        found = self.targets.class_phrases(entity_type)
-        return found[~self.targets.ignored[found]]
+        return self.targets.kept(self.targets.class_phrases(entity_type))
 
 
 def _both_towers_step(model, tokenizer, searcher, targets: OccurrenceTargets,
