@@ -19,7 +19,7 @@ tables plan's ``gener_xtrain_k`` row chose k on validation.
 
     python bench/dictionary_dev.py [--benchmarks conll2003,...] [--corpus xtrain|wiki-vital]
         [--ks 500,1000 | --ks conll2003=1000,5000 --ks bc5cdr=500,2000]
-        [--variants all|current] [--json OUT]
+        [--variants all|current] [--feedback-phrases N] [--no-head-extension] [--json OUT]
 """
 
 from __future__ import annotations
@@ -70,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ks", action="append", default=[],
                         help="k values to sweep: K,K,... for all benchmarks or NAME=K,K,...")
     parser.add_argument("--variants", choices=("all", "current"), default="all")
+    parser.add_argument("--feedback-phrases", type=int, default=None,
+                        help="the search's pseudo-relevance feedback (0: off; default: gener's)")
+    parser.add_argument("--no-head-extension", dest="head_extension", action="store_false",
+                        help="retrieve as gener did before 2026-12-02 (fifth session)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     sweeps = parse_ks(args.ks)
@@ -80,11 +84,12 @@ def main(argv: list[str] | None = None) -> int:
         ks = sweeps.get(name) or sweeps.get("") or [
             XTRAIN_K.get(name, args.k) if xtrain else args.k]
         corpus = open_corpus(f"benchmark:{name}:train" if xtrain else "wiki-vital")
-        searcher = open_searcher(corpus, progress=False, definition_weight=0.0)
+        searcher = open_searcher(corpus, progress=False, definition_weight=0.0,
+                                 feedback_phrases=args.feedback_phrases)
         base = load_recipe(name)
         for k in ks:
             recipe = base.with_k(k)
-            retrieved = retrieve_with(searcher, recipe)
+            retrieved = retrieve_with(searcher, recipe, extend_heads=args.head_extension)
             by_phrase = label_phrases(retrieved, searcher.phrase_similarities)
             for variant, labeling, rule9, abbreviations in variants:
                 score = retrieval_scores(

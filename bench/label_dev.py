@@ -9,7 +9,7 @@ subquestion, so what a tagger would be trained on. k is the X_train k of the tab
 scaled by the validation/train size ratio (at least 1).
 
     python bench/label_dev.py [--benchmarks ncbi_disease,...] [--retrieved-rule9 off,common,all]
-        [--json OUT]
+        [--feedback-phrases N] [--no-head-extension] [--json OUT]
 """
 
 from __future__ import annotations
@@ -81,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--benchmarks", default=",".join(BENCHMARKS))
     parser.add_argument("--retrieved-rule9", default="common",
                         help=f"comma-separated choices among {', '.join(RETRIEVED_RULE9)}")
+    parser.add_argument("--feedback-phrases", type=int, default=None,
+                        help="the search's pseudo-relevance feedback (0: off; default: gener's)")
+    parser.add_argument("--no-head-extension", dest="head_extension", action="store_false")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     choices = args.retrieved_rule9.split(",")
@@ -99,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
             gold = gold_tags(validation)
             for choice in choices:
                 out = Path(work) / f"{name}-{choice}"
-                settings = BuildSettings(seed=0, progress=False, retrieved_rule9=choice)
+                settings = BuildSettings(seed=0, progress=False, retrieved_rule9=choice,
+                                         feedback_phrases=args.feedback_phrases,
+                                         head_extension=args.head_extension)
                 build(recipe, corpus, out, settings, work_dir=Path(work) / name)  # shared retrieval
                 dataset = load_training_dataset(str(out), config=name)
                 rows.append({"benchmark": name, "k": k, "retrieved_rule9": choice,

@@ -21,6 +21,7 @@ article of another type, e.g. a capital city's title as an answer to "Which capi
 ``P@100 unseen`` counts only the others.
 
     python bench/retrieval_quality.py [--cache-dir DIR] [--encoder minilm] [--json OUT]
+        [--feedback-phrases N] [--feedback-weight W]
 """
 
 from __future__ import annotations
@@ -104,14 +105,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--definition-weight", type=float, default=None)
     parser.add_argument("--title-bonus", type=float, default=None)
     parser.add_argument("--class-penalty", type=float, default=None)
+    parser.add_argument("--feedback-phrases", type=int, default=None,
+                        help="pseudo-relevance feedback phrases (default 0, off, as `gener "
+                             "ask`)")
+    parser.add_argument("--feedback-weight", type=float, default=None)
     parser.add_argument("--json", default=None, help="also write the figures here")
     parser.add_argument("--show", type=int, default=0, help="print the top N phrases")
     args = parser.parse_args(argv)
 
     corpus = WikiVitalCorpus()
     articles = corpus.articles()
-    searcher = open_searcher(corpus, args.encoder, args.cache_dir, progress=sys.stderr.isatty())
-    for attr in ("sentence_weight", "definition_weight", "title_bonus", "class_penalty"):
+    searcher = open_searcher(corpus, args.encoder, args.cache_dir, progress=sys.stderr.isatty(),
+                             feedback_phrases=0)  # as `gener ask`
+    for attr in ("sentence_weight", "definition_weight", "title_bonus", "class_penalty",
+                 "feedback_phrases", "feedback_weight"):
         if getattr(args, attr) is not None:
             setattr(searcher, attr, getattr(args, attr))
     seen_answers = set(getattr(searcher.encoder, "meta", {}).get("answers", ()))
@@ -120,8 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         recipe = load_recipe(name)
         gold = benchmark_gold(name)
         started = time.perf_counter()
-        ranked = searcher.rank([sq.question for sq in recipe.subquestions],
-                                 entity_types=[sq.type for sq in recipe.subquestions])
+        ranked = searcher.rank_subquestions(list(recipe.subquestions))
         seconds = time.perf_counter() - started
         for sq, r in zip(recipe.subquestions, ranked, strict=True):
             types = [s.type for s in recipe.subquestions if s.label == sq.label]

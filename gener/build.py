@@ -41,6 +41,10 @@ class BuildSettings:
     # ν of the search score. 0 for builds: on the benchmarks' validation splits, taggers
     # trained on ν = 1 data scored a lower mean F1 (bench/RETRIEVAL.md).
     definition_weight: float = BUILD_DEFINITION_WEIGHT
+    # Pseudo-relevance feedback: each question asked again with the mean vector of its top
+    # phrases (gener.retrieval.search.Searcher.rank_subquestions); 0 turns it off, None
+    # takes the default (FEEDBACK_PHRASES there).
+    feedback_phrases: int | None = None
     # How phrases retrieved for several labels are labelled: "phrase" (the label whose
     # questions the phrase text is most similar to; gener.phrase_labels) or "counts" (the
     # paper's draw in proportion to retrieval counts).
@@ -56,6 +60,11 @@ class BuildSettings:
     # word ("common", default: chosen on validation, bench/MATCHING.md) or always ("all");
     # "off" tags every retrieved phrase (gener before 2026-12-02).
     retrieved_rule9: str = "common"
+    # A retrieved single lowercase word that ends a longer candidate is retrieved with that
+    # candidate too ("cancer" -> "breast cancer"; gener.retrieval.search.Searcher.evidence).
+    # Only subquestions without rule 3 retrieve such words. Chosen on validation data
+    # (bench/MATCHING.md); False: gener before 2026-12-02 (fifth session).
+    head_extension: bool = True
 
 
 @dataclass
@@ -155,8 +164,9 @@ def run_retrieval(recipe: Recipe, corpus: Corpus, settings: BuildSettings, stage
     from gener.retrieval.search import open_searcher, retrieve_with
 
     searcher = open_searcher(corpus, settings.encoder, settings.cache_dir, settings.progress,
-                             definition_weight=settings.definition_weight)
-    retrievals = retrieve_with(searcher, recipe)
+                             definition_weight=settings.definition_weight,
+                             feedback_phrases=settings.feedback_phrases)
+    retrievals = retrieve_with(searcher, recipe, extend_heads=settings.head_extension)
     labels = {}
     if settings.labeling == "phrase" and not searcher.index.contextual:
         labels = label_phrases(retrievals, searcher.phrase_similarities)
@@ -210,8 +220,11 @@ def generate(recipe: Recipe, corpus: Corpus, work_dir: str | Path,
 
     inputs = {"recipe": recipe.to_dict(), "corpus": corpus_fingerprint,
               "encoder": encoder_fingerprint(settings.encoder),
-              "scoring": scoring(settings.definition_weight), "labeling": settings.labeling,
+              "scoring": scoring(settings.definition_weight, settings.feedback_phrases),
+              "labeling": settings.labeling,
               "retrieval": RETRIEVAL_VERSION, "gener": __version__}
+    if settings.head_extension and not all(sq.has_rule(3) for sq in recipe.subquestions):
+        inputs["head_extension"] = True  # only where it can change the retrieval
     retrievals, phrase_labels = run_retrieval(recipe, corpus, settings,
                                               _Stage(work_dir, "retrieval", inputs))
     timings["retrieval"] = time.perf_counter() - started
@@ -238,6 +251,7 @@ def generate(recipe: Recipe, corpus: Corpus, work_dir: str | Path,
         "rule9": settings.rule9 or recipe.rule9,
         "abbreviations": settings.abbreviations,
         "retrieved_rule9": settings.retrieved_rule9,
+        "head_extension": settings.head_extension,
         "seed": settings.seed,
         "deterministic": settings.deterministic,
         "version": f"{__version__}+{_digest(inputs)}",

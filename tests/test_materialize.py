@@ -158,3 +158,31 @@ def test_rebuilding_with_other_settings_never_reuses_the_old_dataset(workspace, 
         assert [[names[i] for i in row] for row in train["ner_tags"]] == written
         tags[choice] = written
     assert tags["off"] != tags["all"]
+
+
+def test_head_extension_is_part_of_a_build_where_it_can_change_the_retrieval(workspace,
+                                                                             tmp_path):
+    import argparse
+
+    from gener.build import BuildSettings, generate
+    from gener.commands.build import add_build_options, settings_from_args
+    from gener.corpus import TextCorpus
+    from gener.recipes import load_recipe
+
+    corpus = TextCorpus(workspace / "corpus.txt")
+    versions = {}
+    for name in ("disease_tiny", "country_tiny"):  # without and with rule 3
+        recipe = load_recipe(str(workspace / f"{name}.yaml"))
+        for on in (True, False):
+            settings = BuildSettings(cache_dir=str(workspace / "cache"), progress=False,
+                                     head_extension=on)
+            manifest = generate(recipe, corpus, tmp_path / f"{name}-{on}", settings).manifest
+            assert manifest["head_extension"] is on
+            versions[name, on] = manifest["version"]
+    assert versions["disease_tiny", True] != versions["disease_tiny", False]
+    assert versions["country_tiny", True] == versions["country_tiny", False]
+
+    parser = argparse.ArgumentParser()
+    add_build_options(parser)
+    assert settings_from_args(parser.parse_args([])).head_extension is True
+    assert settings_from_args(parser.parse_args(["--no-head-extension"])).head_extension is False

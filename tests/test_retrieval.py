@@ -337,3 +337,26 @@ def test_definition_weight_option_reaches_the_searcher(tmp_path, capsys):
         "--definition-weight", "0")
     assert search.scoring(0.0)["definition_weight"] == 0.0
     assert search.scoring()["definition_weight"] == search.DEFINITION_WEIGHT
+
+
+def test_a_retrieved_lowercase_head_brings_its_longest_candidate(tmp_path, minilm):
+    """extend_heads: "cancer" retrieved in "ovarian cancer" also retrieves "ovarian cancer"."""
+    path = tmp_path / "abstracts.txt"
+    path.write_text("Women with ovarian cancer were given Tamoxifen .\n", encoding="utf-8")
+    index = open_index(TextCorpus(path), minilm, tmp_path / "cache", progress=False)
+    searcher = Searcher(index, minilm)
+    texts = [index.phrase_texts[k] for k in index.occ_key]
+    assert {"ovarian cancer", "cancer", "Tamoxifen"} <= set(texts)
+    sq = parse_recipe({"name": "tiny", "subquestions": [
+        {"label": "Disease", "type": "disease", "k": 1, "rules": [4]}]}).subquestions[0]
+
+    def retrieved(phrase, extend_heads):
+        ranked = (np.array([texts.index(phrase)]), np.array([0.7], dtype=np.float32))
+        [sentence] = searcher.evidence(ranked, sq, 1, extend_heads=extend_heads)
+        for p in sentence.phrases:
+            assert sentence.sentence[p.start:p.end] == p.name and p.score == pytest.approx(0.7)
+        return [p.name for p in sentence.phrases]
+
+    assert retrieved("cancer", False) == ["cancer"]
+    assert retrieved("cancer", True) == ["ovarian cancer", "cancer"]
+    assert retrieved("Tamoxifen", True) == ["Tamoxifen"]  # only lowercase single words

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from gener.commands.build import add_definition_weight_option
+from gener.commands.build import add_definition_weight_option, add_feedback_option
 from gener.errors import GenerError
 
 
@@ -24,6 +24,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per line: phrase, score, type, sentence, ...")
     add_definition_weight_option(parser, default=1.0)
+    add_feedback_option(parser, default=0)
     parser.set_defaults(run=run)
 
 
@@ -38,8 +39,9 @@ def run(args) -> int:
     subquestion = recipe_from_question(question, k=args.top_k).subquestions[0]
     searcher = open_searcher(open_corpus(args.corpus), args.encoder, args.cache_dir,
                              progress=sys.stderr.isatty(),
-                             definition_weight=args.definition_weight)
-    ranked = searcher.rank([question], entity_types=[subquestion.type])[0]
+                             definition_weight=args.definition_weight,
+                             feedback_phrases=args.feedback_phrases)
+    ranked = searcher.rank_subquestions([subquestion])[0]
     if not args.json:
         print(f"{question}  (type: {subquestion.type})")
     for n, hit in enumerate(searcher.unique_phrases(ranked, subquestion), 1):

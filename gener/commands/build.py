@@ -40,7 +40,21 @@ def add_build_options(parser) -> None:
                              "as an answer is not tagged where it was retrieved either if it "
                              "is a common word (common, default), always (all), or is tagged "
                              "(off, gener before 2026-12-02)")
+    parser.add_argument("--no-head-extension", dest="head_extension", action="store_false",
+                        help="do not also retrieve the longer candidate that a retrieved "
+                             "single lowercase word ends (\"breast cancer\" for \"cancer\"; "
+                             "gener before 2026-12-02)")
     add_definition_weight_option(parser)
+    add_feedback_option(parser)
+
+
+def add_feedback_option(parser, default: int | None = None) -> None:
+    """``--feedback-phrases``: pseudo-relevance feedback of the search (builds: on; `gener
+    ask`: off, as its default corpus's proxy benchmark prefers, bench/RETRIEVAL.md)."""
+    parser.add_argument("--feedback-phrases", type=int, default=default, metavar="N",
+                        help="ask each question again, moved toward the mean vector of its N "
+                             "best phrases; 0 turns it off (default "
+                             f"{50 if default is None else default})")
 
 
 DEFINITION_WEIGHT_HELP = ("weight of the first sentence of the document a phrase names, in "
@@ -75,7 +89,9 @@ def settings_from_args(args):
                          cache_dir=args.cache_dir, definition_weight=args.definition_weight,
                          labeling=args.labeling, rule9=args.rule9,
                          abbreviations=args.abbreviations,
-                         retrieved_rule9=args.retrieved_rule9)
+                         retrieved_rule9=args.retrieved_rule9,
+                         head_extension=args.head_extension,
+                         feedback_phrases=args.feedback_phrases)
 
 
 def run(args) -> int:

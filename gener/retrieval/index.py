@@ -105,6 +105,16 @@ class PhraseIndex:
         self.key_order = np.argsort(self.occ_key, kind="stable").astype(np.int64)
         counts = np.bincount(self.occ_key, minlength=len(phrase_texts))
         self.key_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self._sentence_order: np.ndarray | None = None  # the same by sentence, on first use
+        self._sentence_ptr: np.ndarray | None = None
+
+    def sentence_occurrences(self, row: int) -> np.ndarray:
+        """The occurrences (candidate phrases) of sentence ``row``."""
+        if self._sentence_ptr is None:
+            self._sentence_order = np.argsort(self.occ_sentence, kind="stable")
+            counts = np.bincount(self.occ_sentence, minlength=len(self.sentences))
+            self._sentence_ptr = np.concatenate([[0], np.cumsum(counts)])
+        return self._sentence_order[self._sentence_ptr[row]:self._sentence_ptr[row + 1]]
 
     @property
     def contextual(self) -> bool:

@@ -31,17 +31,27 @@ SENTENCE_WEIGHT = 1.0  # λ: weight of the evidence sentence's similarity
 DEFINITION_WEIGHT = 1.0  # ν: weight of the named document's first sentence (chosen on dev data)
 TITLE_BONUS = 0.2  # added when the phrase is its document's title (bi-encoders)
 CLASS_PENALTY = 0.3  # subtracted for phrases naming a class rather than an entity
+# Pseudo-relevance feedback (bi-encoders): a question is asked again, moved toward the mean
+# vector of the first ranking's top unique phrases. Chosen on validation labels
+# (bench/RETRIEVAL.md); 0 phrases turns it off.
+FEEDBACK_PHRASES = 50
+FEEDBACK_WEIGHT = 1.0
 # Bump when the occurrences that retrieval keeps change (builds then retrieve again).
 # 2: rule 3 also drops phrases the corpus usually writes lowercase (gener.casing).
 RETRIEVAL_VERSION = 2
 
 
-def scoring(definition_weight: float | None = None) -> dict[str, float]:
-    """The score weights (ν given or default); a build's retrieval is redone when they change."""
+def scoring(definition_weight: float | None = None,
+            feedback_phrases: int | None = None) -> dict[str, float]:
+    """The score weights (ν and feedback phrases given or default); a build's retrieval is
+    redone when they change."""
     return {"sentence_weight": SENTENCE_WEIGHT,
             "definition_weight": DEFINITION_WEIGHT if definition_weight is None
             else definition_weight,
-            "title_bonus": TITLE_BONUS, "class_penalty": CLASS_PENALTY}
+            "title_bonus": TITLE_BONUS, "class_penalty": CLASS_PENALTY,
+            "feedback_phrases": FEEDBACK_PHRASES if feedback_phrases is None
+            else feedback_phrases,
+            "feedback_weight": FEEDBACK_WEIGHT}
 
 
 def check_question(question: str) -> str:
@@ -72,27 +82,76 @@ class Searcher:
     def __init__(self, index: PhraseIndex, encoder: Encoder,
                  sentence_weight: float = SENTENCE_WEIGHT, title_bonus: float = TITLE_BONUS,
                  class_penalty: float = CLASS_PENALTY,
-                 definition_weight: float = DEFINITION_WEIGHT) -> None:
+                 definition_weight: float = DEFINITION_WEIGHT,
+                 feedback_phrases: int = FEEDBACK_PHRASES,
+                 feedback_weight: float = FEEDBACK_WEIGHT) -> None:
         self.index, self.encoder, self.sentence_weight = index, encoder, sentence_weight
         self.definition_weight = definition_weight
+        self.feedback_phrases, self.feedback_weight = feedback_phrases, feedback_weight
         self.title_bonus, self.class_penalty = title_bonus, class_penalty
         self._valid: dict[tuple, bool] = {}
         self._key_of: dict[str, int] | None = None
         self._case_profile: CaseProfile | None = None
 
+    def rank_subquestions(self, subquestions: list[Subquestion], top_phrases: int | None = None
+                          ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """:meth:`rank` for subquestions, with pseudo-relevance feedback for bi-encoders.
+
+        Each question is ranked, then ranked again with its vector moved toward the mean
+        vector of its ``feedback_phrases`` best unique phrases (those that survive the
+        subquestion's rules), weighted ``feedback_weight``: the answers found first say what
+        the question asks for better than its few words ("Which disease?" is as close to
+        "diagnosis" as to "meningitis"; the mean of fifty retrieved diseases is closer to
+        the next disease than to either).
+        """
+        questions = [sq.question for sq in subquestions]
+        entity_types = [sq.type for sq in subquestions]
+        ranked = self.rank(questions, top_phrases, entity_types)
+        if not self.feedback_phrases or self.index.contextual:
+            return ranked
+        queries = np.array(self.encoder.encode_questions([check_question(q) for q in questions]),
+                           dtype=np.float32)
+        for row, (sq, (occurrences, _)) in enumerate(zip(subquestions, ranked, strict=True)):
+            keys = self._top_keys(occurrences, sq, self.feedback_phrases)
+            if keys:
+                centroid = self._phrase_vectors(keys).mean(axis=0)
+                moved = queries[row] + self.feedback_weight * centroid / np.linalg.norm(centroid)
+                queries[row] = moved / np.linalg.norm(moved)
+        return self.rank(questions, top_phrases, entity_types, queries=queries)
+
+    def _top_keys(self, occurrences: np.ndarray, sq: Subquestion, n: int) -> list[int]:
+        """The phrase keys of the first ``n`` distinct valid occurrences' phrases."""
+        keys: dict[int, None] = {}
+        for occ in occurrences:
+            occ = int(occ)
+            if len(keys) >= n:
+                break
+            if self.valid(occ, sq):
+                keys.setdefault(int(self.index.occ_key[occ]))
+        return list(keys)
+
+    def _phrase_vectors(self, keys: list[int]) -> np.ndarray:
+        """The index's vectors of phrase keys (re-encoded where the index is compressed)."""
+        if ivf_lists(self.index.faiss_index):
+            return self.encoder.encode_texts([self.index.phrase_texts[k] for k in keys])
+        return self.index.faiss_index.reconstruct_batch(np.array(keys, dtype=np.int64))
+
     def rank(self, questions: list[str], top_phrases: int | None = None,
-             entity_types: list[str] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+             entity_types: list[str] | None = None, queries: np.ndarray | None = None
+             ) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per question: occurrence indices, best first, and their scores.
 
         ``top_phrases`` bounds how many phrase vectors FAISS returns per question (default:
         all of them, which is exact for the flat index). With bi-encoders, phrases that name
         a class are penalised: plural common nouns ("bleeding disorders") and, given the
         question's ``entity_types``, lowercase phrases headed by the type word ("infectious
-        disease"; "Lyme disease" is kept).
+        disease"; "Lyme disease" is kept). ``queries``: the questions' vectors, when given
+        (:meth:`rank_subquestions`).
         """
         questions = [check_question(q) for q in questions]
         index = self.index
-        queries = self.encoder.encode_questions(questions)
+        if queries is None:
+            queries = self.encoder.encode_questions(questions)
         scores, keys = index.search(queries, top_phrases or index.faiss_index.ntotal)
         sentence_sims = None
         if not index.contextual and (self.sentence_weight or self.definition_weight):
@@ -176,8 +235,14 @@ class Searcher:
         return self._valid[cache_key]
 
     def evidence(self, ranked: tuple[np.ndarray, np.ndarray], sq: Subquestion,
-                 k: int) -> list[RetrievedSentence]:
-        """The top ``k`` unique sentences containing retrieved phrases, with those phrases."""
+                 k: int, extend_heads: bool = False) -> list[RetrievedSentence]:
+        """The top ``k`` unique sentences containing retrieved phrases, with those phrases.
+
+        With ``extend_heads``, a retrieved single lowercase word that ends a longer candidate
+        of its sentence is retrieved with the longest such candidate as well, at its score:
+        a bi-encoder ranks the head above its compound ("cancer" 0.73, "breast cancer" 0.57
+        for "Which disease?" on NCBI-disease), where a phrase retriever returns the compound.
+        """
         index = self.index
         chosen: dict[int, RetrievedSentence] = {}
         for occ, score in zip(*ranked, strict=True):
@@ -193,10 +258,31 @@ class Searcher:
             chosen[row].phrases.append(RetrievedPhrase(
                 self.phrase_text(occ), int(index.occ_start[occ]), int(index.occ_end[occ]),
                 round(float(score), 6)))
-        for sentence in chosen.values():
+        for row, sentence in chosen.items():
+            if extend_heads:
+                self._extend_heads(row, sentence, sq)
             sentence.score = round(sentence.score, 6)
             sentence.phrases.sort(key=lambda p: (p.start, p.end))
         return list(chosen.values())
+
+    def _extend_heads(self, row: int, sentence: RetrievedSentence, sq: Subquestion) -> None:
+        """Add, for each single lowercase word retrieved in ``sentence``, the longest other
+        candidate of the sentence that ends with it (and survives the subquestion's rules)."""
+        index = self.index
+        spans = {(p.start, p.end) for p in sentence.phrases}
+        candidates = self.index.sentence_occurrences(row)
+        for phrase in list(sentence.phrases):
+            if " " in phrase.name or not phrase.name.islower():
+                continue
+            longer = [int(o) for o in candidates if int(index.occ_end[o]) == phrase.end
+                      and int(index.occ_start[o]) < phrase.start and self.valid(int(o), sq)]
+            if not longer:
+                continue
+            start = min(int(index.occ_start[o]) for o in longer)
+            if (start, phrase.end) not in spans:
+                spans.add((start, phrase.end))
+                sentence.phrases.append(RetrievedPhrase(
+                    sentence.sentence[start:phrase.end], start, phrase.end, phrase.score))
 
     def unique_phrases(self, ranked: tuple[np.ndarray, np.ndarray],
                        sq: Subquestion) -> Iterator[RankedPhrase]:
@@ -217,13 +303,18 @@ def open_searcher(corpus: Corpus, encoder: str | Encoder = DEFAULT_ENCODER,
                   cache_dir: str | Path | None = None, progress: bool = True,
                   index_settings: IndexSettings | None = None,
                   sentence_weight: float = SENTENCE_WEIGHT,
-                  definition_weight: float | None = None) -> Searcher:
+                  definition_weight: float | None = None,
+                  feedback_phrases: int | None = None) -> Searcher:
     """Load the encoder and the corpus's index (building it if needed)."""
+    if feedback_phrases is not None and feedback_phrases < 0:
+        raise GenerError(f"feedback phrases must be 0 (off) or more, not {feedback_phrases}")
     if not isinstance(encoder, Encoder):
         encoder = load_encoder(encoder)
     index = open_index(corpus, encoder, cache_dir, index_settings, progress)
+    weights = scoring(definition_weight, feedback_phrases)
     return Searcher(index, encoder, sentence_weight,
-                    definition_weight=scoring(definition_weight)["definition_weight"])
+                    definition_weight=weights["definition_weight"],
+                    feedback_phrases=weights["feedback_phrases"])
 
 
 def retrieve(recipe: Recipe, corpus: Corpus, encoder: str | Encoder = DEFAULT_ENCODER,
@@ -242,13 +333,13 @@ def retrieve(recipe: Recipe, corpus: Corpus, encoder: str | Encoder = DEFAULT_EN
     return retrieve_with(searcher, recipe, top_phrases)
 
 
-def retrieve_with(searcher: Searcher, recipe: Recipe,
-                  top_phrases: int | None = None) -> list[SubquestionRetrieval]:
-    """:func:`retrieve` with an open :class:`Searcher`."""
+def retrieve_with(searcher: Searcher, recipe: Recipe, top_phrases: int | None = None,
+                  extend_heads: bool = False) -> list[SubquestionRetrieval]:
+    """:func:`retrieve` with an open :class:`Searcher` (``extend_heads``: see
+    :meth:`Searcher.evidence`)."""
     _check_subquestions(recipe)
-    ranked = searcher.rank([sq.question for sq in recipe.subquestions], top_phrases,
-                           [sq.type for sq in recipe.subquestions])
-    return [SubquestionRetrieval(sq, searcher.evidence(r, sq, sq.k))
+    ranked = searcher.rank_subquestions(list(recipe.subquestions), top_phrases)
+    return [SubquestionRetrieval(sq, searcher.evidence(r, sq, sq.k, extend_heads))
             for sq, r in zip(recipe.subquestions, ranked, strict=True)]
 
 

@@ -198,7 +198,8 @@ class Space:
 
                 corpus = open_corpus(self.settings.corpus)
                 self._searcher = open_searcher(corpus, self.settings.encoder,
-                                               self.settings.cache_dir, progress=False)
+                                               self.settings.cache_dir, progress=False,
+                                               feedback_phrases=0)  # as `gener ask`
             return self._searcher
 
     def tagger(self, model: str):
@@ -277,7 +278,7 @@ class Space:
         recipe = Recipe("space", tuple(recipe_from_question(q, k=top_k).subquestions[0]
                                        for q in questions))
         searcher = self.searcher()
-        ranked = searcher.rank(questions, entity_types=[sq.type for sq in recipe.subquestions])
+        ranked = searcher.rank_subquestions(list(recipe.subquestions))
         rows, segments, retrievals = [], [], []  # segments: evidence with normalized phrases
         for sq, found in zip(recipe.subquestions, ranked, strict=True):
             for rank, hit in enumerate(searcher.unique_phrases(found, sq), 1):
@@ -286,7 +287,8 @@ class Space:
                              "evidence": hit.sentence})
                 if rank >= top_k:
                     break
-            retrieval = SubquestionRetrieval(sq, searcher.evidence(found, sq, sq.k))
+            retrieval = SubquestionRetrieval(sq, searcher.evidence(found, sq, sq.k,
+                                                                   extend_heads=True))
             retrievals.append(retrieval)
             segments.append((f"{sq.question}\n", None))
             for sentence in normalize_retrieval(retrieval).sentences:
