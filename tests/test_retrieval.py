@@ -360,3 +360,65 @@ def test_a_retrieved_lowercase_head_brings_its_longest_candidate(tmp_path, minil
     assert retrieved("cancer", False) == ["cancer"]
     assert retrieved("cancer", True) == ["ovarian cancer", "cancer"]
     assert retrieved("Tamoxifen", True) == ["Tamoxifen"]  # only lowercase single words
+
+
+def test_feedback_asks_again_with_the_mean_vector_of_the_best_phrases(corpus_file, minilm,
+                                                                      cache):
+    from gener.retrieval import search
+
+    index = open_index(TextCorpus(corpus_file), minilm, cache, progress=False)
+    subquestions = list(recipe().subquestions)
+    plain = Searcher(index, minilm, feedback_phrases=0)
+    first = plain.rank([sq.question for sq in subquestions],
+                       entity_types=[sq.type for sq in subquestions])
+    assert all(np.array_equal(a[0], b[0]) and np.allclose(a[1], b[1])
+               for a, b in zip(plain.rank_subquestions(subquestions), first, strict=True))
+
+    fed = Searcher(index, minilm, feedback_phrases=3, feedback_weight=1.0)
+    ranked = fed.rank_subquestions(subquestions)
+    for sq, (occurrences, scores), (first_occurrences, _) in zip(subquestions, ranked, first,
+                                                                 strict=True):
+        keys = []  # the first three distinct phrases that survive the subquestion's rules
+        for occ in first_occurrences:
+            key = int(index.occ_key[occ])
+            if plain.valid(int(occ), sq) and key not in keys:
+                keys.append(key)
+        centroid = index.faiss_index.reconstruct_batch(np.array(keys[:3])).mean(axis=0)
+        query = minilm.encode_questions([sq.question])[0]
+        query = query + centroid / np.linalg.norm(centroid)
+        expected = plain.rank([sq.question], entity_types=[sq.type],
+                              queries=(query / np.linalg.norm(query))[None].astype(np.float32))
+        assert np.array_equal(occurrences, expected[0][0])
+        assert np.allclose(scores, expected[0][1], atol=1e-5)
+        assert not np.allclose(scores[:5], sorted(first[0][1], reverse=True)[:5])
+
+    assert search.scoring()["feedback_phrases"] == search.FEEDBACK_PHRASES > 0
+    assert search.scoring(feedback_phrases=0)["feedback_phrases"] == 0
+    with pytest.raises(GenerError, match="feedback phrases"):
+        search.open_searcher(TextCorpus(corpus_file), minilm, cache, progress=False,
+                             feedback_phrases=-1)
+
+
+def test_feedback_option_defaults_build_on_and_ask_off(tmp_path, capsys):
+    from gener.build import BuildSettings
+    from gener.cli import build_parser
+    from gener.commands.build import settings_from_args
+
+    parser = build_parser()
+    assert parser.parse_args(["ask", "x"]).feedback_phrases == 0
+    assert settings_from_args(parser.parse_args(["build", "demo"])).feedback_phrases is None
+    assert BuildSettings().feedback_phrases is None  # the search's default
+    args = parser.parse_args(["build", "demo", "--feedback-phrases", "0"])
+    assert settings_from_args(args).feedback_phrases == 0
+    path = tmp_path / "docs.txt"
+    path.write_text("\n".join(DOCS) + "\n", encoding="utf-8")
+    argv = ["ask", "Which disease?", "--corpus", str(path), "--cache-dir", str(tmp_path / "c"),
+            "--json", "--top-k", "3"]
+
+    def top(*extra):
+        assert main(argv + list(extra)) == 0
+        return [json.loads(line)["score"] for line in capsys.readouterr().out.splitlines()]
+
+    assert top() != top("--feedback-phrases", "2")
+    assert main(argv + ["--feedback-phrases", "-2"]) == 1
+    assert "feedback phrases" in capsys.readouterr().err
