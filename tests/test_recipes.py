@@ -5,7 +5,7 @@ from gener.errors import GenerError
 from gener.recipes import (
     COMMON_RULES,
     available_recipes,
-    capitalized_labels,
+    labels_with_rule,
     load_recipe,
     recipe_from_question,
     recipe_from_types,
@@ -110,13 +110,15 @@ def test_recipe_round_trips_through_to_dict(tmp_path):
     assert bc5cdr.with_k(3).rule9 == "common"
 
 
-def test_capitalized_labels_are_those_whose_subquestions_all_apply_rule_3():
-    assert capitalized_labels(load_recipe("conll2003").subquestions) == ["PER", "LOC", "ORG"]
-    assert capitalized_labels(load_recipe("demo").subquestions) == ["LOC"]  # not Disease
-    assert capitalized_labels(load_recipe("ncbi_disease").subquestions) == []
+def test_labels_with_a_rule_are_those_whose_subquestions_all_apply_it():
+    assert labels_with_rule(load_recipe("conll2003").subquestions, 3) == ["PER", "LOC", "ORG"]
+    assert labels_with_rule(load_recipe("demo").subquestions, 3) == ["LOC"]  # not Disease
+    assert labels_with_rule(load_recipe("ncbi_disease").subquestions, 3) == []
     manifest = [{"label": "product", "rules": [3]}, {"label": "product", "rules": [1, 4]},
                 {"label": "person", "rules": [2, 3]}]
-    assert capitalized_labels(manifest) == ["person"]  # one product subquestion lacks rule 3
+    assert labels_with_rule(manifest, 3) == ["person"]  # one product subquestion lacks rule 3
+    assert labels_with_rule(load_recipe("bc5cdr").subquestions, 9) == ["Disease", "Chemical"]
+    assert labels_with_rule(load_recipe("conll2003").subquestions, 9) == []
 
 
 def test_rule3_scope_is_names_unless_the_recipe_says_lowercase(tmp_path):

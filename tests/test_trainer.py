@@ -13,6 +13,7 @@ from trainers.evaluation import METRIC_PATH, evaluate_model, score_tags
 from trainers.inference import (
     Tagger,
     bio_spans,
+    drop_common_words,
     drop_uncapitalized,
     predict_words,
     split_words,
@@ -221,6 +222,16 @@ def test_drop_uncapitalized_drops_lowercase_entities_of_the_given_types_only():
                               {"ORG"}) == ["B-ORG", "I-ORG", "I-ORG"]  # one capital keeps it
 
 
+def test_drop_common_words_drops_one_word_lowercase_common_entities_of_the_given_types():
+    words = ["a", "mutation", "causes", "aniridia", "and", "missense", "mutation", "in", "Mutation"]
+    tags = ["O", "B-Disease", "O", "B-Disease", "O", "B-Disease", "I-Disease", "O", "B-Gene"]
+    # "aniridia" is no common word (WordPiece splits it); "missense mutation" has two words
+    assert drop_common_words(words, tags, {"Disease"}) == [
+        "O", "O", "O", "B-Disease", "O", "B-Disease", "I-Disease", "O", "B-Gene"]
+    assert drop_common_words(words, tags, ()) == tags
+    assert drop_common_words(["Mutation"], ["B-Disease"], {"Disease"}) == ["B-Disease"]
+
+
 # --- training --------------------------------------------------------------------------------
 
 def test_train_saves_a_loadable_model_with_card(tiny_model, tmp_path):
@@ -263,9 +274,30 @@ def test_capitalized_types_travel_with_the_model_and_filter_its_predictions(tiny
     tagger.capitalized = frozenset()  # the same model without the rule does tag LOC
     assert any(tag.endswith("-LOC") for row in tagger.tag_words(lowercase) for tag in row)
     assert "capital letter" in (result.model_dir / "README.md").read_text()
+    assert tagger.rule9 == frozenset()
     with pytest.raises(GenerError, match="not labels of the dataset"):
         train(make_dataset(), tmp_path / "m2", model_name=tiny_model,
               config=quick_config(capitalized_types=["PER"]))
+
+
+def test_rule9_types_travel_with_the_model_and_filter_its_predictions(tiny_model, tmp_path):
+    from gener.common_words import common_words
+
+    assert "ireland" in common_words()
+    result = train(make_dataset(), tmp_path / "model", model_name=tiny_model,
+                   config=quick_config(rule9_types=["LOC"]))
+    tagger = Tagger(result.model_dir)
+    assert tagger.rule9 == {"LOC"} and tagger.capitalized == frozenset()
+    words = [list(t) for t in make_dataset(6)["tokens"]]
+    ruled = tagger.tag_words(words)
+    tagger.rule9 = frozenset()  # the same model without the rule tags "ireland"
+    plain = tagger.tag_words(words)
+    assert all(row[5] == "B-LOC" for row in plain) and all(row[5] == "O" for row in ruled)
+    assert ruled == [drop_common_words(w, p, {"LOC"}) for w, p in zip(words, plain, strict=True)]
+    assert "common word" in (result.model_dir / "README.md").read_text()
+    with pytest.raises(GenerError, match="rule 9 types"):
+        train(make_dataset(), tmp_path / "m2", model_name=tiny_model,
+              config=quick_config(rule9_types=["PER"]))
 
 
 def test_train_without_validation_keeps_the_last_student(tiny_model, tmp_path):
@@ -401,15 +433,18 @@ def test_accelerate_launch_with_two_cpu_processes(tiny_model, tmp_path):
     AutoModelForTokenClassification.from_pretrained(tmp_path / "out")
 
 
-def test_train_verb_takes_capitalized_types_from_the_dataset_or_its_recipe():
+def test_train_verb_takes_rule_3_and_rule_9_types_from_the_dataset_or_its_recipe():
     from argparse import Namespace
 
-    from gener.commands.train import _capitalized_types
+    from gener.commands.train import _types_with_rule
 
     manifest = {"recipe": "demo", "subquestions": [{"label": "LOC", "rules": [1, 3]},
                                                    {"label": "Disease", "rules": [4, 9]}]}
-    assert _capitalized_types(Namespace(capital_rule="recipe", config=None), manifest) == ["LOC"]
-    assert _capitalized_types(Namespace(capital_rule="off", config=None), manifest) == []
-    assert _capitalized_types(Namespace(capital_rule="recipe", config="conll2003"), {}) == [
+    plain = Namespace(config=None)
+    assert _types_with_rule(plain, manifest, 3, "recipe") == ["LOC"]
+    assert _types_with_rule(plain, manifest, 9, "recipe") == ["Disease"]
+    assert _types_with_rule(plain, manifest, 3, "off") == []
+    assert _types_with_rule(Namespace(config="conll2003"), {}, 3, "recipe") == [
         "PER", "LOC", "ORG"]
-    assert _capitalized_types(Namespace(capital_rule="recipe", config="no_such"), {}) == []
+    assert _types_with_rule(Namespace(config="ncbi_disease"), {}, 9, "recipe") == ["Disease"]
+    assert _types_with_rule(Namespace(config="no_such"), {}, 3, "recipe") == []

@@ -21,6 +21,9 @@ DEFAULT_STRIDE = 32
 # Model config key: entity types whose entities must have a capital letter (see
 # drop_uncapitalized); gener's Tagger applies it, transformers' pipeline does not.
 CAPITALIZED_KEY = "gener_capitalized_types"
+# Model config key: entity types none of whose entities is a lowercase single common word
+# (see drop_common_words); applied the same way.
+COMMON_WORD_KEY = "gener_rule9_types"
 
 
 def predict_words(model, tokenizer, sentences: list[list[str]], max_length: int = 256,
@@ -92,6 +95,30 @@ def drop_uncapitalized(words: list[str], tags: list[str], types) -> list[str]:
     return kept
 
 
+def drop_common_words(words: list[str], tags: list[str], types) -> list[str]:
+    """``tags`` without the one-word entities of ``types`` that are lowercase common words.
+
+    A recipe whose subquestions of a label all apply rule 9 never labels a lowercase single
+    common word ("mutation", "phenotype"; :mod:`gener.common_words`) as that label, but a
+    tagger trained on "missense mutation" and "severe phenotype" still predicts the word
+    alone."""
+    if not types:
+        return tags
+    from gener.common_words import common_words
+
+    common = common_words()
+    kept = list(tags)
+    for kind, first, end in bio_spans(tags):
+        if kind in types and end - first == 1 and words[first] in common:
+            kept[first] = "O"
+    return kept
+
+
+def apply_label_rules(words: list[str], tags: list[str], capitalized, rule9) -> list[str]:
+    """``tags`` after :func:`drop_uncapitalized` and :func:`drop_common_words`."""
+    return drop_common_words(words, drop_uncapitalized(words, tags, capitalized), rule9)
+
+
 def split_words(text: str) -> list[tuple[str, int, int]]:
     """Words and punctuation of raw text with their character offsets."""
     return [(m.group(), m.start(), m.end()) for m in WORD.finditer(text)]
@@ -130,6 +157,7 @@ class Tagger:
         self.stride = stride
         self.batch_size = batch_size
         self.capitalized = frozenset(getattr(self.model.config, CAPITALIZED_KEY, None) or ())
+        self.rule9 = frozenset(getattr(self.model.config, COMMON_WORD_KEY, None) or ())
 
     @property
     def types(self) -> list[str]:
@@ -140,7 +168,8 @@ class Tagger:
         """BIO tags for every word of every pre-split sentence."""
         ids, _ = predict_words(self.model, self.tokenizer, sentences, self.max_length,
                                self.stride, self.batch_size)
-        return [drop_uncapitalized(words, [self.id2label[i] for i in row], self.capitalized)
+        return [apply_label_rules(words, [self.id2label[i] for i in row], self.capitalized,
+                                  self.rule9)
                 for words, row in zip(sentences, ids, strict=True)]
 
     def tag(self, text: str) -> list[Entity]:
@@ -150,8 +179,8 @@ class Tagger:
             return []
         ids, scores = predict_words(self.model, self.tokenizer, [[w for w, _, _ in words]],
                                     self.max_length, self.stride, self.batch_size)
-        tags = drop_uncapitalized([w for w, _, _ in words], [self.id2label[i] for i in ids[0]],
-                                  self.capitalized)
+        tags = apply_label_rules([w for w, _, _ in words], [self.id2label[i] for i in ids[0]],
+                                 self.capitalized, self.rule9)
         entities = []
         for label, first, end in bio_spans(tags):
             start, stop = words[first][1], words[end - 1][2]

@@ -87,6 +87,12 @@ def render_model_card(info: dict, name: str) -> str:
                   "see: `Tagger` drops its predictions of those types that have no capital "
                   "letter (model config `gener_capitalized_types`), and its validation F1 was "
                   "measured that way. `pipeline` does not apply this rule.", ""]
+    if config.get("rule9_types"):
+        lines += [f"The recipe never labels a lowercase single common word (rule 9) as "
+                  f"{', '.join(config['rule9_types'])}: `Tagger` drops such one-word "
+                  "predictions of those types (model config `gener_rule9_types`), and its "
+                  "validation F1 was measured that way. `pipeline` does not apply this rule.",
+                  ""]
     return "\n".join(lines)
 
 

@@ -32,7 +32,7 @@ from trainers.data import (
     label_names,
     load_tokenizer,
 )
-from trainers.inference import CAPITALIZED_KEY
+from trainers.inference import CAPITALIZED_KEY, COMMON_WORD_KEY
 from trainers.model_card import INFO_NAME, write_model_card
 
 logger = logging.getLogger(__name__)
@@ -67,6 +67,9 @@ class TrainConfig:
     # Entity types whose entities have a capital letter (the recipe's rule 3): predictions of
     # them without one are dropped, in validation and in the saved model's Tagger.
     capitalized_types: list[str] = field(default_factory=list)
+    # Entity types that are never a lowercase single common word (the recipe's rule 9):
+    # such predictions are dropped in the same places.
+    rule9_types: list[str] = field(default_factory=list)
 
     def check(self) -> None:
         """Raise GenerError on impossible values."""
@@ -169,7 +172,7 @@ class _Run:
         from accelerate.utils import gather_object
 
         from trainers.evaluation import score_tags
-        from trainers.inference import drop_uncapitalized, predict_words
+        from trainers.inference import apply_label_rules, predict_words
 
         sentences, gold = self.validation
         rank, world = self.acc.process_index, self.acc.num_processes
@@ -180,9 +183,10 @@ class _Run:
                                self.config.max_length, batch_size=self.config.eval_batch_size,
                                autocast=self.acc.autocast)
         student.train()
-        capitalized = self.config.capitalized_types
+        capitalized, rule9 = self.config.capitalized_types, self.config.rule9_types
         predicted = dict(gather_object([
-            (i, drop_uncapitalized(sentences[i], [self.names[t] for t in row], capitalized))
+            (i, apply_label_rules(sentences[i], [self.names[t] for t in row], capitalized,
+                                  rule9))
             for i, row in zip(mine, ids, strict=True)]))
         return score_tags([predicted[i] for i in range(len(sentences))], gold, self.types)
 
@@ -369,10 +373,12 @@ def train(train_dataset, out_dir, model_name: str = "minilm", validation_dataset
     names = label_names(train_dataset)
     _check_labels(names)
     types = {entity_type(n) for n in names} - {None}
-    unknown = [t for t in config.capitalized_types if t not in types]
-    if unknown:
-        raise GenerError(f"capitalized types {unknown} are not labels of the dataset "
-                         f"({', '.join(sorted(types))})")
+    for what, listed in (("capitalized", config.capitalized_types),
+                         ("rule 9", config.rule9_types)):
+        unknown = [t for t in listed if t not in types]
+        if unknown:
+            raise GenerError(f"{what} types {unknown} are not labels of the dataset "
+                             f"({', '.join(sorted(types))})")
     if len(train_dataset) == 0:
         raise GenerError("the training dataset is empty")
     out = Path(out_dir)
@@ -388,6 +394,7 @@ def train(train_dataset, out_dir, model_name: str = "minilm", validation_dataset
     except OSError as err:
         raise GenerError(f"cannot load model {model_name!r}: {err}") from err
     setattr(model.config, CAPITALIZED_KEY, list(config.capitalized_types))
+    setattr(model.config, COMMON_WORD_KEY, list(config.rule9_types))
     examples = encode_training_examples(train_dataset, tokenizer, config.max_length)
     if config.t_early >= config.max_steps:
         logger.warning("t_early (%d) >= max_steps (%d): no self-training stage",

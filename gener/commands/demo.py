@@ -34,7 +34,7 @@ def run(args) -> int:
     from gener.build import build
     from gener.corpus import open_corpus
     from gener.errors import GenerError
-    from gener.recipes import capitalized_labels, load_recipe
+    from gener.recipes import labels_with_rule, load_recipe
     from trainers.data import load_training_dataset
     from trainers.evaluation import evaluate_model
     from trainers.self_training import TrainConfig, train
@@ -51,7 +51,8 @@ def run(args) -> int:
     config = TrainConfig(t_early=recipe.self_training.t_early,
                          t_update=recipe.self_training.t_update,
                          max_steps=args.max_steps, seed=args.seed,
-                         capitalized_types=capitalized_labels(recipe.subquestions))
+                         capitalized_types=labels_with_rule(recipe.subquestions, 3),
+                         rule9_types=labels_with_rule(recipe.subquestions, 9))
     trained = train(dataset, out / "model", model_name=args.model, config=config)
     print(f"model: {trained.model_dir} ({trained.steps} steps, {trained.seconds:.0f}s)")
 

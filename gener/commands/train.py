@@ -42,6 +42,10 @@ def add_parser(subparsers) -> None:
                         help="recipe (default): drop predicted entities without a capital "
                              "letter for the labels whose subquestions all apply rule 3; off: "
                              "keep every prediction")
+    parser.add_argument("--common-word-rule", choices=["recipe", "off"], default="recipe",
+                        help="recipe (default): drop predicted one-word entities that are "
+                             "lowercase common words for the labels whose subquestions all "
+                             "apply rule 9; off: keep them (gener before 2026-12-02)")
     parser.add_argument("--resume", action="store_true",
                         help="continue from the checkpoint an interrupted run left in --out")
     parser.set_defaults(run=run)
@@ -86,17 +90,17 @@ def _validation_name(args, manifest: dict) -> str | None:
     return recipe.benchmark if recipe else None
 
 
-def _capitalized_types(args, manifest: dict) -> list[str]:
-    """Labels whose entities need a capital letter: from the dataset's subquestions, else
-    from the recipe named by --config (none when neither is known or --capital-rule off)."""
-    from gener.recipes import capitalized_labels
+def _types_with_rule(args, manifest: dict, rule: int, switch: str) -> list[str]:
+    """Labels whose subquestions all apply ``rule``: from the dataset's subquestions, else
+    from the recipe named by --config (none when neither is known or ``switch`` is off)."""
+    from gener.recipes import labels_with_rule
 
-    if args.capital_rule == "off":
+    if switch == "off":
         return []
     if manifest.get("subquestions"):
-        return capitalized_labels(manifest["subquestions"])
+        return labels_with_rule(manifest["subquestions"], rule)
     recipe = _dataset_recipe(args, manifest)
-    return capitalized_labels(recipe.subquestions) if recipe else []
+    return labels_with_rule(recipe.subquestions, rule) if recipe else []
 
 
 def run(args) -> int:
@@ -126,7 +130,8 @@ def run(args) -> int:
         eval_every=args.eval_every, seed=args.seed, mixed_precision=args.mixed_precision,
         resume=args.resume, recipe=manifest.get("recipe") or args.config,
         data_version=manifest.get("version"), validation_name=validation_name,
-        capitalized_types=_capitalized_types(args, manifest))
+        capitalized_types=_types_with_rule(args, manifest, 3, args.capital_rule),
+        rule9_types=_types_with_rule(args, manifest, 9, args.common_word_rule))
     result = train(dataset, args.out, model_name=args.model, validation_dataset=validation,
                    config=config)
     best = (f", best validation F1 {result.best_f1:.4f} at step {result.best_step}"

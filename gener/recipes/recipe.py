@@ -123,15 +123,16 @@ class Recipe:
         return replace(self, subquestions=subquestions)
 
 
-def capitalized_labels(subquestions) -> list[str]:
-    """Labels whose every subquestion applies rule 3 (all-lowercase phrases dropped), so that
-    each of their entities has a capital letter. ``subquestions``: :class:`Subquestion` objects
-    or their manifest dicts (``label``, ``rules``)."""
+def labels_with_rule(subquestions, rule: int) -> list[str]:
+    """Labels whose every subquestion applies ``rule``: with rule 3 (all-lowercase phrases
+    dropped) each of their entities has a capital letter; with rule 9 none is a lowercase
+    single common word. ``subquestions``: :class:`Subquestion` objects or their manifest
+    dicts (``label``, ``rules``)."""
     rules_of: dict[str, list[bool]] = {}
     for sq in subquestions:
         label, rules = (sq["label"], sq["rules"]) if isinstance(sq, dict) else (sq.label, sq.rules)
-        rules_of.setdefault(label, []).append(3 in rules)
-    return [label for label, has_rule3 in rules_of.items() if all(has_rule3)]
+        rules_of.setdefault(label, []).append(rule in rules)
+    return [label for label, has_rule in rules_of.items() if all(has_rule)]
 
 
 def _fail(source: str, key: str, problem: str) -> GenerError:
