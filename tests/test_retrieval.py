@@ -422,3 +422,15 @@ def test_feedback_option_defaults_build_on_and_ask_off(tmp_path, capsys):
     assert top() != top("--feedback-phrases", "2")
     assert main(argv + ["--feedback-phrases", "-2"]) == 1
     assert "feedback phrases" in capsys.readouterr().err
+
+
+def test_a_tokenized_possessive_is_no_class_phrase(tmp_path, minilm):
+    """"Parkinson ' s disease" (tokenized text) names a disease, as "Parkinson's disease"
+    does: its lowercase head does not make it a class phrase like "infectious disease"."""
+    path = tmp_path / "abstracts.txt"
+    path.write_text("Parkinson ' s disease and Lyme's disease are not an infectious disease .\n",
+                    encoding="utf-8")
+    index = open_index(TextCorpus(path), minilm, tmp_path / "cache", progress=False)
+    heads = dict(zip(index.phrase_texts, index.key_lower_head, strict=True))
+    assert heads["Parkinson ' s disease"] == "" and heads["Lyme's disease"] == ""
+    assert heads["infectious disease"] == "disease"

@@ -22,6 +22,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ logger = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 INDEX_TYPES = ("flat", "ivfpq")
 OCCURRENCE_FIELDS = ("sentence", "start", "end", "key", "plural", "title")
+_POSSESSIVE = re.compile(r"['’] ?s\b").search  # "Lyme's", "Parkinson ' s" (tokenized)
 _FILES = ("sentences.jsonl", "occurrences.npz", "phrases.json", "phrases.faiss")
 
 
@@ -96,9 +98,10 @@ class PhraseIndex:
         self.faiss_index, self.sentence_vectors = faiss_index, sentence_vectors
         self.encoder: Encoder | None = None  # re-scores IVF-PQ candidates (see search)
         # The last word of each phrase key when it is lowercase and the phrase has no
-        # possessive ("" otherwise): "American politician" -> "politician", "Lyme's..." -> "".
+        # possessive ("" otherwise): "American politician" -> "politician", "Lyme's..." -> "",
+        # also when tokenized text spaces it out ("Parkinson ' s disease").
         heads = (t.rsplit(" ", 1)[-1] for t in phrase_texts)
-        self.key_lower_head = np.array([h if h.islower() and "'s" not in t else ""
+        self.key_lower_head = np.array([h if h.islower() and not _POSSESSIVE(t) else ""
                                         for t, h in zip(phrase_texts, heads, strict=True)])
         self.key_definition = definition_rows(sentences, phrase_texts)
         # Occurrences grouped by phrase key (CSR), to expand FAISS hits into occurrences.
