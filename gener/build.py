@@ -61,7 +61,7 @@ class BuildSettings:
     # "off" tags every retrieved phrase (gener before 2026-12-02).
     retrieved_rule9: str = "common"
     # A retrieved single lowercase word that ends a longer candidate is retrieved with that
-    # candidate too ("cancer" -> "breast cancer"; gener.retrieval.search.Searcher.evidence).
+    # candidate too ("cancer" -> "ovarian cancer"; gener.retrieval.search.Searcher.evidence).
     # Only subquestions without rule 3 retrieve such words. Chosen on validation data
     # (bench/MATCHING.md); False: gener before 2026-12-02 (fifth session).
     head_extension: bool = True
