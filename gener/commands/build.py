@@ -42,7 +42,7 @@ def add_build_options(parser) -> None:
                              "(off, gener before 2026-12-02)")
     parser.add_argument("--no-head-extension", dest="head_extension", action="store_false",
                         help="do not also retrieve the longer candidate that a retrieved "
-                             "single lowercase word ends (\"breast cancer\" for \"cancer\"; "
+                             "single lowercase word ends (\"ovarian cancer\" for \"cancer\"; "
                              "gener before 2026-12-02)")
     add_definition_weight_option(parser)
     add_feedback_option(parser)

@@ -104,13 +104,12 @@ class Searcher:
         the question asks for better than its few words (MiniLM puts "Which disease?" closer
         to "diagnosis", 0.58, than to "meningitis", 0.48).
         """
-        questions = [sq.question for sq in subquestions]
+        questions = [check_question(sq.question) for sq in subquestions]
         entity_types = [sq.type for sq in subquestions]
-        ranked = self.rank(questions, top_phrases, entity_types)
+        queries = np.array(self.encoder.encode_questions(questions), dtype=np.float32)
+        ranked = self.rank(questions, top_phrases, entity_types, queries=queries)
         if not self.feedback_phrases or self.index.contextual:
             return ranked
-        queries = np.array(self.encoder.encode_questions([check_question(q) for q in questions]),
-                           dtype=np.float32)
         for row, (sq, (occurrences, _)) in enumerate(zip(subquestions, ranked, strict=True)):
             keys = self._top_keys(occurrences, sq, self.feedback_phrases)
             if keys:
@@ -270,7 +269,7 @@ class Searcher:
         candidate of the sentence that ends with it (and survives the subquestion's rules)."""
         index = self.index
         spans = {(p.start, p.end) for p in sentence.phrases}
-        candidates = self.index.sentence_occurrences(row)
+        candidates = index.sentence_occurrences(row)
         for phrase in list(sentence.phrases):
             if " " in phrase.name or not phrase.name.islower():
                 continue
