@@ -363,6 +363,24 @@ def test_train_rejects_bad_input(tiny_model, tmp_path):
         train(make_dataset().select([]), tmp_path, model_name=tiny_model, config=quick_config())
 
 
+def test_o_weight_scales_o_tags_in_the_supervised_loss(tiny_model, tmp_path):
+    for bad in (0.0, -1.0, 1.5):
+        with pytest.raises(GenerError, match="o_weight must be in"):
+            train(make_dataset(), tmp_path, model_name=tiny_model,
+                  config=quick_config(o_weight=bad))
+    losses = {}
+    for weight in (1.0, 0.25):
+        result = train(make_dataset(), tmp_path / str(weight), model_name=tiny_model,
+                       config=quick_config(o_weight=weight, t_early=8, eval_every=8))
+        losses[weight] = result.history[0]["loss"]
+        info = json.loads((result.model_dir / "gener_training.json").read_text())
+        assert info["config"]["o_weight"] == weight
+    # Same seed, model and batches: only the weighting of the O tags differs.
+    assert losses[0.25] != losses[1.0]
+    card = (tmp_path / "0.25" / "README.md").read_text()
+    assert "o_weight" in card
+
+
 # --- command line ----------------------------------------------------------------------------
 
 def test_train_and_evaluate_verbs(tiny_model, tmp_path, capsys):

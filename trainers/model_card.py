@@ -15,7 +15,7 @@ from gener.errors import GenerError
 INFO_NAME = "gener_training.json"
 _HYPERPARAMETERS = ("t_early", "t_update", "max_steps", "batch_size", "grad_accum",
                     "learning_rate", "weight_decay", "warmup_ratio", "confidence_threshold",
-                    "max_length", "mixed_precision", "seed")
+                    "o_weight", "max_length", "mixed_precision", "seed")
 
 
 def _results(info: dict) -> list:

@@ -54,6 +54,10 @@ class TrainConfig:
     warmup_ratio: float = 0.1
     seed: int = 0
     confidence_threshold: float = 0.9
+    # Weight of O tags in the supervised stage's loss. Generated labels miss entities that
+    # the dictionary lacks, so an O tag is less certain than an entity tag; below 1 the
+    # student learns less "not an entity" from them. Self-training uses the teacher instead.
+    o_weight: float = 1.0
     grad_accum: int = 1
     mixed_precision: str = "no"
     eval_every: int = 100  # also the checkpoint period (for resuming)
@@ -81,6 +85,8 @@ class TrainConfig:
             raise GenerError("t_early must not be negative")
         if not 0 <= self.confidence_threshold < 1:
             raise GenerError("confidence_threshold must be in [0, 1)")
+        if not 0 < self.o_weight <= 1:
+            raise GenerError(f"o_weight must be in (0, 1], not {self.o_weight}")
         if self.mixed_precision not in ("no", "bf16", "fp16"):
             raise GenerError("mixed_precision must be no, bf16 or fp16")
 
@@ -134,6 +140,12 @@ class _Run:
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
         self.loader, self.sampler, self.tokenizer = loader, sampler, tokenizer
         self.names = names
+        self.class_weights = None  # the supervised loss's per-tag weights (O down-weighted)
+        if config.o_weight != 1.0:
+            import torch
+
+            self.class_weights = torch.ones(len(names), device=accelerator.device)
+            self.class_weights[names.index("O")] = config.o_weight
         self.types = list(dict.fromkeys(t for t in map(entity_type, names) if t))
         self.validation = validation  # (sentences, gold tags) or None
         self.teacher = None
@@ -246,7 +258,8 @@ class _Run:
             if not mask.any():  # no labelled word in this batch: no signal, keep DDP in step
                 loss = logits.sum() * 0.0
             elif self.teacher is None:
-                loss = torch.nn.functional.cross_entropy(logits[mask].float(), labels[mask])
+                loss = torch.nn.functional.cross_entropy(logits[mask].float(), labels[mask],
+                                                         weight=self.class_weights)
             else:
                 with torch.no_grad(), acc.autocast():
                     teacher_logits = self.teacher(**batch).logits

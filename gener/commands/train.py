@@ -33,6 +33,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--lr", type=float, default=5e-5, help="peak learning rate")
     parser.add_argument("--threshold", type=float, default=0.9,
                         help="teacher confidence needed to train on a token")
+    parser.add_argument("--o-weight", type=float, default=1.0,
+                        help="weight of O tags in the supervised stage's loss, in (0, 1] "
+                             "(default 1; lower trusts the dictionary's misses less)")
     parser.add_argument("--max-length", type=int, default=128, help="tokens per window")
     parser.add_argument("--eval-every", type=int, default=100,
                         help="steps between evaluations and checkpoints")
@@ -126,7 +129,8 @@ def run(args) -> int:
         t_early=t_early, t_update=t_update,
         max_steps=args.max_steps if args.max_steps is not None else t_early + 2 * t_update,
         batch_size=args.batch_size, grad_accum=args.grad_accum, learning_rate=args.lr,
-        confidence_threshold=args.threshold, max_length=args.max_length,
+        confidence_threshold=args.threshold, o_weight=args.o_weight,
+        max_length=args.max_length,
         eval_every=args.eval_every, seed=args.seed, mixed_precision=args.mixed_precision,
         resume=args.resume, recipe=manifest.get("recipe") or args.config,
         data_version=manifest.get("version"), validation_name=validation_name,
