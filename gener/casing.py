@@ -25,23 +25,40 @@ class CaseProfile:
     """Lowercase and capitalised counts of each (lowercased) word of some sentences."""
 
     def __init__(self, sentences: Iterable[str]) -> None:
-        self.lower: Counter[str] = Counter()
-        self.capitalised: Counter[str] = Counter()
+        lower: list[str] = []
+        capitalised: list[str] = []
         for sentence in sentences:
-            letters = [c for c in sentence if c.isalpha()]
-            if not letters or sum(c.isupper() for c in letters) > CAPITALS_SHARE * len(letters):
+            letters = sum(map(str.isalpha, sentence))
+            if not letters or sum(map(str.isupper, sentence)) > CAPITALS_SHARE * letters:
                 continue
-            previous = "."
-            for word in tokenize(sentence):
-                if word.isalpha() and previous not in OPENERS:
-                    if word.islower():
-                        self.lower[word] += 1
-                    elif word[0].isupper():
-                        self.capitalised[word.lower()] += 1
-                previous = word
+            words = tokenize(sentence)
+            informative = [word for previous, word in zip(["."] + words, words, strict=False)
+                           if previous not in OPENERS and word.isalpha()]
+            lower += [word for word in informative if word.islower()]
+            capitalised += [word.lower() for word in informative if word[0].isupper()]
+        self.lower: Counter[str] = Counter(lower)
+        self.capitalised: Counter[str] = Counter(capitalised)
+
+    def to_dict(self) -> dict:
+        return {"settings": _settings(), "lower": dict(self.lower),
+                "capitalised": dict(self.capitalised)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> CaseProfile:
+        """A profile from :meth:`to_dict`'s output; ValueError if counted another way."""
+        if data.get("settings") != _settings():
+            raise ValueError("case profile counted with other settings")
+        profile = cls.__new__(cls)
+        profile.lower, profile.capitalised = Counter(data["lower"]), Counter(data["capitalised"])
+        return profile
 
     def usually_lowercase(self, phrase: str) -> bool:
         """True when every word of ``phrase`` is written lowercase more often than
         capitalised (a phrase with no such word, or with an unseen word, is not)."""
         words = [w.lower() for w in tokenize(phrase) if w.isalpha()]
         return bool(words) and all(self.lower[w] > self.capitalised[w] for w in words)
+
+
+def _settings() -> dict:
+    """What the counts depend on besides the sentences (a kept profile must match it)."""
+    return {"capitals_share": CAPITALS_SHARE, "openers": "".join(sorted(OPENERS))}

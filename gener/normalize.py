@@ -179,8 +179,12 @@ def is_type_word_or_generic(name: str, entity_type: str) -> bool:
     "Boston Red Sox"; for "Which disease?" it drops "particular disease" but keeps "heart
     disease" and "Crohn's disease".
     """
+    return _only_type_words(_WORD.findall(name.lower()), entity_type)
+
+
+def _only_type_words(words: list[str], entity_type: str) -> bool:
     forms = type_word_forms(entity_type)
-    words = [w for w in _WORD.findall(name.lower()) if w not in GENERIC_WORDS]
+    words = [w for w in words if w not in GENERIC_WORDS]
     return bool(words) and all(w in forms for w in words)
 
 
@@ -192,13 +196,26 @@ def uses_type_word_as_modifier(name: str, entity_type: str) -> bool:
     "state" in "state in the USA"). Kept: the head word last ("heart disease"), followed by a
     preposition ("disease of the heart") or by subtype designators only ("disease type 2").
     """
+    return _type_word_modifies(_WORD.findall(name.lower()), entity_type)
+
+
+def _type_word_modifies(words: list[str], entity_type: str) -> bool:
     head = type_head_forms(entity_type)
-    words = _WORD.findall(name.lower())
     for i, word in enumerate(words[:-1]):
         if word in head and words[i + 1] not in _PREPOSITIONS \
                 and not all(_DESIGNATOR.match(w) for w in words[i + 1:]):
             return True
     return False
+
+
+def _names_a_class(text: str, class_types) -> bool:
+    """Rule 7 for any of ``class_types`` (the words of ``text`` split once)."""
+    words = _WORD.findall(text.lower())
+    kept = {w for w in words if w not in GENERIC_WORDS}
+    modifiers = set(words[:-1])
+    return any((kept and kept <= type_word_forms(t))
+               or (modifiers & type_head_forms(t) and _type_word_modifies(words, t))
+               for t in class_types)
 
 
 def normalize_span(name: str, start: int, subquestion) -> list[tuple[str, int, int]]:
@@ -226,9 +243,7 @@ def normalize_span(name: str, start: int, subquestion) -> list[tuple[str, int, i
             continue
         if 6 in rules and (is_stopword(text) or is_quantity(text)):
             continue
-        if 7 in rules and any(is_type_word_or_generic(text, t)
-                              or uses_type_word_as_modifier(text, t)
-                              for t in subquestion.class_types):
+        if 7 in rules and _names_a_class(text, subquestion.class_types):
             continue
         out.append((text, start + s, start + s + len(text)))
     return out

@@ -40,3 +40,42 @@ def test_retrieval_with_rule_3_skips_words_capitalised_only_by_position(tmp_path
         for rule3 in ((3,), ())}
     assert "Nation states" in phrases[()] and "Nation states" not in phrases[(3,)]
     assert {"France", "Japan", "Peru", "Germany"} <= set(phrases[(3,)])
+
+
+def test_a_profile_round_trips_and_refuses_other_settings():
+    profile = CaseProfile(SENTENCES)
+    again = CaseProfile.from_dict(profile.to_dict())
+    assert again.lower == profile.lower and again.capitalised == profile.capitalised
+    data = profile.to_dict()
+    data["settings"]["capitals_share"] = 0.5
+    try:
+        CaseProfile.from_dict(data)
+    except ValueError as err:
+        assert "other settings" in str(err)
+    else:
+        raise AssertionError("a profile counted another way was accepted")
+
+
+def test_the_index_keeps_its_case_profile_for_later_processes(tmp_path, monkeypatch):
+    from gener import casing
+    from gener.corpus import TextCorpus
+    from gener.retrieval.encoders import load_encoder
+    from gener.retrieval.index import CASE_PROFILE_NAME, open_index
+
+    path = tmp_path / "c.txt"
+    path.write_text("\n".join(SENTENCES) + "\n", encoding="utf-8")
+    encoder = load_encoder("minilm")
+    index = open_index(TextCorpus(path), encoder, tmp_path / "cache", progress=False)
+    assert index.case_profile.lower["government"] == 2
+    assert (index.path / CASE_PROFILE_NAME).is_file()
+
+    def no_counting(self, sentences):
+        raise AssertionError("counted again")
+
+    reloaded = open_index(TextCorpus(path), encoder, tmp_path / "cache", progress=False)
+    with monkeypatch.context() as patch:
+        patch.setattr(casing.CaseProfile, "__init__", no_counting)
+        assert reloaded.case_profile.lower == index.case_profile.lower
+    (index.path / CASE_PROFILE_NAME).write_text("{not json", encoding="utf-8")
+    damaged = open_index(TextCorpus(path), encoder, tmp_path / "cache", progress=False)
+    assert damaged.case_profile.capitalised == index.case_profile.capitalised  # counted again

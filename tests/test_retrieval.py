@@ -434,3 +434,18 @@ def test_a_tokenized_possessive_is_no_class_phrase(tmp_path, minilm):
     heads = dict(zip(index.phrase_texts, index.key_lower_head, strict=True))
     assert heads["Parkinson ' s disease"] == "" and heads["Lyme's disease"] == ""
     assert heads["infectious disease"] == "disease"
+
+
+def test_a_flat_index_scores_every_phrase_as_faiss_would(corpus_file, minilm, cache):
+    index = open_index(TextCorpus(corpus_file), minilm, cache, progress=False)
+    queries = minilm.encode_questions(["Which disease?", "Which country?"])
+    scores = index.phrase_scores(queries)
+    top, keys = index.search(queries, index.faiss_index.ntotal)
+    for row in range(2):
+        assert scores[row][keys[row]] == pytest.approx(top[row], abs=1e-5)
+    searcher = Searcher(index, minilm)
+    every = searcher.rank(["Which disease?"], entity_types=["disease"])[0]
+    through_faiss = searcher.rank(["Which disease?"], top_phrases=index.faiss_index.ntotal,
+                                  entity_types=["disease"])[0]
+    assert sorted(every[0]) == sorted(through_faiss[0]) == list(range(len(index.occ_key)))
+    assert every[1] == pytest.approx(through_faiss[1], abs=1e-5)

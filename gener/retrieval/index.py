@@ -30,10 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
+from gener.casing import CaseProfile
 from gener.corpus import Corpus, Sentence
 from gener.dataset import atomic_write_text
 from gener.errors import GenerError, first_line
-from gener.normalize import strip_punctuation
+from gener.normalize import strip_punctuation, type_word_forms
 from gener.retrieval.candidates import CANDIDATE_VERSION, extract_candidates, load_tagger
 from gener.retrieval.encoders import Encoder
 from gener.text import clean_title
@@ -45,6 +46,7 @@ INDEX_TYPES = ("flat", "ivfpq")
 OCCURRENCE_FIELDS = ("sentence", "start", "end", "key", "plural", "title")
 _POSSESSIVE = re.compile(r"['’] ?s\b").search  # "Lyme's", "Parkinson ' s" (tokenized)
 _FILES = ("sentences.jsonl", "occurrences.npz", "phrases.json", "phrases.faiss")
+CASE_PROFILE_NAME = "case_profile.json"  # derived from sentences.jsonl on first use
 
 
 def default_cache_dir() -> Path:
@@ -110,6 +112,44 @@ class PhraseIndex:
         self.key_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         self._sentence_order: np.ndarray | None = None  # the same by sentence, on first use
         self._sentence_ptr: np.ndarray | None = None
+        self._case_profile: CaseProfile | None = None
+        self._class_keys: dict[str, np.ndarray] = {}
+
+    @property
+    def case_profile(self) -> CaseProfile:
+        """How the corpus writes each word (rule 3): counted on first use and kept in the
+        index folder (where it can be written), so that later processes read it."""
+        if self._case_profile is None:
+            path = self.path / CASE_PROFILE_NAME
+            try:
+                self._case_profile = CaseProfile.from_dict(
+                    json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError, KeyError, TypeError):
+                self._case_profile = CaseProfile(s.text for s in self.sentences)
+                try:
+                    atomic_write_text(path, json.dumps(self._case_profile.to_dict()))
+                except OSError as err:
+                    logger.info("case profile not kept in %s: %s", path, err)
+        return self._case_profile
+
+    def keys_headed_by(self, entity_type: str) -> np.ndarray:
+        """Per phrase key, whether its lowercase head is the type word ("infectious
+        disease" for disease); kept per type."""
+        if entity_type not in self._class_keys:
+            forms = list(type_word_forms(entity_type))
+            self._class_keys[entity_type] = np.isin(self.key_lower_head, forms)
+        return self._class_keys[entity_type]
+
+    def phrase_scores(self, queries: np.ndarray) -> np.ndarray | None:
+        """Inner products of the queries with every phrase vector of a flat index (rows:
+        queries, columns: phrase keys); None for other indexes."""
+        faiss, faiss_index = _faiss(), self.faiss_index
+        if self.contextual or not hasattr(faiss_index, "get_xb") \
+                or faiss_index.metric_type != faiss.METRIC_INNER_PRODUCT:
+            return None
+        vectors = faiss.rev_swig_ptr(faiss_index.get_xb(), faiss_index.ntotal * faiss_index.d)
+        return np.ascontiguousarray(queries, np.float32) @ vectors.reshape(
+            faiss_index.ntotal, faiss_index.d).T
 
     def sentence_occurrences(self, row: int) -> np.ndarray:
         """The occurrences (candidate phrases) of sentence ``row``."""

@@ -21,7 +21,7 @@ from gener.artifacts import RetrievedPhrase, RetrievedSentence, SubquestionRetri
 from gener.casing import CaseProfile
 from gener.corpus import Corpus
 from gener.errors import GenerError
-from gener.normalize import normalize_span, type_word_forms
+from gener.normalize import normalize_span
 from gener.recipes import Recipe, Subquestion
 from gener.recipes.recipe import MAX_QUESTION_CHARS
 from gener.retrieval.encoders import DEFAULT_ENCODER, Encoder, load_encoder
@@ -39,7 +39,10 @@ FEEDBACK_WEIGHT = 1.0
 # Bump when the occurrences that retrieval keeps change (builds then retrieve again).
 # 2: rule 3 also drops phrases the corpus usually writes lowercase (gener.casing).
 # 3: a tokenized possessive ("Parkinson ' s disease") is no class phrase.
-RETRIEVAL_VERSION = 3
+# 4: a flat index's phrase scores come from one matrix product, not FAISS's search (equal to
+#    1e-6; near-ties may order differently).
+RETRIEVAL_VERSION = 4
+_BLOCK = 4096  # occurrences converted from numpy at a time while choosing evidence
 
 
 def scoring(definition_weight: float | None = None,
@@ -90,9 +93,8 @@ class Searcher:
         self.definition_weight = definition_weight
         self.feedback_phrases, self.feedback_weight = feedback_phrases, feedback_weight
         self.title_bonus, self.class_penalty = title_bonus, class_penalty
-        self._valid: dict[tuple, bool] = {}
+        self._valid: dict[tuple, dict[int, bool]] = {}
         self._key_of: dict[str, int] | None = None
-        self._case_profile: CaseProfile | None = None
 
     def rank_subquestions(self, subquestions: list[Subquestion], top_phrases: int | None = None
                           ) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -151,20 +153,19 @@ class Searcher:
         index = self.index
         if queries is None:
             queries = self.encoder.encode_questions(questions)
-        scores, keys = index.search(queries, top_phrases or index.faiss_index.ntotal)
+        key_scores = index.phrase_scores(queries) if top_phrases is None else None
+        if key_scores is None:
+            scores, keys = index.search(queries, top_phrases or index.faiss_index.ntotal)
         sentence_sims = None
         if not index.contextual and (self.sentence_weight or self.definition_weight):
             sentence_sims = queries @ index.sentence_vectors.T
         ranked = []
         for row in range(len(questions)):
-            found = keys[row] >= 0
-            key, score = keys[row][found], scores[row][found]
-            starts, ends = index.key_ptr[key], index.key_ptr[key + 1]
-            lengths = ends - starts
-            # Expand each key into its occurrences (CSR slices), vectorised.
-            offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-            occ = index.key_order[np.repeat(starts, lengths) + offsets]
-            occ_scores = np.repeat(score, lengths).astype(np.float32)
+            if key_scores is not None:  # every phrase of a flat index: every occurrence
+                occ = np.arange(len(index.occ_key))
+                occ_scores = key_scores[row][index.occ_key]
+            else:
+                occ, occ_scores = self._expand(keys[row], scores[row])
             if not index.contextual:
                 if sentence_sims is not None:
                     occ_scores += self.sentence_weight * sentence_sims[row][index.occ_sentence[occ]]
@@ -176,12 +177,23 @@ class Searcher:
                 occ_scores += self.title_bonus * index.occ_title[occ]
                 generic = index.occ_plural[occ]
                 if entity_types:
-                    forms = list(type_word_forms(entity_types[row]))
-                    generic = generic | np.isin(index.key_lower_head[index.occ_key[occ]], forms)
+                    generic = generic | index.keys_headed_by(entity_types[row])[index.occ_key[occ]]
                 occ_scores -= self.class_penalty * generic
             order = np.lexsort((occ, -occ_scores))
             ranked.append((occ[order], occ_scores[order]))
         return ranked
+
+    def _expand(self, keys: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The occurrences of FAISS hits (CSR slices of the index, vectorised) and their
+        phrase scores."""
+        index = self.index
+        found = keys >= 0
+        key, score = keys[found], scores[found]
+        starts, ends = index.key_ptr[key], index.key_ptr[key + 1]
+        lengths = ends - starts
+        offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        occ = index.key_order[np.repeat(starts, lengths) + offsets]
+        return occ, np.repeat(score, lengths).astype(np.float32)
 
     def phrase_similarities(self, questions: list[str], texts: list[str]) -> np.ndarray:
         """``cos(question, phrase text)`` for each text (rows) and question (columns).
@@ -207,31 +219,41 @@ class Searcher:
         return vectors @ queries.T
 
     def phrase_text(self, occ: int) -> str:
-        return self.index.phrase_texts[int(self.index.occ_key[occ])] if not self.index.contextual \
-            else self.index.phrase_texts[occ]
+        return self.index.phrase_texts[int(self._text_ids(occ))]
 
-    def _survivors(self, occ: int, sq: Subquestion) -> list[tuple[str, int, int]]:
-        """The normalized parts of an occurrence's phrase (rules 1-7); with rule 3, also
+    def _text_ids(self, occurrences):
+        """Indices into ``index.phrase_texts`` of occurrences (one text per occurrence in a
+        contextual index)."""
+        return occurrences if self.index.contextual else self.index.occ_key[occurrences]
+
+    def _survivors(self, text: str, start: int, sq: Subquestion) -> list[tuple[str, int, int]]:
+        """The normalized parts of a phrase found at ``start`` (rules 1-7); with rule 3, also
         without the parts the corpus usually writes lowercase (:mod:`gener.casing`)."""
-        parts = normalize_span(self.phrase_text(occ), int(self.index.occ_start[occ]), sq)
+        parts = normalize_span(text, start, sq)
         if parts and sq.has_rule(3):
             parts = [p for p in parts if not self.case_profile.usually_lowercase(p[0])]
         return parts
 
     @property
     def case_profile(self) -> CaseProfile:
-        """How the corpus writes each word (built on first use)."""
-        if self._case_profile is None:
-            self._case_profile = CaseProfile(s.text for s in self.index.sentences)
-        return self._case_profile
+        """How the corpus writes each word (the index's, counted on first use)."""
+        return self.index.case_profile
 
     def valid(self, occ: int, sq: Subquestion) -> bool:
         """Whether any part of the occurrence's phrase survives the subquestion's rules
         (rule 3 as :meth:`_survivors` applies it)."""
-        cache_key = (self.phrase_text(occ), sq.class_types, sq.rules)
-        if cache_key not in self._valid:
-            self._valid[cache_key] = bool(self._survivors(occ, sq))
-        return self._valid[cache_key]
+        return self._text_valid(int(self._text_ids(occ)), self._validity(sq), sq)
+
+    def _validity(self, sq: Subquestion) -> dict[int, bool]:
+        """Known validity of phrase texts (by index) under the subquestion's rules."""
+        return self._valid.setdefault((sq.class_types, sq.rules, sq.names_only), {})
+
+    def _text_valid(self, text_id: int, validity: dict[int, bool], sq: Subquestion) -> bool:
+        known = validity.get(text_id)
+        if known is None:
+            known = validity[text_id] = bool(
+                self._survivors(self.index.phrase_texts[text_id], 0, sq))
+        return known
 
     def evidence(self, ranked: tuple[np.ndarray, np.ndarray], sq: Subquestion,
                  k: int, extend_heads: bool = False) -> list[RetrievedSentence]:
@@ -242,21 +264,27 @@ class Searcher:
         a bi-encoder ranks the head above its compound (MiniLM: "cancer" 0.46, "ovarian
         cancer" 0.23 for "Which disease?"), where a phrase retriever returns the compound.
         """
-        index = self.index
+        index, validity = self.index, self._validity(sq)
         chosen: dict[int, RetrievedSentence] = {}
-        for occ, score in zip(*ranked, strict=True):
-            occ = int(occ)
-            if not self.valid(occ, sq):
+        occurrences, scores = ranked
+        for begin in range(0, len(occurrences), _BLOCK):  # numpy -> Python a block at a time
+            block = occurrences[begin:begin + _BLOCK]
+            for text_id, row, start, end, score in zip(
+                    self._text_ids(block).tolist(), index.occ_sentence[block].tolist(),
+                    index.occ_start[block].tolist(), index.occ_end[block].tolist(),
+                    scores[begin:begin + _BLOCK].tolist(), strict=True):
+                if not self._text_valid(text_id, validity, sq):
+                    continue
+                if row not in chosen:
+                    if len(chosen) >= k:
+                        break
+                    sentence = index.sentences[row]
+                    chosen[row] = RetrievedSentence(sentence.text, [], sentence.id, score)
+                chosen[row].phrases.append(RetrievedPhrase(
+                    index.phrase_texts[text_id], start, end, round(score, 6)))
+            else:
                 continue
-            row = int(index.occ_sentence[occ])
-            if row not in chosen:
-                if len(chosen) >= k:
-                    break
-                sentence = index.sentences[row]
-                chosen[row] = RetrievedSentence(sentence.text, [], sentence.id, float(score))
-            chosen[row].phrases.append(RetrievedPhrase(
-                self.phrase_text(occ), int(index.occ_start[occ]), int(index.occ_end[occ]),
-                round(float(score), 6)))
+            break
         for row, sentence in chosen.items():
             if extend_heads:
                 self._extend_heads(row, sentence, sq)
@@ -292,7 +320,8 @@ class Searcher:
             if not self.valid(occ, sq):
                 continue
             sentence = self.index.sentences[int(self.index.occ_sentence[occ])]
-            for text, start, end in self._survivors(occ, sq):
+            for text, start, end in self._survivors(self.phrase_text(occ),
+                                                    int(self.index.occ_start[occ]), sq):
                 if text not in seen:
                     seen.add(text)
                     yield RankedPhrase(text, float(score), sentence.text, sentence.id, start, end)
