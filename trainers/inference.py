@@ -24,21 +24,24 @@ CAPITALIZED_KEY = "gener_capitalized_types"
 # Model config key: entity types none of whose entities is a lowercase single common word
 # (see drop_common_words); applied the same way.
 COMMON_WORD_KEY = "gener_rule9_types"
+# Model config key: the bias added to O's log-probability, chosen on validation data by
+# `gener train --calibrate` (trainers.calibration); gener's Tagger applies it.
+O_BIAS_KEY = "gener_o_bias"
 
 
-def predict_words(model, tokenizer, sentences: list[list[str]], max_length: int = 256,
-                  stride: int = DEFAULT_STRIDE, batch_size: int = 64, autocast=None):
-    """Label ids and confidences for every word of every sentence (``model`` in eval mode).
-
-    Returns ``(labels, scores)``, two lists of per-sentence lists."""
+def word_log_probs(model, tokenizer, sentences: list[list[str]], max_length: int = 256,
+                   stride: int = DEFAULT_STRIDE, batch_size: int = 64, autocast=None):
+    """Per sentence, a (words, labels) array of the model's log-probabilities for each word
+    (its first sub-token, in the window where it sits farthest from the edges)."""
     import contextlib
 
+    import numpy as np
     import torch
 
     stride = min(stride, max_length // 4)
     windows = encode_windows(tokenizer, sentences, max_length, stride)
-    labels = [[0] * len(s) for s in sentences]
-    scores = [[0.0] * len(s) for s in sentences]
+    labels = model.config.num_labels
+    out = [np.zeros((len(s), labels), dtype=np.float32) for s in sentences]
     centrality = [[-1] * len(s) for s in sentences]
     collate = PadCollator(tokenizer.pad_token_id or 0)
     order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
@@ -49,9 +52,7 @@ def predict_words(model, tokenizer, sentences: list[list[str]], max_length: int 
             batch = collate([{"input_ids": w.input_ids} for w in chunk])
             with autocast() if autocast else contextlib.nullcontext():
                 logits = model(**{k: v.to(device) for k, v in batch.items()}).logits
-            probs = logits.float().softmax(-1)
-            best_p, best = probs.max(-1)
-            best_p, best = best_p.tolist(), best.tolist()
+            log_probs = logits.float().log_softmax(-1).cpu().numpy()
             for row, window in enumerate(chunk):
                 last = len(window.input_ids) - 1
                 for i, position in enumerate(window.positions):
@@ -61,9 +62,40 @@ def predict_words(model, tokenizer, sentences: list[list[str]], max_length: int 
                     center = min(position, last - position)
                     if center > centrality[window.sentence][word]:
                         centrality[window.sentence][word] = center
-                        labels[window.sentence][word] = best[row][position]
-                        scores[window.sentence][word] = best_p[row][position]
+                        out[window.sentence][word] = log_probs[row, position]
+    return out
+
+
+def predict_words(model, tokenizer, sentences: list[list[str]], max_length: int = 256,
+                  stride: int = DEFAULT_STRIDE, batch_size: int = 64, autocast=None,
+                  o_bias: float = 0.0):
+    """Label ids and confidences for every word of every sentence (``model`` in eval mode).
+
+    ``o_bias`` is added to the log-probability of the label O before choosing (below 0:
+    more entities). Returns ``(labels, scores)``, two lists of per-sentence lists; a score is
+    the chosen label's probability."""
+    import numpy as np
+
+    log_probs = word_log_probs(model, tokenizer, sentences, max_length, stride, batch_size,
+                               autocast)
+    bias = label_bias(model.config.id2label, o_bias)
+    labels, scores = [], []
+    for rows in log_probs:
+        best = (rows + bias).argmax(-1) if len(rows) else np.zeros(0, dtype=int)
+        labels.append(best.tolist())
+        scores.append(np.exp(rows[np.arange(len(rows)), best]).tolist())
     return labels, scores
+
+
+def label_bias(id2label: dict, o_bias: float):
+    """A vector over label ids that adds ``o_bias`` to O's log-probability."""
+    import numpy as np
+
+    bias = np.zeros(len(id2label), dtype=np.float32)
+    for i, name in id2label.items():
+        if name == "O":
+            bias[int(i)] = o_bias
+    return bias
 
 
 def bio_spans(tags: list[str]) -> list[tuple[str, int, int]]:
@@ -158,6 +190,7 @@ class Tagger:
         self.batch_size = batch_size
         self.capitalized = frozenset(getattr(self.model.config, CAPITALIZED_KEY, None) or ())
         self.rule9 = frozenset(getattr(self.model.config, COMMON_WORD_KEY, None) or ())
+        self.o_bias = float(getattr(self.model.config, O_BIAS_KEY, None) or 0.0)
 
     @property
     def types(self) -> list[str]:
@@ -167,7 +200,7 @@ class Tagger:
     def tag_words(self, sentences: list[list[str]]) -> list[list[str]]:
         """BIO tags for every word of every pre-split sentence."""
         ids, _ = predict_words(self.model, self.tokenizer, sentences, self.max_length,
-                               self.stride, self.batch_size)
+                               self.stride, self.batch_size, o_bias=self.o_bias)
         return [apply_label_rules(words, [self.id2label[i] for i in row], self.capitalized,
                                   self.rule9)
                 for words, row in zip(sentences, ids, strict=True)]
@@ -178,7 +211,8 @@ class Tagger:
         if not words:
             return []
         ids, scores = predict_words(self.model, self.tokenizer, [[w for w, _, _ in words]],
-                                    self.max_length, self.stride, self.batch_size)
+                                    self.max_length, self.stride, self.batch_size,
+                                    o_bias=self.o_bias)
         tags = apply_label_rules([w for w, _, _ in words], [self.id2label[i] for i in ids[0]],
                                  self.capitalized, self.rule9)
         entities = []

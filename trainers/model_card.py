@@ -15,7 +15,7 @@ from gener.errors import GenerError
 INFO_NAME = "gener_training.json"
 _HYPERPARAMETERS = ("t_early", "t_update", "max_steps", "batch_size", "grad_accum",
                     "learning_rate", "weight_decay", "warmup_ratio", "confidence_threshold",
-                    "o_weight", "max_length", "mixed_precision", "seed")
+                    "o_weight", "calibrate", "max_length", "mixed_precision", "seed")
 
 
 def _results(info: dict) -> list:
@@ -93,6 +93,13 @@ def render_model_card(info: dict, name: str) -> str:
                   "predictions of those types (model config `gener_rule9_types`), and its "
                   "validation F1 was measured that way. `pipeline` does not apply this rule.",
                   ""]
+    if info.get("o_bias") is not None:
+        best = max(info["calibration"], key=lambda row: row["f1"])
+        lines += [f"`Tagger` adds {info['o_bias']} to the log-probability of O before choosing "
+                  "each word's label (model config `gener_o_bias`): the value of "
+                  f"{', '.join(str(r['o_bias']) for r in info['calibration'])} with the best "
+                  f"validation F1 ({best['f1']:.4f}, against {info['best_f1']:.4f} without). "
+                  "`pipeline` does not apply it.", ""]
     return "\n".join(lines)
 
 

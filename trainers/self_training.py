@@ -21,6 +21,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from gener.dataset import atomic_write_text
 from gener.errors import GenerError
 from gener.models import resolve_model_path
 from trainers.data import (
@@ -32,7 +33,7 @@ from trainers.data import (
     label_names,
     load_tokenizer,
 )
-from trainers.inference import CAPITALIZED_KEY, COMMON_WORD_KEY
+from trainers.inference import CAPITALIZED_KEY, COMMON_WORD_KEY, O_BIAS_KEY
 from trainers.model_card import INFO_NAME, write_model_card
 
 logger = logging.getLogger(__name__)
@@ -58,6 +59,8 @@ class TrainConfig:
     # the dictionary lacks, so an O tag is less certain than an entity tag; below 1 the
     # student learns less "not an entity" from them. Self-training uses the teacher instead.
     o_weight: float = 1.0
+    # Choose the O bias of the kept model on the validation split (trainers.calibration).
+    calibrate: bool = False
     grad_accum: int = 1
     mixed_precision: str = "no"
     eval_every: int = 100  # also the checkpoint period (for resuming)
@@ -461,6 +464,8 @@ def train(train_dataset, out_dir, model_name: str = "minilm", validation_dataset
                 "seconds": round(time.perf_counter() - started, 1), "results": []}
         _save_final(out, accelerator.unwrap_model(model), tokenizer,
                     run.checkpoint_dir / "best" if state["best_step"] else None, info)
+        if config.calibrate and validation is not None:
+            _calibrate(out, validation, config, info)
         write_model_card(out, info)
         shutil.rmtree(run.checkpoint_dir, ignore_errors=True)
     accelerator.wait_for_everyone()
@@ -484,3 +489,21 @@ def _save_final(out: Path, student, tokenizer, best: Path | None, info: dict) ->
     for item in staging.iterdir():
         item.replace(out / item.name)
     staging.rmdir()
+
+
+def _calibrate(out: Path, validation, config: TrainConfig, info: dict) -> None:
+    """Choose the saved model's O bias on the validation split; store it in its config and
+    its training info."""
+    from transformers import AutoModelForTokenClassification
+
+    from trainers.calibration import choose_o_bias
+
+    model = AutoModelForTokenClassification.from_pretrained(str(out)).eval()
+    sentences, gold = validation
+    o_bias, table = choose_o_bias(model, load_tokenizer(str(out)), sentences, gold,
+                                  config.capitalized_types, config.rule9_types,
+                                  config.max_length, config.eval_batch_size)
+    setattr(model.config, O_BIAS_KEY, o_bias)
+    model.config.save_pretrained(str(out))
+    info.update(o_bias=o_bias, calibration=table)
+    atomic_write_text(out / INFO_NAME, json.dumps(info, indent=2) + "\n")

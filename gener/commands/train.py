@@ -36,6 +36,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--o-weight", type=float, default=1.0,
                         help="weight of O tags in the supervised stage's loss, in (0, 1] "
                              "(default 1; lower trusts the dictionary's misses less)")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="choose the kept model's O bias on the validation split (added to "
+                             "O's log-probability by gener's Tagger; trainers.calibration)")
     parser.add_argument("--max-length", type=int, default=128, help="tokens per window")
     parser.add_argument("--eval-every", type=int, default=100,
                         help="steps between evaluations and checkpoints")
@@ -130,6 +133,7 @@ def run(args) -> int:
         max_steps=args.max_steps if args.max_steps is not None else t_early + 2 * t_update,
         batch_size=args.batch_size, grad_accum=args.grad_accum, learning_rate=args.lr,
         confidence_threshold=args.threshold, o_weight=args.o_weight,
+        calibrate=args.calibrate,
         max_length=args.max_length,
         eval_every=args.eval_every, seed=args.seed, mixed_precision=args.mixed_precision,
         resume=args.resume, recipe=manifest.get("recipe") or args.config,
