@@ -185,6 +185,8 @@ class KeywordModel(torch.nn.Module):
         super().__init__()
         self.b_id, self.i_id = b_id, i_id
         self.weight = torch.nn.Parameter(torch.zeros(1))
+        self.config = type("Config", (), {"num_labels": 3,
+                                          "id2label": dict(enumerate(NAMES[:3]))})()
 
     def forward(self, input_ids, attention_mask):
         logits = torch.zeros(*input_ids.shape, 3)
@@ -204,6 +206,27 @@ def test_sliding_window_tags_long_documents_without_truncation(tiny_model):
     assert len(tags) == len(words)
     assert bio_spans(tags) == [("Disease", i + 3, i + 5) for i in range(0, len(words), 6)]
     assert all(0 < s <= 1 for s in scores[0])
+    # O's logit is 1 and an entity token's 5 (log-probabilities differ by 4): a bias on O
+    # above 4 tags nothing, one below -1 tags every word.
+    none, _ = predict_words(KeywordModel(b_id, i_id), tokenizer, [words], max_length=12,
+                            stride=4, o_bias=4.5)
+    every, _ = predict_words(KeywordModel(b_id, i_id), tokenizer, [words], max_length=12,
+                             stride=4, o_bias=-1.5)
+    assert set(none[0]) == {0} and 0 not in every[0]
+
+
+def test_calibration_chooses_the_o_bias_with_the_best_validation_f1(tiny_model):
+    from trainers.calibration import choose_o_bias
+
+    tokenizer = tdata.load_tokenizer(tiny_model)
+    b_id, i_id = tokenizer.convert_tokens_to_ids(["heart", "disease"])
+    sentences = [["the", "heart", "disease", "spread"], ["nothing", "here"]]
+    gold = [["O", "B-Disease", "I-Disease", "O"], ["O", "O"]]
+    o_bias, table = choose_o_bias(KeywordModel(b_id, i_id), tokenizer, sentences, gold,
+                                  grid=(-5.0, 0.0, 5.0))
+    assert [row["o_bias"] for row in table] == [-5.0, 0.0, 5.0]
+    assert o_bias == 0.0 and table[1]["f1"] == 1.0  # -5 tags every word, 5 none
+    assert table[0]["precision"] < 1 and table[2]["recall"] == 0
 
 
 def test_bio_spans_and_split_words():
@@ -361,6 +384,24 @@ def test_train_rejects_bad_input(tiny_model, tmp_path):
               config=quick_config())
     with pytest.raises(GenerError, match="empty"):
         train(make_dataset().select([]), tmp_path, model_name=tiny_model, config=quick_config())
+
+
+def test_calibrate_stores_the_chosen_o_bias_in_the_model(tiny_model, tmp_path):
+    from trainers.calibration import O_BIAS_GRID
+
+    validation = make_dataset(6)
+    result = train(make_dataset(), tmp_path / "model", model_name=tiny_model,
+                   validation_dataset=validation,
+                   config=quick_config(validation_name="toy", calibrate=True))
+    info = json.loads((result.model_dir / "gener_training.json").read_text())
+    assert [row["o_bias"] for row in info["calibration"]] == list(O_BIAS_GRID)
+    best = max(info["calibration"], key=lambda row: (row["f1"], -abs(row["o_bias"])))
+    assert info["o_bias"] == best["o_bias"]
+    tagger = Tagger(result.model_dir)
+    assert tagger.o_bias == info["o_bias"]
+    assert "gener_o_bias" in (result.model_dir / "README.md").read_text()
+    scores = evaluate_model(result.model_dir, validation)
+    assert scores["f1"] == pytest.approx(best["f1"], abs=1e-4)
 
 
 def test_o_weight_scales_o_tags_in_the_supervised_loss(tiny_model, tmp_path):
