@@ -449,3 +449,14 @@ def test_a_flat_index_scores_every_phrase_as_faiss_would(corpus_file, minilm, ca
                                   entity_types=["disease"])[0]
     assert sorted(every[0]) == sorted(through_faiss[0]) == list(range(len(index.occ_key)))
     assert every[1] == pytest.approx(through_faiss[1], abs=1e-5)
+
+
+def test_a_limited_ranking_is_the_head_of_the_full_one(corpus_file, minilm, cache):
+    index = open_index(TextCorpus(corpus_file), minilm, cache, progress=False)
+    searcher = Searcher(index, minilm)
+    questions = ["Which disease?", "Which country?"]
+    full = searcher.rank(questions, entity_types=["disease", "country"])
+    for limit in (1, 3, len(index.occ_key) + 5):
+        head = searcher.rank(questions, entity_types=["disease", "country"], limit=limit)
+        for (occ, scores), (top, top_scores) in zip(full, head, strict=True):
+            assert list(top) == list(occ[:limit]) and list(top_scores) == list(scores[:limit])

@@ -36,6 +36,7 @@ CLASS_PENALTY = 0.3  # subtracted for phrases naming a class rather than an enti
 # (bench/RETRIEVAL.md); 0 phrases turns it off.
 FEEDBACK_PHRASES = 50
 FEEDBACK_WEIGHT = 1.0
+FEEDBACK_DEPTH = 20_000  # occurrences of the first ranking sorted for its best phrases
 # Bump when the occurrences that retrieval keeps change (builds then retrieve again).
 # 2: rule 3 also drops phrases the corpus usually writes lowercase (gener.casing).
 # 3: a tokenized possessive ("Parkinson ' s disease") is no class phrase.
@@ -109,11 +110,16 @@ class Searcher:
         questions = [check_question(sq.question) for sq in subquestions]
         entity_types = [sq.type for sq in subquestions]
         queries = np.array(self.encoder.encode_questions(questions), dtype=np.float32)
-        ranked = self.rank(questions, top_phrases, entity_types, queries=queries)
         if not self.feedback_phrases or self.index.contextual:
-            return ranked
-        for row, (sq, (occurrences, _)) in enumerate(zip(subquestions, ranked, strict=True)):
+            return self.rank(questions, top_phrases, entity_types, queries=queries)
+        first = self.rank(questions, top_phrases, entity_types, queries=queries,
+                          limit=FEEDBACK_DEPTH)
+        for row, (sq, (occurrences, _)) in enumerate(zip(subquestions, first, strict=True)):
             keys = self._top_keys(occurrences, sq, self.feedback_phrases)
+            if len(keys) < self.feedback_phrases and len(occurrences) == FEEDBACK_DEPTH:
+                occurrences = self.rank([questions[row]], top_phrases, [sq.type],
+                                        queries=queries[row:row + 1])[0][0]
+                keys = self._top_keys(occurrences, sq, self.feedback_phrases)
             if keys:
                 centroid = self._phrase_vectors(keys).mean(axis=0)
                 moved = queries[row] + self.feedback_weight * centroid / np.linalg.norm(centroid)
@@ -138,8 +144,8 @@ class Searcher:
         return self.index.faiss_index.reconstruct_batch(np.array(keys, dtype=np.int64))
 
     def rank(self, questions: list[str], top_phrases: int | None = None,
-             entity_types: list[str] | None = None, queries: np.ndarray | None = None
-             ) -> list[tuple[np.ndarray, np.ndarray]]:
+             entity_types: list[str] | None = None, queries: np.ndarray | None = None,
+             limit: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per question: occurrence indices, best first, and their scores.
 
         ``top_phrases`` bounds how many phrase vectors FAISS returns per question (default:
@@ -147,7 +153,8 @@ class Searcher:
         a class are penalised: plural common nouns ("bleeding disorders") and, given the
         question's ``entity_types``, lowercase phrases headed by the type word ("infectious
         disease"; "Lyme disease" is kept). ``queries``: the questions' vectors, when given
-        (:meth:`rank_subquestions`).
+        (:meth:`rank_subquestions`). ``limit``: only the first ``limit`` occurrences of each
+        ranking (the same as the full ranking's), sorted without sorting the rest.
         """
         questions = [check_question(q) for q in questions]
         index = self.index
@@ -179,7 +186,13 @@ class Searcher:
                 if entity_types:
                     generic = generic | index.keys_headed_by(entity_types[row])[index.occ_key[occ]]
                 occ_scores -= self.class_penalty * generic
-            order = np.lexsort((occ, -occ_scores))
+            if limit is not None and limit < len(occ):
+                # Every occurrence scoring at least the limit-th best, then the full order's
+                # tie-break (earlier occurrence first) among them.
+                cut = -np.partition(-occ_scores, limit - 1)[limit - 1]
+                head = np.flatnonzero(occ_scores >= cut)
+                occ, occ_scores = occ[head], occ_scores[head]
+            order = np.lexsort((occ, -occ_scores))[:limit]
             ranked.append((occ[order], occ_scores[order]))
         return ranked
 
