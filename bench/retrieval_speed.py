@@ -19,7 +19,7 @@ from gener.corpus import WikiVitalCorpus
 from gener.recipes import load_recipe
 from gener.retrieval.encoders import load_encoder
 from gener.retrieval.index import open_index
-from gener.retrieval.search import FEEDBACK_PHRASES, Searcher
+from gener.retrieval.search import FEEDBACK_PHRASES, Searcher, retrieve_with
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,12 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     recipe = load_recipe("conll2003").with_k(5000)
     searcher = Searcher(index, encoder, feedback_phrases=args.feedback_phrases)
     started = time.perf_counter()
-    ranked = searcher.rank_subquestions(list(recipe.subquestions))
-    results = [searcher.evidence(r, sq, sq.k)
-               for sq, r in zip(recipe.subquestions, ranked, strict=True)]
+    results = retrieve_with(searcher, recipe)  # what builds call
     seconds = time.perf_counter() - started
     print(f"retrieval, 9 questions x top-5000 sentences: {seconds:.2f}s "
-          f"({sum(len(r) for r in results)} sentences)")
+          f"({sum(len(r.sentences) for r in results)} sentences)")
     return 0
 
 

@@ -460,3 +460,23 @@ def test_a_limited_ranking_is_the_head_of_the_full_one(corpus_file, minilm, cach
         head = searcher.rank(questions, entity_types=["disease", "country"], limit=limit)
         for (occ, scores), (top, top_scores) in zip(full, head, strict=True):
             assert list(top) == list(occ[:limit]) and list(top_scores) == list(scores[:limit])
+
+
+def test_retrieval_from_ranking_heads_equals_retrieval_from_full_rankings(corpus_file, minilm,
+                                                                         cache, monkeypatch):
+    from gener.retrieval import search
+
+    index = open_index(TextCorpus(corpus_file), minilm, cache, progress=False)
+    searcher = Searcher(index, minilm, feedback_phrases=2)
+
+    def from_full_rankings(rec):
+        subquestions = list(rec.subquestions)
+        return [searcher.evidence(r, sq, sq.k) for sq, r in
+                zip(subquestions, searcher.rank_subquestions(subquestions), strict=True)]
+
+    for depth in (1, 2, 1000):  # heads that run out (then ranked in full) and that suffice
+        monkeypatch.setattr(search, "EVIDENCE_DEPTH", depth)
+        monkeypatch.setattr(search, "FEEDBACK_DEPTH", depth)
+        for rec in (recipe(k=2), recipe(k=50)):
+            got = [r.sentences for r in search.retrieve_with(searcher, rec)]
+            assert got == from_full_rankings(rec)

@@ -37,6 +37,7 @@ CLASS_PENALTY = 0.3  # subtracted for phrases naming a class rather than an enti
 FEEDBACK_PHRASES = 50
 FEEDBACK_WEIGHT = 1.0
 FEEDBACK_DEPTH = 20_000  # occurrences of the first ranking sorted for its best phrases
+EVIDENCE_DEPTH = 8  # occurrences sorted per evidence sentence asked for (all when too few)
 # Bump when the occurrences that retrieval keeps change (builds then retrieve again).
 # 2: rule 3 also drops phrases the corpus usually writes lowercase (gener.casing).
 # 3: a tokenized possessive ("Parkinson ' s disease") is no class phrase.
@@ -97,34 +98,43 @@ class Searcher:
         self._valid: dict[tuple, dict[int, bool]] = {}
         self._key_of: dict[str, int] | None = None
 
-    def rank_subquestions(self, subquestions: list[Subquestion], top_phrases: int | None = None
-                          ) -> list[tuple[np.ndarray, np.ndarray]]:
+    def rank_subquestions(self, subquestions: list[Subquestion], top_phrases: int | None = None,
+                          limit: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
         """:meth:`rank` for subquestions, with pseudo-relevance feedback for bi-encoders.
 
         Each question is ranked, then ranked again with its vector moved toward the mean
         vector of its ``feedback_phrases`` best unique phrases (those that survive the
         subquestion's rules), weighted ``feedback_weight``: the answers found first say what
         the question asks for better than its few words (MiniLM puts "Which disease?" closer
-        to "diagnosis", 0.58, than to "meningitis", 0.48).
+        to "diagnosis", 0.58, than to "meningitis", 0.48). ``limit``: as in :meth:`rank`.
         """
+        questions = [check_question(sq.question) for sq in subquestions]
+        queries = self.subquestion_queries(subquestions, top_phrases)
+        return self.rank(questions, top_phrases, [sq.type for sq in subquestions],
+                         queries=queries, limit=limit)
+
+    def subquestion_queries(self, subquestions: list[Subquestion],
+                            top_phrases: int | None = None) -> np.ndarray:
+        """The vectors that :meth:`rank_subquestions` ranks with (after feedback)."""
         questions = [check_question(sq.question) for sq in subquestions]
         entity_types = [sq.type for sq in subquestions]
         queries = np.array(self.encoder.encode_questions(questions), dtype=np.float32)
         if not self.feedback_phrases or self.index.contextual:
-            return self.rank(questions, top_phrases, entity_types, queries=queries)
-        first = self.rank(questions, top_phrases, entity_types, queries=queries,
+            return queries
+        asked = queries.copy()
+        first = self.rank(questions, top_phrases, entity_types, queries=asked,
                           limit=FEEDBACK_DEPTH)
+        whole = None  # the full first rankings, if a head holds too few phrases
         for row, (sq, (occurrences, _)) in enumerate(zip(subquestions, first, strict=True)):
             keys = self._top_keys(occurrences, sq, self.feedback_phrases)
             if len(keys) < self.feedback_phrases and len(occurrences) == FEEDBACK_DEPTH:
-                occurrences = self.rank([questions[row]], top_phrases, [sq.type],
-                                        queries=queries[row:row + 1])[0][0]
-                keys = self._top_keys(occurrences, sq, self.feedback_phrases)
+                whole = whole or self.rank(questions, top_phrases, entity_types, queries=asked)
+                keys = self._top_keys(whole[row][0], sq, self.feedback_phrases)
             if keys:
                 centroid = self._phrase_vectors(keys).mean(axis=0)
                 moved = queries[row] + self.feedback_weight * centroid / np.linalg.norm(centroid)
                 queries[row] = moved / np.linalg.norm(moved)
-        return self.rank(questions, top_phrases, entity_types, queries=queries)
+        return queries
 
     def _top_keys(self, occurrences: np.ndarray, sq: Subquestion, n: int) -> list[int]:
         """The phrase keys of the first ``n`` distinct valid occurrences' phrases."""
@@ -277,9 +287,16 @@ class Searcher:
         a bi-encoder ranks the head above its compound (MiniLM: "cancer" 0.46, "ovarian
         cancer" 0.23 for "Which disease?"), where a phrase retriever returns the compound.
         """
+        return self._evidence(ranked, sq, k, extend_heads)[0]
+
+    def _evidence(self, ranked: tuple[np.ndarray, np.ndarray], sq: Subquestion, k: int,
+                  extend_heads: bool) -> tuple[list[RetrievedSentence], bool]:
+        """:meth:`evidence`, and whether the ranking went on past the k-th sentence (so that
+        the head of a ranking gives the same sentences as the whole)."""
         index, validity = self.index, self._validity(sq)
         chosen: dict[int, RetrievedSentence] = {}
         occurrences, scores = ranked
+        past_k = False
         for begin in range(0, len(occurrences), _BLOCK):  # numpy -> Python a block at a time
             block = occurrences[begin:begin + _BLOCK]
             for text_id, row, start, end, score in zip(
@@ -290,6 +307,7 @@ class Searcher:
                     continue
                 if row not in chosen:
                     if len(chosen) >= k:
+                        past_k = True
                         break
                     sentence = index.sentences[row]
                     chosen[row] = RetrievedSentence(sentence.text, [], sentence.id, score)
@@ -303,7 +321,7 @@ class Searcher:
                 self._extend_heads(row, sentence, sq)
             sentence.score = round(sentence.score, 6)
             sentence.phrases.sort(key=lambda p: (p.start, p.end))
-        return list(chosen.values())
+        return list(chosen.values()), past_k
 
     def _extend_heads(self, row: int, sentence: RetrievedSentence, sq: Subquestion) -> None:
         """Add, for each single lowercase word retrieved in ``sentence``, the longest other
@@ -379,9 +397,21 @@ def retrieve_with(searcher: Searcher, recipe: Recipe, top_phrases: int | None = 
     """:func:`retrieve` with an open :class:`Searcher` (``extend_heads``: see
     :meth:`Searcher.evidence`)."""
     _check_subquestions(recipe)
-    ranked = searcher.rank_subquestions(list(recipe.subquestions), top_phrases)
-    return [SubquestionRetrieval(sq, searcher.evidence(r, sq, sq.k, extend_heads))
-            for sq, r in zip(recipe.subquestions, ranked, strict=True)]
+    subquestions = list(recipe.subquestions)
+    questions = [check_question(sq.question) for sq in subquestions]
+    entity_types = [sq.type for sq in subquestions]
+    queries = searcher.subquestion_queries(subquestions, top_phrases)
+    depth = max(FEEDBACK_DEPTH, EVIDENCE_DEPTH * max(sq.k for sq in subquestions))
+    heads = searcher.rank(questions, top_phrases, entity_types, queries=queries, limit=depth)
+    whole = None  # the full rankings, if a head runs out before its k-th sentence
+    retrievals = []
+    for row, (sq, head) in enumerate(zip(subquestions, heads, strict=True)):
+        sentences, past_k = searcher._evidence(head, sq, sq.k, extend_heads)
+        if not past_k and len(head[0]) == depth:
+            whole = whole or searcher.rank(questions, top_phrases, entity_types, queries=queries)
+            sentences = searcher.evidence(whole[row], sq, sq.k, extend_heads)
+        retrievals.append(SubquestionRetrieval(sq, sentences))
+    return retrievals
 
 
 def _check_subquestions(recipe: Recipe) -> None:
