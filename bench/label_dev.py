@@ -9,7 +9,7 @@ subquestion, so what a tagger would be trained on. k is the X_train k of the tab
 scaled by the validation/train size ratio (at least 1).
 
     python bench/label_dev.py [--benchmarks ncbi_disease,...] [--retrieved-rule9 off,common,all]
-        [--feedback-phrases N] [--no-head-extension] [--json OUT]
+        [--feedback-phrases N] [--no-head-extension] [--head-similarity MIN] [--json OUT]
 """
 
 from __future__ import annotations
@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--feedback-phrases", type=int, default=None,
                         help="the search's pseudo-relevance feedback (0: off; default: gener's)")
     parser.add_argument("--no-head-extension", dest="head_extension", action="store_false")
+    parser.add_argument("--head-similarity", type=float, default=None)
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     choices = args.retrieved_rule9.split(",")
@@ -104,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
                 out = Path(work) / f"{name}-{choice}"
                 settings = BuildSettings(seed=0, progress=False, retrieved_rule9=choice,
                                          feedback_phrases=args.feedback_phrases,
-                                         head_extension=args.head_extension)
+                                         head_extension=args.head_extension,
+                                         head_similarity=args.head_similarity)
                 build(recipe, corpus, out, settings, work_dir=Path(work) / name)  # shared retrieval
                 dataset = load_training_dataset(str(out), config=name)
                 rows.append({"benchmark": name, "k": k, "retrieved_rule9": choice,

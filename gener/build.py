@@ -65,6 +65,11 @@ class BuildSettings:
     # Only subquestions without rule 3 retrieve such words. Chosen on validation data
     # (bench/MATCHING.md); False: gener before 2026-12-02 (fifth session).
     head_extension: bool = True
+    # A lowercase phrase of several words is dropped when its last word's similarity to the
+    # subquestion's question is under this ("first report" for "Which disease?";
+    # gener.retrieval.search.Searcher); None: off. Bi-encoders only; the scale is the
+    # encoder's.
+    head_similarity: float | None = None
 
 
 @dataclass
@@ -165,7 +170,8 @@ def run_retrieval(recipe: Recipe, corpus: Corpus, settings: BuildSettings, stage
 
     searcher = open_searcher(corpus, settings.encoder, settings.cache_dir, settings.progress,
                              definition_weight=settings.definition_weight,
-                             feedback_phrases=settings.feedback_phrases)
+                             feedback_phrases=settings.feedback_phrases,
+                             head_similarity=settings.head_similarity)
     retrievals = retrieve_with(searcher, recipe, extend_heads=settings.head_extension)
     labels = {}
     if settings.labeling == "phrase" and not searcher.index.contextual:
@@ -225,6 +231,8 @@ def generate(recipe: Recipe, corpus: Corpus, work_dir: str | Path,
               "retrieval": RETRIEVAL_VERSION, "gener": __version__}
     if settings.head_extension and not all(sq.has_rule(3) for sq in recipe.subquestions):
         inputs["head_extension"] = True  # only where it can change the retrieval
+    if settings.head_similarity is not None:
+        inputs["head_similarity"] = settings.head_similarity
     retrievals, phrase_labels = run_retrieval(recipe, corpus, settings,
                                               _Stage(work_dir, "retrieval", inputs))
     timings["retrieval"] = time.perf_counter() - started
@@ -252,6 +260,7 @@ def generate(recipe: Recipe, corpus: Corpus, work_dir: str | Path,
         "abbreviations": settings.abbreviations,
         "retrieved_rule9": settings.retrieved_rule9,
         "head_extension": settings.head_extension,
+        "head_similarity": settings.head_similarity,
         "seed": settings.seed,
         "deterministic": settings.deterministic,
         "version": f"{__version__}+{_digest(inputs)}",

@@ -44,6 +44,11 @@ def add_build_options(parser) -> None:
                         help="do not also retrieve the longer candidate that a retrieved "
                              "single lowercase word ends (\"ovarian cancer\" for \"cancer\"; "
                              "gener before 2026-12-02)")
+    parser.add_argument("--head-similarity", type=float, default=None, metavar="MIN",
+                        help="drop a retrieved lowercase phrase of several words whose last "
+                             "word's similarity to the question is under MIN (\"first "
+                             "report\" for \"Which disease?\"); bi-encoders only (default: "
+                             "off; 0.3 chosen for MiniLM on validation labels)")
     add_definition_weight_option(parser)
     add_feedback_option(parser)
 
@@ -91,7 +96,8 @@ def settings_from_args(args):
                          abbreviations=args.abbreviations,
                          retrieved_rule9=args.retrieved_rule9,
                          head_extension=args.head_extension,
-                         feedback_phrases=args.feedback_phrases)
+                         feedback_phrases=args.feedback_phrases,
+                         head_similarity=args.head_similarity)
 
 
 def run(args) -> int:

@@ -90,13 +90,19 @@ class Searcher:
                  class_penalty: float = CLASS_PENALTY,
                  definition_weight: float = DEFINITION_WEIGHT,
                  feedback_phrases: int = FEEDBACK_PHRASES,
-                 feedback_weight: float = FEEDBACK_WEIGHT) -> None:
+                 feedback_weight: float = FEEDBACK_WEIGHT,
+                 head_similarity: float | None = None) -> None:
+        if head_similarity is not None and index.contextual:
+            raise GenerError(f"{encoder.name}: a head similarity needs a bi-encoder")
         self.index, self.encoder, self.sentence_weight = index, encoder, sentence_weight
+        self.head_similarity = head_similarity
         self.definition_weight = definition_weight
         self.feedback_phrases, self.feedback_weight = feedback_phrases, feedback_weight
         self.title_bonus, self.class_penalty = title_bonus, class_penalty
         self._valid: dict[tuple, dict[int, bool]] = {}
         self._key_of: dict[str, int] | None = None
+        self._head_vectors: dict[str, np.ndarray] = {}
+        self._head_queries: dict[str, np.ndarray] = {}
 
     def rank_subquestions(self, subquestions: list[Subquestion], top_phrases: int | None = None,
                           limit: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -227,7 +233,11 @@ class Searcher:
         if self.index.contextual:
             raise GenerError(f"{self.encoder.name}: phrase similarities need a bi-encoder")
         queries = self.encoder.encode_questions([check_question(q) for q in questions])
-        vectors = np.zeros((len(texts), queries.shape[1]), dtype=np.float32)
+        return self._text_vectors(texts) @ queries.T
+
+    def _text_vectors(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors of texts: the flat index's where a text is one of its phrases."""
+        vectors = np.zeros((len(texts), self.index.faiss_index.d), dtype=np.float32)
         missing = list(range(len(texts)))
         if not ivf_lists(self.index.faiss_index):
             if self._key_of is None:
@@ -239,7 +249,19 @@ class Searcher:
                 missing = [i for i, t in enumerate(texts) if t not in self._key_of]
         if missing:
             vectors[missing] = self.encoder.encode_texts([texts[i] for i in missing])
-        return vectors @ queries.T
+        return vectors
+
+    def head_similarity_of(self, head: str, question: str) -> float:
+        """``cos(question, head word)``; the index's head words are encoded once, together."""
+        if not self._head_vectors:
+            heads = sorted({t.rsplit(" ", 1)[1] for t in self.index.phrase_texts
+                            if " " in t and t.islower()})
+            self._head_vectors = dict(zip(heads, self._text_vectors(heads), strict=True))
+        if head not in self._head_vectors:
+            self._head_vectors[head] = self._text_vectors([head])[0]
+        if question not in self._head_queries:
+            self._head_queries[question] = self.encoder.encode_questions([question])[0]
+        return float(self._head_vectors[head] @ self._head_queries[question])
 
     def phrase_text(self, occ: int) -> str:
         return self.index.phrase_texts[int(self._text_ids(occ))]
@@ -255,7 +277,17 @@ class Searcher:
         parts = normalize_span(text, start, sq)
         if parts and sq.has_rule(3):
             parts = [p for p in parts if not self.case_profile.usually_lowercase(p[0])]
+        if parts and self.head_similarity is not None:
+            parts = [p for p in parts if not self._weak_head(p[0], sq)]
         return parts
+
+    def _weak_head(self, name: str, sq: Subquestion) -> bool:
+        """Whether a lowercase phrase of several words ends in a word less similar to the
+        subquestion's question than ``head_similarity`` ("first report", "clinical course"
+        for "Which disease?"; "ovarian cancer" is kept)."""
+        if " " not in name or not name.islower():
+            return False
+        return self.head_similarity_of(name.rsplit(" ", 1)[1], sq.question) < self.head_similarity
 
     @property
     def case_profile(self) -> CaseProfile:
@@ -269,7 +301,10 @@ class Searcher:
 
     def _validity(self, sq: Subquestion) -> dict[int, bool]:
         """Known validity of phrase texts (by index) under the subquestion's rules."""
-        return self._valid.setdefault((sq.class_types, sq.rules, sq.names_only), {})
+        key = (sq.class_types, sq.rules, sq.names_only)
+        if self.head_similarity is not None:
+            key += (sq.question,)
+        return self._valid.setdefault(key, {})
 
     def _text_valid(self, text_id: int, validity: dict[int, bool], sq: Subquestion) -> bool:
         known = validity.get(text_id)
@@ -363,7 +398,8 @@ def open_searcher(corpus: Corpus, encoder: str | Encoder = DEFAULT_ENCODER,
                   index_settings: IndexSettings | None = None,
                   sentence_weight: float = SENTENCE_WEIGHT,
                   definition_weight: float | None = None,
-                  feedback_phrases: int | None = None) -> Searcher:
+                  feedback_phrases: int | None = None,
+                  head_similarity: float | None = None) -> Searcher:
     """Load the encoder and the corpus's index (building it if needed)."""
     if feedback_phrases is not None and feedback_phrases < 0:
         raise GenerError(f"feedback phrases must be 0 (off) or more, not {feedback_phrases}")
@@ -373,7 +409,8 @@ def open_searcher(corpus: Corpus, encoder: str | Encoder = DEFAULT_ENCODER,
     weights = scoring(definition_weight, feedback_phrases)
     return Searcher(index, encoder, sentence_weight,
                     definition_weight=weights["definition_weight"],
-                    feedback_phrases=weights["feedback_phrases"])
+                    feedback_phrases=weights["feedback_phrases"],
+                    head_similarity=head_similarity)
 
 
 def retrieve(recipe: Recipe, corpus: Corpus, encoder: str | Encoder = DEFAULT_ENCODER,
