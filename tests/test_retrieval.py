@@ -362,6 +362,51 @@ def test_a_retrieved_lowercase_head_brings_its_longest_candidate(tmp_path, minil
     assert retrieved("Tamoxifen", True) == ["Tamoxifen"]  # only lowercase single words
 
 
+def test_head_similarity_drops_lowercase_phrases_ending_far_from_the_question(tmp_path, minilm):
+    path = tmp_path / "abstracts.txt"
+    path.write_text("The first report of ovarian cancer in Tamoxifen users described its "
+                    "clinical course .\n", encoding="utf-8")
+    index = open_index(TextCorpus(path), minilm, tmp_path / "cache", progress=False)
+    texts = [index.phrase_texts[k] for k in index.occ_key]
+    assert {"first report", "ovarian cancer", "Tamoxifen", "clinical course"} <= set(texts)
+    sq = parse_recipe({"name": "tiny", "subquestions": [
+        {"label": "Disease", "type": "disease", "k": 1, "rules": [4]}]}).subquestions[0]
+    plain, strict = Searcher(index, minilm), Searcher(index, minilm, head_similarity=0.3)
+    [cancer, report] = plain.phrase_similarities([sq.question], ["cancer", "report"])[:, 0]
+    assert strict.head_similarity_of("cancer", sq.question) == pytest.approx(cancer, abs=1e-5)
+    assert cancer >= 0.3 > report
+    kept = {texts[o] for o in range(len(texts)) if strict.valid(o, sq)}
+    assert {"ovarian cancer", "Tamoxifen"} <= kept  # strong head; not lowercase
+    assert not {"first report", "clinical course"} & kept
+    assert all(plain.valid(o, sq) for o in range(len(texts)) if texts[o] in (
+        "first report", "clinical course"))
+
+
+def test_head_similarity_needs_a_bi_encoder_and_a_cosine(corpus_file, cache):
+    from types import SimpleNamespace
+
+    from gener.retrieval.search import open_searcher
+
+    contextual = SimpleNamespace(contextual=True)
+    with pytest.raises(GenerError, match="needs a bi-encoder"):
+        Searcher(contextual, SimpleNamespace(name="densephrases"), head_similarity=0.3)
+    with pytest.raises(GenerError, match="from -1 to 1, not 2"):
+        open_searcher(TextCorpus(corpus_file), cache_dir=cache, progress=False,
+                      head_similarity=2)
+
+
+def test_head_similarity_option_reaches_the_build_settings():
+    from gener.build import BuildSettings
+    from gener.cli import build_parser
+    from gener.commands.build import settings_from_args
+
+    parser = build_parser()
+    assert settings_from_args(parser.parse_args(["build", "demo"])).head_similarity is None
+    assert BuildSettings().head_similarity is None
+    args = parser.parse_args(["build", "demo", "--head-similarity", "0.3"])
+    assert settings_from_args(args).head_similarity == 0.3
+
+
 def test_feedback_asks_again_with_the_mean_vector_of_the_best_phrases(corpus_file, minilm,
                                                                       cache):
     from gener.retrieval import search

@@ -403,6 +403,8 @@ def open_searcher(corpus: Corpus, encoder: str | Encoder = DEFAULT_ENCODER,
     """Load the encoder and the corpus's index (building it if needed)."""
     if feedback_phrases is not None and feedback_phrases < 0:
         raise GenerError(f"feedback phrases must be 0 (off) or more, not {feedback_phrases}")
+    if head_similarity is not None and not -1 <= head_similarity <= 1:
+        raise GenerError(f"head similarity must be a cosine, from -1 to 1, not {head_similarity}")
     if not isinstance(encoder, Encoder):
         encoder = load_encoder(encoder)
     index = open_index(corpus, encoder, cache_dir, index_settings, progress)
