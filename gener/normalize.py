@@ -208,18 +208,37 @@ def _type_word_modifies(words: list[str], entity_type: str) -> bool:
     return False
 
 
-def _names_a_class(text: str, class_types) -> bool:
+def names_a_class(text: str, class_types) -> bool:
     """Rule 7 for any of ``class_types`` (the words of ``text`` split once)."""
     words = _WORD.findall(text.lower())
     kept = {w for w in words if w not in GENERIC_WORDS}
     modifiers = set(words[:-1])
+    forms, heads = _class_words(tuple(class_types))
+    if not (kept and kept <= forms) and not modifiers & heads:
+        return False  # no type's words at all: the common case, decided without the loop
     return any((kept and kept <= type_word_forms(t))
                or (modifiers & type_head_forms(t) and _type_word_modifies(words, t))
                for t in class_types)
 
 
+@lru_cache(maxsize=256)
+def _class_words(class_types: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str]]:
+    """The union of the types' word forms and of their head forms."""
+    return (frozenset().union(*map(type_word_forms, class_types)),
+            frozenset().union(*map(type_head_forms, class_types)))
+
+
 def normalize_span(name: str, start: int, subquestion) -> list[tuple[str, int, int]]:
     """Rules 1-7 on a phrase found at character ``start``: ``(text, start, end)`` survivors."""
+    parts = normalize_span_untyped(name, start, subquestion)
+    if 7 in subquestion.rules:
+        parts = [p for p in parts if not names_a_class(p[0], subquestion.class_types)]
+    return parts
+
+
+def normalize_span_untyped(name: str, start: int, subquestion) -> list[tuple[str, int, int]]:
+    """:func:`normalize_span` without rule 7, the only rule that depends on the entity type
+    (so its result may be shared by subquestions with the same rules)."""
     rules = subquestion.rules
     parts = _and_parts(name) if 1 in rules else [(0, len(name))]
     out = []
@@ -242,8 +261,6 @@ def normalize_span(name: str, start: int, subquestion) -> list[tuple[str, int, i
         if not text or (5 in rules and is_too_short(text)):
             continue
         if 6 in rules and (is_stopword(text) or is_quantity(text)):
-            continue
-        if 7 in rules and _names_a_class(text, subquestion.class_types):
             continue
         out.append((text, start + s, start + s + len(text)))
     return out

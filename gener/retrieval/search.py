@@ -21,7 +21,7 @@ from gener.artifacts import RetrievedPhrase, RetrievedSentence, SubquestionRetri
 from gener.casing import CaseProfile
 from gener.corpus import Corpus
 from gener.errors import GenerError
-from gener.normalize import normalize_span
+from gener.normalize import names_a_class, normalize_span_untyped
 from gener.recipes import Recipe, Subquestion
 from gener.recipes.recipe import MAX_QUESTION_CHARS
 from gener.retrieval.encoders import DEFAULT_ENCODER, Encoder, load_encoder
@@ -100,6 +100,7 @@ class Searcher:
         self.feedback_phrases, self.feedback_weight = feedback_phrases, feedback_weight
         self.title_bonus, self.class_penalty = title_bonus, class_penalty
         self._valid: dict[tuple, dict[int, bool]] = {}
+        self._untyped: dict[tuple, dict[str, list[tuple[str, int, int]]]] = {}
         self._key_of: dict[str, int] | None = None
         self._head_vectors: dict[str, np.ndarray] = {}
         self._head_queries: dict[str, np.ndarray] = {}
@@ -274,9 +275,17 @@ class Searcher:
     def _survivors(self, text: str, start: int, sq: Subquestion) -> list[tuple[str, int, int]]:
         """The normalized parts of a phrase found at ``start`` (rules 1-7); with rule 3, also
         without the parts the corpus usually writes lowercase (:mod:`gener.casing`)."""
-        parts = normalize_span(text, start, sq)
-        if parts and sq.has_rule(3):
-            parts = [p for p in parts if not self.case_profile.usually_lowercase(p[0])]
+        untyped = self._untyped.setdefault((sq.rules, sq.names_only), {})
+        parts = untyped.get(text)
+        if parts is None:  # rules 1-6 (and rule 3's casing) depend on the rules only
+            parts = normalize_span_untyped(text, 0, sq)
+            if parts and sq.has_rule(3):
+                parts = [p for p in parts if not self.case_profile.usually_lowercase(p[0])]
+            untyped[text] = parts
+        if parts and sq.has_rule(7):
+            parts = [p for p in parts if not names_a_class(p[0], sq.class_types)]
+        if start:
+            parts = [(t, s + start, e + start) for t, s, e in parts]
         if parts and self.head_similarity is not None:
             parts = [p for p in parts if not self._weak_head(p[0], sq)]
         return parts
