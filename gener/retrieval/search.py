@@ -99,7 +99,7 @@ class Searcher:
         self.definition_weight = definition_weight
         self.feedback_phrases, self.feedback_weight = feedback_phrases, feedback_weight
         self.title_bonus, self.class_penalty = title_bonus, class_penalty
-        self._valid: dict[tuple, dict[int, bool]] = {}
+        self._valid: dict[tuple, np.ndarray] = {}
         self._untyped: dict[tuple, dict[str, list[tuple[str, int, int]]]] = {}
         self._key_of: dict[str, int] | None = None
         self._head_vectors: dict[str, np.ndarray] = {}
@@ -308,19 +308,27 @@ class Searcher:
         (rule 3 as :meth:`_survivors` applies it)."""
         return self._text_valid(int(self._text_ids(occ)), self._validity(sq), sq)
 
-    def _validity(self, sq: Subquestion) -> dict[int, bool]:
-        """Known validity of phrase texts (by index) under the subquestion's rules."""
+    def _validity(self, sq: Subquestion) -> np.ndarray:
+        """Known validity of phrase texts (by index) under the subquestion's rules: 1 valid,
+        0 not, -1 not yet known."""
         key = (sq.class_types, sq.rules, sq.names_only)
         if self.head_similarity is not None:
             key += (sq.question,)
-        return self._valid.setdefault(key, {})
+        if key not in self._valid:
+            self._valid[key] = np.full(len(self.index.phrase_texts), -1, dtype=np.int8)
+        return self._valid[key]
 
-    def _text_valid(self, text_id: int, validity: dict[int, bool], sq: Subquestion) -> bool:
-        known = validity.get(text_id)
-        if known is None:
-            known = validity[text_id] = bool(
-                self._survivors(self.index.phrase_texts[text_id], 0, sq))
-        return known
+    def _text_valid(self, text_id: int, validity: np.ndarray, sq: Subquestion) -> bool:
+        if validity[text_id] < 0:
+            validity[text_id] = bool(self._survivors(self.index.phrase_texts[text_id], 0, sq))
+        return bool(validity[text_id])
+
+    def _valid_mask(self, text_ids: np.ndarray, validity: np.ndarray,
+                    sq: Subquestion) -> np.ndarray:
+        """Which of ``text_ids`` are valid (:meth:`_text_valid`, the unknown ones settled)."""
+        for text_id in np.unique(text_ids[validity[text_ids] < 0]).tolist():
+            self._text_valid(text_id, validity, sq)
+        return validity[text_ids] == 1
 
     def evidence(self, ranked: tuple[np.ndarray, np.ndarray], sq: Subquestion,
                  k: int, extend_heads: bool = False) -> list[RetrievedSentence]:
@@ -342,13 +350,14 @@ class Searcher:
         occurrences, scores = ranked
         past_k = False
         for begin in range(0, len(occurrences), _BLOCK):  # numpy -> Python a block at a time
-            block = occurrences[begin:begin + _BLOCK]
+            block, block_scores = occurrences[begin:begin + _BLOCK], scores[begin:begin + _BLOCK]
+            text_ids = self._text_ids(block)
+            valid = self._valid_mask(text_ids, validity, sq)
+            block, block_scores, text_ids = block[valid], block_scores[valid], text_ids[valid]
             for text_id, row, start, end, score in zip(
-                    self._text_ids(block).tolist(), index.occ_sentence[block].tolist(),
+                    text_ids.tolist(), index.occ_sentence[block].tolist(),
                     index.occ_start[block].tolist(), index.occ_end[block].tolist(),
-                    scores[begin:begin + _BLOCK].tolist(), strict=True):
-                if not self._text_valid(text_id, validity, sq):
-                    continue
+                    block_scores.tolist(), strict=True):
                 if row not in chosen:
                     if len(chosen) >= k:
                         past_k = True
