@@ -109,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="pseudo-relevance feedback phrases (default 0, off, as `gener "
                              "ask`)")
     parser.add_argument("--feedback-weight", type=float, default=None)
+    parser.add_argument("--head-similarity", type=float, default=None,
+                        help="drop lowercase phrases of several words with a weak head "
+                             "(`gener build --head-similarity`; default off)")
     parser.add_argument("--json", default=None, help="also write the figures here")
     parser.add_argument("--show", type=int, default=0, help="print the top N phrases")
     args = parser.parse_args(argv)
@@ -118,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     searcher = open_searcher(corpus, args.encoder, args.cache_dir, progress=sys.stderr.isatty(),
                              feedback_phrases=0)  # as `gener ask`
     for attr in ("sentence_weight", "definition_weight", "title_bonus", "class_penalty",
-                 "feedback_phrases", "feedback_weight"):
+                 "feedback_phrases", "feedback_weight", "head_similarity"):
         if getattr(args, attr) is not None:
             setattr(searcher, attr, getattr(args, attr))
     seen_answers = set(getattr(searcher.encoder, "meta", {}).get("answers", ()))
