@@ -119,9 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     corpus = WikiVitalCorpus()
     articles = corpus.articles()
     searcher = open_searcher(corpus, args.encoder, args.cache_dir, progress=sys.stderr.isatty(),
-                             feedback_phrases=0)  # as `gener ask`
+                             feedback_phrases=0,  # as `gener ask`
+                             head_similarity=args.head_similarity)
     for attr in ("sentence_weight", "definition_weight", "title_bonus", "class_penalty",
-                 "feedback_phrases", "feedback_weight", "head_similarity"):
+                 "feedback_phrases", "feedback_weight"):
         if getattr(args, attr) is not None:
             setattr(searcher, attr, getattr(args, attr))
     seen_answers = set(getattr(searcher.encoder, "meta", {}).get("answers", ()))
