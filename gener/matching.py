@@ -633,11 +633,65 @@ def _phrase_counts(retrieval, normalize: bool) -> tuple[list, dict | None, dict]
     texts = {t: None for name in names for t, _, _ in parts[name]} if normalize else names
     keys = dict(zip(texts, (" ".join(tokens).lower() for tokens in tokenize_many(list(texts))),
                     strict=True))  # phrase_key of each text
+    if retrieval.subquestion.has_rule(11):
+        return _counts_with_shared_heads(retrieval, parts, keys), parts, keys
     if normalize:
         adds = [(keys[t], count) for name, count in names.items() for t, _, _ in parts[name]]
     else:
         adds = [(keys[name], count) for name, count in names.items()]
     return adds, parts, keys
+
+
+# Rule 11: a lowercase word coordinated before a phrase ("breast and", "breast and / or",
+# "breast /", "breast ,") ending the text before it, and the words listed before that one
+# ("prostate , skin , and").
+_COORDINATED = re.compile(r"(?:^|[\s(])([a-z][a-z-]*[a-z])\s*(?:(?:,\s*)?(?:and\s*/\s*or|and|or)"
+                          r"\s+|/\s*)$")
+_LISTED = re.compile(r"(?:^|[\s(])([a-z][a-z-]*[a-z])\s*,\s*$")
+
+
+def shared_head_keys(before: str, key: str) -> list[str]:
+    """Rule 11: the keys that a phrase of several words with ``key``, written after the
+    sentence text ``before``, gives the lowercase words coordinated with its first word.
+
+    In "breast and ovarian cancer" the modifier "breast" shares the head of "ovarian
+    cancer", so "breast cancer" is a dictionary entry of the same label (and of the
+    coordinated words of a list, "prostate , skin , and lung cancer"). Stopwords are never
+    taken ("both" is not a modifier). A word coordinated with a whole entity ("dementia or
+    personality disorders") gives a key such as "dementia disorders", which no text contains.
+    """
+    from gener.normalize import STOPWORDS
+
+    if " " not in key:
+        return []
+    shared = key.split(" ", 1)[1]
+    out = []
+    pattern = _COORDINATED
+    while True:
+        tail = max(0, len(before) - 200)
+        found = pattern.search(before, tail)
+        if found is None or found.group(1) in STOPWORDS:
+            return out
+        out.append(" ".join(tokenize(found.group(1))) + " " + shared)
+        before, pattern = before[:found.start(1)], _LISTED
+
+
+def _counts_with_shared_heads(retrieval, parts: dict | None, keys: dict) -> list:
+    """``[(key, count)]`` of a retrieval's phrases, as :func:`_phrase_counts` makes them,
+    with rule 11's keys (:func:`shared_head_keys`) counted once per occurrence that gives
+    them; every key in the order of its first occurrence."""
+    counts: dict[str, int] = {}
+    for sentence in retrieval.sentences:
+        text = sentence.sentence
+        for phrase in sentence.phrases:
+            for part, s, _ in (parts[phrase.name] if parts is not None
+                               else [(phrase.name, 0, 0)]):
+                key = keys[part]
+                counts[key] = counts.get(key, 0) + 1
+                if " " in key and part[:1].islower():
+                    for shared in shared_head_keys(text[:phrase.start + s], key):
+                        counts[shared] = counts.get(shared, 0) + 1
+    return list(counts.items())
 
 
 def _normalized_parts(names, subquestion) -> dict[str, list[tuple[str, int, int]]]:

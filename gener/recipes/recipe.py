@@ -20,6 +20,7 @@ RULES = {
     8: "annotate abbreviations found in evidence sentences",
     9: "do not match lowercase single tokens",
     10: "refine span boundaries with a phrase miner",
+    11: "give a coordinated modifier the shared head ('breast and ovarian cancer')",
 }
 # Rules the paper applies to every subquestion (Table C.2 omits them for that reason).
 COMMON_RULES = (2, 5, 6, 7, 8, 10)
@@ -58,7 +59,7 @@ class Subquestion:
     names_only: bool = True
 
     def has_rule(self, rule: int) -> bool:
-        """Whether normalization/matching rule ``rule`` (1-10) applies to this subquestion."""
+        """Whether normalization/matching rule ``rule`` (1-11) applies to this subquestion."""
         return rule in self.rules
 
     @property
@@ -157,7 +158,7 @@ def _check_rules(source: str, key: str, rules: object) -> tuple[int, ...]:
         raise _fail(source, key, "expected a list of rule numbers")
     for rule in rules:
         if rule not in RULES:
-            raise _fail(source, key, f"rule {rule} is outside 1-10")
+            raise _fail(source, key, f"rule {rule} is outside 1-{max(RULES)}")
     return tuple(rules)
 
 
