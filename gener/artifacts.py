@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from gener.recipes import Subquestion
 
 
-@dataclass
+@dataclass(slots=True)
 class RetrievedPhrase:
     """A phrase retrieved in a sentence: ``sentence[start:end] == name``."""
 
@@ -23,7 +23,7 @@ class RetrievedPhrase:
     score: float = 0.0
 
 
-@dataclass
+@dataclass(slots=True)
 class RetrievedSentence:
     """An evidence sentence and the phrases retrieved in it for one subquestion."""
 

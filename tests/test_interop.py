@@ -122,6 +122,32 @@ def test_two_process_reading_gives_the_sequential_result(tmp_path):
         annotate_folder(folder, subquestions, ["LOC", "ORG"], progress=False, workers=2)
 
 
+def test_two_process_reading_with_rule_11_keeps_the_dictionary_order(tmp_path):
+    from dataclasses import replace
+
+    from gener.matching import annotate, annotate_folder
+
+    pairs = [("breast", "ovarian"), ("lung", "ovarian"), ("breast", "ovarian"),
+             ("skin", "ovarian"), ("lung", "gastric"), ("colon", "ovarian")]
+    texts = [f"Risk {i} of {w} and {m} cancer or {w} cancer ." for i, (w, m) in enumerate(pairs)]
+    lines = [{"sentence": text, "phrases": [{"name": f"{m} cancer", "start": text.index(m),
+                                             "end": text.index(m) + len(m) + 7}]}
+             for text, (_, m) in zip(texts, pairs, strict=True)]
+    folder = write_folder(tmp_path / "in", lines)
+    subquestions = [replace(sq, rules=(*(r for r in sq.rules if r != 3), 11))
+                    for sq in load_gener_config(folder / "config.json")]  # lowercase kept
+    expected = annotate(read_gener_retrieval(folder, subquestions), ["LOC", "ORG"], seed=4,
+                        progress=False, detect_abbreviations=False, workers=1)
+    got = annotate_folder(folder, subquestions, ["LOC", "ORG"], seed=4, progress=False,
+                          workers=2)
+    assert list(expected.dictionary.counts)[:6] == [  # in the order of first occurrence
+        "ovarian cancer", "breast cancer", "lung cancer", "skin cancer", "gastric cancer",
+        "colon cancer"]
+    assert list(got.dictionary.counts) == list(expected.dictionary.counts)
+    assert got.dictionary.counts == expected.dictionary.counts
+    assert got.records.text == expected.records.text
+
+
 def run_match(tmp_path, folder, config, *extra):
     return main(["match", "--from-gener-retrieval", str(folder), "--gener-config", str(config),
                  "--out", str(tmp_path / "out"), *extra])

@@ -363,3 +363,39 @@ def test_rule_9_on_retrieved_phrases_skips_them_where_they_were_retrieved():
     assert tagged("all", (no_rule9,))[0] == [(1, 2), (3, 4), (5, 6)]  # only with rule 9
     with pytest.raises(GenerError, match="retrieved_rule9"):
         tagged("some")
+
+
+def test_rule_11_gives_coordinated_modifiers_the_shared_head():
+    sentences = [sentence("Risk of breast and / or ovarian cancer .", "ovarian cancer"),
+                 sentence("Prostate , skin , and lung cancer were seen .", "lung cancer"),
+                 sentence("She had breast cancer and skin cancer ."),
+                 sentence("Some had dementia or personality disorders .",
+                          "personality disorders")]
+    on = match([SubquestionRetrieval(sq("Disease", (11,), "disease"), sentences)],
+               ["Disease"], progress=False)
+    off = match([SubquestionRetrieval(sq("Disease", (), "disease"), sentences)],
+                ["Disease"], progress=False)
+    assert list(on.dictionary.counts) == ["ovarian cancer", "breast cancer", "lung cancer",
+                                          "skin cancer", "personality disorders",
+                                          "dementia disorders"]
+    assert list(off.dictionary.counts) == ["ovarian cancer", "lung cancer",
+                                           "personality disorders"]
+    assert [s[:2] for s in spans(on.records[2])] == [(2, 4), (5, 7)]
+    assert spans(off.records[2]) == []
+    # "Prostate" is capitalised: only lowercase words are modifiers
+    assert [s[:2] for s in spans(on.records[1])] == [(5, 7)]
+
+
+@pytest.mark.parametrize("before, key, expected", [
+    ("history of breast and ", "ovarian cancer", ["breast cancer"]),
+    ("history of breast/", "ovarian cancer", ["breast cancer"]),
+    ("(breast , ovarian , and ", "lung cancer", ["ovarian cancer", "breast cancer"]),
+    ("in both and ", "severe cases", []),  # a stopword is no modifier
+    ("in x-ray and ", "gamma radiation", ["x - ray radiation"]),
+    ("with ", "ovarian cancer", []),
+    ("breast and ", "cancer", []),  # one word: nothing to share
+])
+def test_shared_head_keys(before, key, expected):
+    from gener.matching import shared_head_keys
+
+    assert shared_head_keys(before, key) == expected

@@ -14,7 +14,7 @@ from gener.recipes import parse_recipe
 from gener.retrieval.candidates import extract_candidates
 from gener.retrieval.encoders import load_encoder
 from gener.retrieval.index import IndexSettings, index_dir, open_index
-from gener.retrieval.search import Searcher, check_question, retrieve
+from gener.retrieval.search import Searcher, check_question, retrieve, retrieve_with
 
 DOCS = [
     "Tuberculosis is an infectious disease caused by bacteria. It mostly affects the lungs.",
@@ -525,3 +525,19 @@ def test_retrieval_from_ranking_heads_equals_retrieval_from_full_rankings(corpus
         for rec in (recipe(k=2), recipe(k=50)):
             got = [r.sentences for r in search.retrieve_with(searcher, rec)]
             assert got == from_full_rankings(rec)
+
+
+def test_subquestions_with_the_same_rules_share_phrase_validity(corpus_file, minilm, cache):
+    index = open_index(TextCorpus(corpus_file), minilm, cache, progress=False)
+    searcher = Searcher(index, minilm)
+    rec = parse_recipe({"name": "places", "subquestions": [
+        {"label": "LOC", "type": "country", "k": 5, "rules": [1, 3, 4]},
+        {"label": "LOC", "type": "ocean", "k": 5, "rules": [1, 3, 4]}]})
+    retrieve_with(searcher, rec)
+    assert len(searcher._valid) == 1  # rule 7 tests the set {country, ocean} for both
+    validity = next(iter(searcher._valid.values()))
+    known = [int(t) for t in (validity >= 0).nonzero()[0]]
+    assert known
+    for sq in rec.subquestions:  # what each subquestion's own rules say
+        assert [bool(searcher._survivors(index.phrase_texts[t], 0, sq)) for t in known] \
+            == [bool(validity[t]) for t in known]

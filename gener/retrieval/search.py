@@ -310,8 +310,9 @@ class Searcher:
 
     def _validity(self, sq: Subquestion) -> np.ndarray:
         """Known validity of phrase texts (by index) under the subquestion's rules: 1 valid,
-        0 not, -1 not yet known."""
-        key = (sq.class_types, sq.rules, sq.names_only)
+        0 not, -1 not yet known. Shared by the subquestions of a recipe with the same rules:
+        rule 7 tests a phrase against the set of the recipe's types, whatever their order."""
+        key = (frozenset(sq.class_types), sq.rules, sq.names_only)
         if self.head_similarity is not None:
             key += (sq.question,)
         if key not in self._valid:
