@@ -102,18 +102,20 @@ def name_core(name: str) -> tuple[int, int] | None:
     last = -1
     for i, (_, _, word) in enumerate(words):
         if word.islower() and word not in STOPWORDS and word not in NAME_PARTICLES \
-                and any(c.isalpha() for c in word):
+                and any(map(str.isalpha, word)):
             last = i
     rest = words[last + 1:]
-    capitalised = [i for i, (_, _, word) in enumerate(rest) if any(c.isupper() for c in word)]
-    if not capitalised:
+    capitalised = [any(map(str.isupper, word)) for _, _, word in rest]
+    if True not in capitalised:
         return None
-    first = capitalised[0]
+    first = end = capitalised.index(True)
+    for i in range(len(rest) - 1, first, -1):  # the last word with a capital or a digit
+        if capitalised[i] or any(map(str.isdigit, rest[i][2])):
+            end = i
+            break
     while first > 0 and rest[first - 1][2] in _NAME_OPENERS:  # "the Beatles", "de Gaulle"
         first -= 1
-    ends = [i for i, (_, _, word) in enumerate(rest) if i >= first and (
-        any(c.isupper() for c in word) or any(c.isdigit() for c in word))]
-    return rest[first][0], rest[ends[-1]][1]
+    return rest[first][0], rest[end][1]
 
 
 def strip_leading_the(name: str) -> str:
