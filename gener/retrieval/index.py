@@ -114,6 +114,7 @@ class PhraseIndex:
         self._sentence_ptr: np.ndarray | None = None
         self._case_profile: CaseProfile | None = None
         self._class_keys: dict[str, np.ndarray] = {}
+        self._named: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def case_profile(self) -> CaseProfile:
@@ -131,6 +132,15 @@ class PhraseIndex:
                 except OSError as err:
                     logger.info("case profile not kept in %s: %s", path, err)
         return self._case_profile
+
+    def named_occurrences(self) -> tuple[np.ndarray, np.ndarray]:
+        """The occurrences whose phrase names a document (the title of its article), and
+        that document's definition sentence row; computed once."""
+        if self._named is None:
+            definition = self.key_definition[self.occ_key]
+            named = np.flatnonzero(definition >= 0)
+            self._named = (named, definition[named])
+        return self._named
 
     def keys_headed_by(self, entity_type: str) -> np.ndarray:
         """Per phrase key, whether its lowercase head is the type word ("infectious

@@ -186,29 +186,42 @@ class Searcher:
         ranked = []
         for row in range(len(questions)):
             if key_scores is not None:  # every phrase of a flat index: every occurrence
-                occ = np.arange(len(index.occ_key))
+                occ = None  # all of them, in order
+
+                def at(values):
+                    return values
                 occ_scores = key_scores[row][index.occ_key]
             else:
                 occ, occ_scores = self._expand(keys[row], scores[row])
+
+                def at(values, occ=occ):
+                    return values[occ]
             if not index.contextual:
+                occ_key = at(index.occ_key)
                 if sentence_sims is not None:
-                    occ_scores += self.sentence_weight * sentence_sims[row][index.occ_sentence[occ]]
+                    occ_scores += self.sentence_weight * sentence_sims[row][at(index.occ_sentence)]
                 if sentence_sims is not None and self.definition_weight:
-                    definition = index.key_definition[index.occ_key[occ]]
-                    named = definition >= 0
-                    occ_scores[named] += (self.definition_weight
-                                          * sentence_sims[row][definition[named]])
-                occ_scores += self.title_bonus * index.occ_title[occ]
-                generic = index.occ_plural[occ]
+                    if occ is None:
+                        named, definition = index.named_occurrences()
+                    else:
+                        definition = index.key_definition[occ_key]
+                        named = np.flatnonzero(definition >= 0)
+                        definition = definition[named]
+                    occ_scores[named] += self.definition_weight * sentence_sims[row][definition]
+                occ_scores += self.title_bonus * at(index.occ_title)
+                generic = at(index.occ_plural)
                 if entity_types:
-                    generic = generic | index.keys_headed_by(entity_types[row])[index.occ_key[occ]]
+                    generic = generic | index.keys_headed_by(entity_types[row])[occ_key]
                 occ_scores -= self.class_penalty * generic
-            if limit is not None and limit < len(occ):
+            size = len(occ_scores)
+            if limit is not None and limit < size:
                 # Every occurrence scoring at least the limit-th best, then the full order's
                 # tie-break (earlier occurrence first) among them.
                 cut = -np.partition(-occ_scores, limit - 1)[limit - 1]
                 head = np.flatnonzero(occ_scores >= cut)
-                occ, occ_scores = occ[head], occ_scores[head]
+                occ, occ_scores = (head if occ is None else occ[head]), occ_scores[head]
+            elif occ is None:
+                occ = np.arange(size)
             order = np.lexsort((occ, -occ_scores))[:limit]
             ranked.append((occ[order], occ_scores[order]))
         return ranked
@@ -346,42 +359,72 @@ class Searcher:
                   extend_heads: bool) -> tuple[list[RetrievedSentence], bool]:
         """:meth:`evidence`, and whether the ranking went on past the k-th sentence (so that
         the head of a ranking gives the same sentences as the whole)."""
-        index, validity = self.index, self._validity(sq)
-        chosen: dict[int, RetrievedSentence] = {}
-        occurrences, scores = ranked
-        past_k = False
-        for begin in range(0, len(occurrences), _BLOCK):  # numpy -> Python a block at a time
-            block, block_scores = occurrences[begin:begin + _BLOCK], scores[begin:begin + _BLOCK]
-            text_ids = self._text_ids(block)
-            valid = self._valid_mask(text_ids, validity, sq)
-            block, block_scores, text_ids = block[valid], block_scores[valid], text_ids[valid]
-            for text_id, row, start, end, score in zip(
-                    text_ids.tolist(), index.occ_sentence[block].tolist(),
-                    index.occ_start[block].tolist(), index.occ_end[block].tolist(),
-                    block_scores.tolist(), strict=True):
-                if row not in chosen:
-                    if len(chosen) >= k:
-                        past_k = True
-                        break
-                    sentence = index.sentences[row]
-                    chosen[row] = RetrievedSentence(sentence.text, [], sentence.id, score)
-                chosen[row].phrases.append(RetrievedPhrase(
-                    index.phrase_texts[text_id], start, end, round(score, 6)))
-            else:
-                continue
-            break
-        for row, sentence in chosen.items():
-            if extend_heads:
-                self._extend_heads(row, sentence, sq)
-            sentence.score = round(sentence.score, 6)
-            sentence.phrases.sort(key=lambda p: (p.start, p.end))
-        return list(chosen.values()), past_k
+        occurrences, scores, past_k = self._evidence_occurrences(ranked, sq, k)
+        if not len(occurrences):
+            return [], past_k
+        index = self.index
+        rows = index.occ_sentence[occurrences]
+        # Sentences in the order of their first occurrence; their occurrences by position.
+        distinct, first = np.unique(rows, return_index=True)
+        by_first = np.argsort(first, kind="stable")
+        group_of = np.empty(len(distinct), dtype=np.int64)
+        group_of[by_first] = np.arange(len(distinct))
+        groups = group_of[np.searchsorted(distinct, rows)]
+        starts, ends = index.occ_start[occurrences], index.occ_end[occurrences]
+        order = np.lexsort((np.arange(len(occurrences)), ends, starts, groups))
+        bounds = np.searchsorted(groups[order], np.arange(len(distinct) + 1)).tolist()
+        texts = index.phrase_texts
+        phrases = list(map(RetrievedPhrase, [texts[t] for t in self._text_ids(
+            occurrences[order]).tolist()], starts[order].tolist(), ends[order].tolist(),
+            [round(score, 6) for score in scores[order].tolist()]))
+        sentence_scores = scores[first[by_first]].tolist()
+        chosen = []
+        for g, row in enumerate(distinct[by_first].tolist()):
+            sentence = index.sentences[row]
+            retrieved = RetrievedSentence(sentence.text, phrases[bounds[g]:bounds[g + 1]],
+                                          sentence.id, round(sentence_scores[g], 6))
+            if extend_heads and self._extend_heads(row, retrieved, sq):
+                retrieved.phrases.sort(key=lambda p: (p.start, p.end))
+            chosen.append(retrieved)
+        return chosen, past_k
 
-    def _extend_heads(self, row: int, sentence: RetrievedSentence, sq: Subquestion) -> None:
+    def _evidence_occurrences(self, ranked: tuple[np.ndarray, np.ndarray], sq: Subquestion,
+                              k: int) -> tuple[np.ndarray, np.ndarray, bool]:
+        """The valid occurrences of a ranking, in its order, up to the first of the (k+1)-th
+        sentence; their scores; and whether the ranking went on past the k-th sentence."""
+        validity = self._validity(sq)
+        seen = np.zeros(len(self.index.sentences), dtype=bool)
+        kept: list[tuple[np.ndarray, np.ndarray]] = []
+        count, past_k = 0, False
+        occurrences, scores = ranked
+        for begin in range(0, len(occurrences), _BLOCK):  # validity settled a block at a time
+            block, block_scores = occurrences[begin:begin + _BLOCK], scores[begin:begin + _BLOCK]
+            valid = self._valid_mask(self._text_ids(block), validity, sq)
+            block, block_scores = block[valid], block_scores[valid]
+            rows = self.index.occ_sentence[block]
+            distinct, first = np.unique(rows, return_index=True)
+            new = np.sort(first[~seen[distinct]])  # where sentences not seen before start
+            if count + len(new) > k:
+                stop = int(new[k - count])
+                block, block_scores, rows = block[:stop], block_scores[:stop], rows[:stop]
+                past_k = True
+            seen[rows] = True
+            count += len(new)
+            kept.append((block, block_scores))
+            if past_k:
+                break
+        if not kept:
+            return occurrences[:0], scores[:0], past_k
+        return (np.concatenate([b for b, _ in kept]), np.concatenate([s for _, s in kept]),
+                past_k)
+
+    def _extend_heads(self, row: int, sentence: RetrievedSentence, sq: Subquestion) -> bool:
         """Add, for each single lowercase word retrieved in ``sentence``, the longest other
-        candidate of the sentence that ends with it (and survives the subquestion's rules)."""
+        candidate of the sentence that ends with it (and survives the subquestion's rules);
+        whether any was added."""
         index = self.index
         spans = {(p.start, p.end) for p in sentence.phrases}
+        added = False
         candidates = index.sentence_occurrences(row)
         for phrase in list(sentence.phrases):
             if " " in phrase.name or not phrase.name.islower():
@@ -395,6 +438,8 @@ class Searcher:
                 spans.add((start, phrase.end))
                 sentence.phrases.append(RetrievedPhrase(
                     sentence.sentence[start:phrase.end], start, phrase.end, phrase.score))
+                added = True
+        return added
 
     def unique_phrases(self, ranked: tuple[np.ndarray, np.ndarray],
                        sq: Subquestion) -> Iterator[RankedPhrase]:
