@@ -14,7 +14,9 @@ tagged where they occur; (3) dictionary matching, left to right, takes at each t
 longest dictionary entry (compared lowercased over the paper's tokens) that neither starts on
 nor extends into a tagged token; with rule 9 a single lowercase token is never matched;
 (4) with rule 10, a span strictly inside a mined phrase occurrence is extended to it when that
-touches no other span. Multi-label entries get a label per occurrence drawn in proportion to
+touches no other span; (5) with rule 11, a span of several words starts at the lowercase words
+coordinated before it ("breast and ovarian cancer") when each of them with the span's other
+words is a key written in some sentence (rule 11 also made those keys: :func:`shared_head_keys`). Multi-label entries get a label per occurrence drawn in proportion to
 their counts (or the most frequent label, ties by label order, with ``deterministic=True``).
 The draw for the k-th multi-label match (k = 0, 1, ...) of the sentence with record id i is
 ``u = int.from_bytes(blake2b(b"%d %d %d" % (seed, i, k), digest_size=8).digest(), "big")
@@ -343,6 +345,8 @@ class _Matcher:
         self.lowercase_kids = {kid for kid, key in enumerate(counts)
                                if key in lowercase_words and key not in dictionary.capitals_only}
         self.refiner = _refiner(miner) if miner else None
+        # Rule 11: the keys that a coordinated modifier and a span's other words must make.
+        self.composite_keys: frozenset[str] = frozenset()
         self.seed = seed
         # Per label * 4 + source: the JSON text of a span, as a %-format of (start, end).
         self.formats = [_SPAN % ("%d", "%d", _encode(label).replace("%", "%%"), source)
@@ -409,6 +413,7 @@ class _Matcher:
         del codes
 
         fixed, refiner, formats, tag_runs = self.fixed, self.refiner, self.formats, self.tag_runs
+        composite_keys = self.composite_keys
         o_runs = self.o_runs
         counts = [0] * len(formats)  # spans per label * 4 + source
         scores: dict = {}
@@ -437,6 +442,10 @@ class _Matcher:
             if spans:
                 if refiner is not None and group.rule10:
                     _refine(spans, _mined_spans(refiner, f" {' '.join(words[g:end]).lower()} "))
+                if group.rule11 and composite_keys:
+                    for span in spans:
+                        if span[1] - span[0] > 1:
+                            _composite(span, words, g, spans, composite_keys)
                 with_entities += 1
                 if len(spans) > 1:
                     spans.sort()
@@ -611,13 +620,15 @@ class _Group:
 
     def __init__(self, subquestion, label: int, parts: dict | None, keys: dict):
         self.label = label
-        self.rule8, self.rule9, self.rule10 = (subquestion.has_rule(r) for r in (8, 9, 10))
+        self.rule8, self.rule9, self.rule10, self.rule11 = (
+            subquestion.has_rule(r) for r in (8, 9, 10, 11))
         self.record = _RECORD % _encode(subquestion.question).replace("%", "%%")
         self.parts = parts  # phrase -> [(text, start, end)] (rules 1-7), None: as they are
         self.keys = keys  # normalized phrase -> its key
 
 
-def _phrase_counts(retrieval, normalize: bool) -> tuple[list, dict | None, dict]:
+def _phrase_counts(retrieval, normalize: bool,
+                   shared: set | None = None) -> tuple[list, dict | None, dict]:
     """``[(key, count)]`` to add to the dictionary for a retrieval's phrases, the parts
     (rules 1-7) of each distinct phrase when ``normalize``, and the key of each normalized
     phrase.
@@ -634,7 +645,7 @@ def _phrase_counts(retrieval, normalize: bool) -> tuple[list, dict | None, dict]
     keys = dict(zip(texts, (" ".join(tokens).lower() for tokens in tokenize_many(list(texts))),
                     strict=True))  # phrase_key of each text
     if retrieval.subquestion.has_rule(11):
-        return _counts_with_shared_heads(retrieval, parts, keys), parts, keys
+        return _counts_with_shared_heads(retrieval, parts, keys, shared), parts, keys
     if normalize:
         adds = [(keys[t], count) for name, count in names.items() for t, _, _ in parts[name]]
     else:
@@ -676,11 +687,56 @@ def shared_head_keys(before: str, key: str) -> list[str]:
         before, pattern = before[:found.start(1)], _LISTED
 
 
-def _counts_with_shared_heads(retrieval, parts: dict | None, keys: dict) -> list:
+# Rule 11 on spans: the tokens between a coordinated modifier and the span it shares a head
+# with.
+_COORDINATIONS = (("and",), ("or",), ("/",), ("and", "/", "or"), (",", "and"), (",", "or"))
+
+
+def _written(keys: set[str], sentences) -> frozenset[str]:
+    """The ``keys`` that some sentence contains (as tokens, lowercased)."""
+    if not keys:
+        return frozenset()
+    import ahocorasick
+
+    automaton = ahocorasick.Automaton()
+    for key in keys:
+        automaton.add_word(f" {key} ", key)
+    automaton.make_automaton()
+    text = " " + " \n ".join(" ".join(tokens) for tokens in tokenize_many(list(sentences)))
+    return frozenset(key for _, key in automaton.iter(text.lower() + " "))
+
+
+def _composite(span: list, words: list[str], g: int, spans: list, keys: frozenset[str]) -> None:
+    """Rule 11 on a span of several words: start it at the lowercase words coordinated before
+    it ("breast and ovarian cancer", "prostate , skin , and lung cancer") when each of them
+    followed by the span's other words is a key in ``keys`` and no other span lies between."""
+    from gener.normalize import STOPWORDS
+
+    s, e = span[0], span[1]
+    tail = " ".join(words[g + s + 1:g + e]).lower()
+
+    def modifier(i: int) -> bool:
+        word = words[g + i]
+        return i >= 0 and word.isalpha() and word.islower() and word not in STOPWORDS \
+            and f"{word} {tail}" in keys
+    for coordination in _COORDINATIONS:
+        first = s - len(coordination) - 1
+        if first >= 0 and tuple(w.lower() for w in words[g + first + 1:g + s]) \
+                == coordination and modifier(first):
+            while first >= 2 and words[g + first - 1] == "," and modifier(first - 2):
+                first -= 2
+            if all(o is span or o[1] <= first or s <= o[0] for o in spans):
+                span[0], span[3] = first, REFINED
+            return
+
+
+def _counts_with_shared_heads(retrieval, parts: dict | None, keys: dict,
+                              shared: set | None = None) -> list:
     """``[(key, count)]`` of a retrieval's phrases, as :func:`_phrase_counts` makes them,
-    with rule 11's keys (:func:`shared_head_keys`) counted once per occurrence that gives
-    them; every key in the order of its first occurrence."""
+    with rule 11's keys (:func:`shared_head_keys`, also added to ``shared``) counted once
+    per occurrence that gives them; every key in the order of its first occurrence."""
     counts: dict[str, int] = {}
+    shared = set() if shared is None else shared
     for sentence in retrieval.sentences:
         text = sentence.sentence
         for phrase in sentence.phrases:
@@ -689,8 +745,9 @@ def _counts_with_shared_heads(retrieval, parts: dict | None, keys: dict) -> list
                 key = keys[part]
                 counts[key] = counts.get(key, 0) + 1
                 if " " in key and part[:1].islower():
-                    for shared in shared_head_keys(text[:phrase.start + s], key):
-                        counts[shared] = counts.get(shared, 0) + 1
+                    for head_key in shared_head_keys(text[:phrase.start + s], key):
+                        counts[head_key] = counts.get(head_key, 0) + 1
+                        shared.add(head_key)
     return list(counts.items())
 
 
@@ -741,7 +798,8 @@ def _normalized_parts(names, subquestion) -> dict[str, list[tuple[str, int, int]
 
 def _dictionary(retrievals, labels: list[str], normalize: bool,
                 abbreviation_entries: frozenset[str] | None = None, phrase_labels=None):
-    """The pseudo-dictionary and a :class:`_Group` per retrieval.
+    """The pseudo-dictionary, a :class:`_Group` per retrieval, and the keys that only rule 11
+    made (no retrieved phrase has them).
 
     With ``abbreviation_entries``, rule 8's abbreviations become entries too (see
     :func:`match`), each with the label of its long form; those that are excluded words go to
@@ -751,8 +809,9 @@ def _dictionary(retrievals, labels: list[str], normalize: bool,
     order = {label: i for i, label in enumerate(labels)}
     groups = []
     abbreviations = []
+    shared: set[str] = set()
     for retrieval in retrievals:
-        adds, parts, keys = _phrase_counts(retrieval, normalize)
+        adds, parts, keys = _phrase_counts(retrieval, normalize, shared)
         dictionary.add_keys(adds, retrieval.subquestion.label)
         groups.append(_Group(retrieval.subquestion, order.get(retrieval.subquestion.label, -1),
                              parts, keys))
@@ -764,7 +823,8 @@ def _dictionary(retrievals, labels: list[str], normalize: bool,
                                  if only and key not in plain and key not in dictionary.counts}
     for key, label, _ in abbreviations:
         dictionary.add_keys([(key, 1)], label)
-    return dictionary, groups
+    retrieved = {key for group in groups for key in group.keys.values()}
+    return dictionary, groups, shared - retrieved
 
 
 def _abbreviation_entries(retrieval, parts, keys, excluded, phrase_labels) -> list:
@@ -825,8 +885,8 @@ def match(retrievals, labels: list[str], seed: int = 0, deterministic: bool = Fa
     enabled = gc.isenabled()
     gc.disable()  # millions of small acyclic objects: collections would only cost time
     try:
-        dictionary, groups = _dictionary(retrievals, labels, normalize, abbreviation_entries,
-                                         phrase_labels)
+        dictionary, groups, shared = _dictionary(retrievals, labels, normalize,
+                                                 abbreviation_entries, phrase_labels)
         dictionary.capitals_only |= set(capitals_only) & dictionary.counts.keys()
         if not dictionary.counts:
             raise GenerError("empty pseudo-dictionary: no retrieved phrase survived "
@@ -840,6 +900,9 @@ def match(retrievals, labels: list[str], seed: int = 0, deterministic: bool = Fa
                 if " " not in key and profile.lower[key] > profile.capitalised[key])
         matcher = _Matcher(dictionary, seed, deterministic, miner, key_labels, common_words,
                            retrieved_rule9, lowercase_words)
+        if any(r.subquestion.has_rule(11) for r in retrievals):
+            matcher.composite_keys = frozenset(dictionary.counts.keys() - shared) | _written(
+                shared, (s.sentence for r in retrievals for s in r.sentences))
         items = [(group, sent) for group, r in zip(groups, retrievals, strict=True)
                  for sent in r.sentences]
         n = _workers(workers, len(items))
@@ -955,8 +1018,8 @@ def annotate_folder(folder, subquestions, labels: list[str], seed: int = 0,
     result's ``records`` read that file when used; without it the child sends its lines to
     the parent. With ``dictionary_json`` (a path) the dictionary is saved there (by the
     child, while the parent matches). Whenever this cannot be done (one worker, abbreviation
-    detection or phrase mining, an error in either process) the plain sequential path runs
-    instead.
+    detection, phrase mining or rule 11, which look at every sentence, an error in either
+    process) the plain sequential path runs instead.
     """
     from gener.interop import numbered_lines, read_gener_retrieval, retrieval_file
 
@@ -970,7 +1033,8 @@ def annotate_folder(folder, subquestions, labels: list[str], seed: int = 0,
         return result
 
     folder = Path(folder)
-    if not hasattr(os, "fork") or any(sq.has_rule(10) for sq in subquestions) or (
+    if not hasattr(os, "fork") or any(sq.has_rule(10) or sq.has_rule(11)
+                                      for sq in subquestions) or (
             detect_abbreviations and any(sq.has_rule(8) for sq in subquestions)) \
             or not folder.is_dir():
         return sequential()

@@ -122,7 +122,7 @@ def test_two_process_reading_gives_the_sequential_result(tmp_path):
         annotate_folder(folder, subquestions, ["LOC", "ORG"], progress=False, workers=2)
 
 
-def test_two_process_reading_with_rule_11_keeps_the_dictionary_order(tmp_path):
+def test_reading_a_folder_with_rule_11_gives_the_sequential_result(tmp_path):
     from dataclasses import replace
 
     from gener.matching import annotate, annotate_folder

@@ -382,8 +382,13 @@ def test_rule_11_gives_coordinated_modifiers_the_shared_head():
                                            "personality disorders"]
     assert [s[:2] for s in spans(on.records[2])] == [(2, 4), (5, 7)]
     assert spans(off.records[2]) == []
-    # "Prostate" is capitalised: only lowercase words are modifiers
-    assert [s[:2] for s in spans(on.records[1])] == [(5, 7)]
+    # A span starts at its coordinated modifiers when their keys are written somewhere
+    # ("breast cancer", "skin cancer" in the third sentence); "Prostate" is capitalised, and
+    # "dementia disorders" is written nowhere.
+    assert spans(on.records[0]) == [(2, 8, "Disease", "refined")]
+    assert spans(on.records[1]) == [(2, 7, "Disease", "refined")]
+    assert spans(on.records[3]) == [(4, 6, "Disease", "retrieved")]
+    assert spans(off.records[0]) == [(6, 8, "Disease", "retrieved")]
 
 
 @pytest.mark.parametrize("before, key, expected", [
