@@ -16,8 +16,9 @@ nor extends into a tagged token; with rule 9 a single lowercase token is never m
 (4) with rule 10, a span strictly inside a mined phrase occurrence is extended to it when that
 touches no other span; (5) with rule 11, a span of several words starts at the lowercase words
 coordinated before it ("breast and ovarian cancer") when each of them with the span's other
-words is a key written in some sentence (rule 11 also made those keys: :func:`shared_head_keys`). Multi-label entries get a label per occurrence drawn in proportion to
-their counts (or the most frequent label, ties by label order, with ``deterministic=True``).
+words is a key written in some sentence (rule 11 also made those keys: :func:`shared_head_keys`).
+Multi-label entries get a label per occurrence drawn in proportion to their counts (or the
+most frequent label, ties by label order, with ``deterministic=True``).
 The draw for the k-th multi-label match (k = 0, 1, ...) of the sentence with record id i is
 ``u = int.from_bytes(blake2b(b"%d %d %d" % (seed, i, k), digest_size=8).digest(), "big")
 >> 11`` scaled to [0, 1), so it depends only on (seed, i, k): output is identical however
