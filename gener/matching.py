@@ -824,8 +824,9 @@ def _dictionary(retrievals, labels: list[str], normalize: bool,
                                  if only and key not in plain and key not in dictionary.counts}
     for key, label, _ in abbreviations:
         dictionary.add_keys([(key, 1)], label)
-    retrieved = {key for group in groups for key in group.keys.values()}
-    return dictionary, groups, shared - retrieved
+    if shared:
+        shared -= {key for group in groups for key in group.keys.values()}  # retrieved ones
+    return dictionary, groups, shared
 
 
 def _abbreviation_entries(retrieval, parts, keys, excluded, phrase_labels) -> list:

@@ -83,6 +83,12 @@ def index_dir(corpus: Corpus, encoder: Encoder, settings: IndexSettings,
     return Path(cache_dir or default_cache_dir()) / "index" / f"{_slug(corpus.name)}-{digest}"
 
 
+def _named(definition: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The positions of the non-negative entries of ``definition`` and those entries."""
+    named = np.flatnonzero(definition >= 0)
+    return named, definition[named]
+
+
 class PhraseIndex:
     """A loaded index: sentences, occurrences, phrase texts, FAISS index, sentence vectors."""
 
@@ -133,13 +139,15 @@ class PhraseIndex:
                     logger.info("case profile not kept in %s: %s", path, err)
         return self._case_profile
 
-    def named_occurrences(self) -> tuple[np.ndarray, np.ndarray]:
-        """The occurrences whose phrase names a document (the title of its article), and
-        that document's definition sentence row; computed once."""
+    def named_occurrences(self, occurrences: np.ndarray | None = None
+                          ) -> tuple[np.ndarray, np.ndarray]:
+        """The positions, among ``occurrences`` (default: all, computed once), of those whose
+        phrase names a document (the title of its article), and that document's definition
+        sentence row."""
+        if occurrences is not None:
+            return _named(self.key_definition[self.occ_key[occurrences]])
         if self._named is None:
-            definition = self.key_definition[self.occ_key]
-            named = np.flatnonzero(definition >= 0)
-            self._named = (named, definition[named])
+            self._named = _named(self.key_definition[self.occ_key])
         return self._named
 
     def keys_headed_by(self, entity_type: str) -> np.ndarray:

@@ -187,26 +187,17 @@ class Searcher:
         for row in range(len(questions)):
             if key_scores is not None:  # every phrase of a flat index: every occurrence
                 occ = None  # all of them, in order
-
-                def at(values):
-                    return values
                 occ_scores = key_scores[row][index.occ_key]
             else:
                 occ, occ_scores = self._expand(keys[row], scores[row])
-
-                def at(values, occ=occ):
-                    return values[occ]
             if not index.contextual:
+                def at(values, occ=occ):
+                    return values if occ is None else values[occ]
                 occ_key = at(index.occ_key)
                 if sentence_sims is not None:
                     occ_scores += self.sentence_weight * sentence_sims[row][at(index.occ_sentence)]
                 if sentence_sims is not None and self.definition_weight:
-                    if occ is None:
-                        named, definition = index.named_occurrences()
-                    else:
-                        definition = index.key_definition[occ_key]
-                        named = np.flatnonzero(definition >= 0)
-                        definition = definition[named]
+                    named, definition = index.named_occurrences(occ)
                     occ_scores[named] += self.definition_weight * sentence_sims[row][definition]
                 occ_scores += self.title_bonus * at(index.occ_title)
                 generic = at(index.occ_plural)
