@@ -1,7 +1,8 @@
 """Rule 8: abbreviations of retrieved phrases, found in their evidence sentences.
 
 Uses scispacy's ``AbbreviationDetector`` on a blank English pipeline with a sentencizer
-(no model download). Abbreviations are annotated where they occur in the sentence by
+(no model download), plus one pattern it misses (:func:`initials_abbreviations`).
+Abbreviations are annotated where they occur in the sentence by
 :mod:`gener.matching` (which may also make them dictionary entries), and retrieved short
 forms whose long forms name something else are dropped (:func:`drop_short_forms_of_non_answers`).
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 import warnings
 from functools import lru_cache
+from itertools import pairwise
 
 from gener.errors import GenerError
 
@@ -30,13 +32,44 @@ def _pipeline():
 
 
 def find_abbreviations(sentences: list[str]) -> list[dict[str, str]]:
-    """For each sentence, ``{short form: long form}`` as detected by scispacy."""
+    """For each sentence, ``{short form: long form}`` as detected by scispacy, completed by
+    :func:`initials_abbreviations` for short forms scispacy leaves undefined."""
     nlp = _pipeline()
     found = []
     with warnings.catch_warnings():  # scispacy's unused global matcher warns (W036)
         warnings.filterwarnings("ignore", message=r".*W036.*")
-        for doc in nlp.pipe(sentences, batch_size=256):
-            found.append({str(a): str(a._.long_form) for a in doc._.abbreviations})
+        for sentence, doc in zip(sentences, nlp.pipe(sentences, batch_size=256), strict=True):
+            pairs = {str(a): str(a._.long_form) for a in doc._.abbreviations}
+            for short, long in initials_abbreviations(sentence).items():
+                pairs.setdefault(short, long)
+            found.append(pairs)
+    return found
+
+
+# A bracketed short form of 2-5 capitals, possibly hyphenated ("(DM)", "( A - T )").
+_BRACKETED_SHORT = re.compile(r"\(\s*([A-Z](?:\s?-?\s?[A-Z]){1,4})\s*\)")
+_LONG_WORD = re.compile(r"[^\W\d_][\w']*")
+_WORD_GAP = re.compile(r"^\s*-?\s*$").match
+
+
+def initials_abbreviations(sentence: str) -> dict[str, str]:
+    """``{short form: long form}`` for "long form (SF)" where the letters of SF are the
+    initials of the long form's words in any order.
+
+    scispacy (Schwartz and Hearst's algorithm) wants the letters in the long form's order,
+    so it misses short forms of a Latin or reordered name ("myotonic dystrophy (DM)", from
+    *dystrophia myotonica*) and hyphenated ones ("ataxia - telangiectasia ( A - T )")."""
+    found = {}
+    for match in _BRACKETED_SHORT.finditer(sentence):
+        letters = sorted(c.lower() for c in match.group(1) if c.isalpha())
+        words = list(_LONG_WORD.finditer(sentence, 0, match.start()))[-len(letters):]
+        if len(words) < len(letters) or sorted(w.group()[0].lower() for w in words) != letters:
+            continue
+        if not all(_WORD_GAP(sentence[a.end():b.start()]) for a, b in pairwise(words)):
+            continue
+        if sentence[words[-1].end():match.start()].strip():
+            continue
+        found[match.group(1)] = sentence[words[0].start():words[-1].end()]
     return found
 
 

@@ -63,6 +63,13 @@ particular specific various several many multiple different same similar given m
 minor new old known unknown common rare typical individual separate distinct numerous
 one two three few more most its their his her our your my which what whose
 """.split())
+# Words that open a lowercase phrase without being part of what it names ("one patient",
+# "other abnormalities", "second allele"): determiners, quantifiers and ordinals (rule 4).
+LEADING_DETERMINERS = frozenset("""
+a an the this that these those some any each every all other another such one two three
+four five six seven eight nine ten few several many various both same only first second
+third fourth fifth last certain particular specific
+""".split())
 _PREPOSITIONS = frozenset("in of for on at from with by to".split())
 # Words that may follow a type word inside a name of that type ("von Willebrand disease
 # type B", "Usher syndrome 2"): subtype designators.
@@ -119,7 +126,8 @@ def name_core(name: str) -> tuple[int, int] | None:
 
 
 def strip_leading_the(name: str) -> str:
-    """Rule 4: ``"the Boston Red Sox"`` -> ``"Boston Red Sox"`` (case-insensitive)."""
+    """Rule 4: ``"the Boston Red Sox"`` -> ``"Boston Red Sox"`` (case-insensitive); from an
+    all-lowercase phrase, every leading determiner ("one other patient" -> "patient")."""
     return name[_the_length(name):]
 
 
@@ -308,6 +316,13 @@ def _and_parts(name: str) -> list[tuple[int, int]]:
 
 
 def _the_length(text: str) -> int:
+    if is_all_lowercase(text):
+        end = 0
+        for m in _TOKEN.finditer(text):
+            if m.group() not in LEADING_DETERMINERS:
+                return m.start() if end and m.group()[0].isalpha() else 0
+            end = m.end()
+        return 0
     m = _THE.match(text)
     return m.end() if m and m.end() < len(text) else 0
 
