@@ -132,6 +132,19 @@ def test_short_forms_of_non_answers_are_dropped():
     assert drop_short_forms_of_non_answers([without_rule8])[0] == without_rule8
 
 
+def test_short_forms_of_initials_in_another_order_or_hyphenated():
+    from gener.abbreviations import initials_abbreviations
+
+    assert initials_abbreviations("Myotonic dystrophy ( DM ) is common .") == {
+        "DM": "Myotonic dystrophy"}  # from dystrophia myotonica: scispacy finds none
+    assert initials_abbreviations("the disorder ataxia - telangiectasia ( A - T ) .") == {
+        "A - T": "ataxia - telangiectasia"}
+    assert initials_abbreviations("Deutsche Mark (DM) and muscle (DM) .") == {
+        "DM": "Deutsche Mark"}
+    assert initials_abbreviations("mild dystrophy , Myotonic ( DM )") == {}  # a comma between
+    assert initials_abbreviations("a b c ( AB ) , and Smith ( England )") == {}
+
+
 def test_nested_retrieved_phrases_keep_the_longest():
     retrieval = SubquestionRetrieval(sq("Disease", (), "disease"), [
         sentence("Levodopa helps in Parkinson ' s disease .", "Parkinson",

@@ -37,6 +37,11 @@ def test_rule_functions():
     assert strip_leading_the("the Boston Red Sox") == "Boston Red Sox"
     assert strip_leading_the("The Hague") == "Hague"
     assert strip_leading_the("Theodore") == "Theodore"
+    assert strip_leading_the("one other patient") == "patient"  # lowercase: every determiner
+    assert strip_leading_the("first report") == "report"
+    assert strip_leading_the("One Direction") == "One Direction"  # a name keeps its words
+    assert strip_leading_the("a - t") == "a - t"  # what follows must be a word
+    assert strip_leading_the("one") == "one"
     assert is_too_short("UK") and not is_too_short("USA")
     assert is_stopword("WAS") and is_stopword("US") and not is_stopword("USA")
     assert is_stopword("July") and is_stopword("SUNDAY") and not is_stopword("July Revolution")
