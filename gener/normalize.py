@@ -128,7 +128,7 @@ def name_core(name: str) -> tuple[int, int] | None:
 def strip_leading_the(name: str) -> str:
     """Rule 4: ``"the Boston Red Sox"`` -> ``"Boston Red Sox"`` (case-insensitive); from an
     all-lowercase phrase, every leading determiner ("one other patient" -> "patient")."""
-    return name[_the_length(name):]
+    return name[_opener_length(name):]
 
 
 def is_too_short(name: str) -> bool:
@@ -261,7 +261,7 @@ def normalize_span_untyped(name: str, start: int, subquestion) -> list[tuple[str
         if not text or (3 in rules and is_all_lowercase(text)):
             continue
         if 4 in rules:
-            lead = _the_length(text)
+            lead = _opener_length(text)
             text, s = text[lead:], s + lead
         if 3 in rules and subquestion.names_only:
             core = name_core(text)
@@ -315,14 +315,13 @@ def _and_parts(name: str) -> list[tuple[int, int]]:
     return parts
 
 
-def _the_length(text: str) -> int:
+def _opener_length(text: str) -> int:
+    """How many leading characters rule 4 drops: "the ", or from a lowercase phrase every
+    leading determiner, as long as a word follows."""
     if is_all_lowercase(text):
-        end = 0
-        for m in _TOKEN.finditer(text):
-            if m.group() not in LEADING_DETERMINERS:
-                return m.start() if end and m.group()[0].isalpha() else 0
-            end = m.end()
-        return 0
+        first = next((m for m in _TOKEN.finditer(text) if m.group() not in LEADING_DETERMINERS),
+                     None)
+        return first.start() if first and first.group()[0].isalpha() else 0
     m = _THE.match(text)
     return m.end() if m and m.end() < len(text) else 0
 
