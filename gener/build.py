@@ -66,7 +66,7 @@ class BuildSettings:
     # (bench/MATCHING.md); False: gener before 2026-12-02 (fifth session).
     head_extension: bool = True
     # A lowercase phrase of several words is dropped when its last word's similarity to the
-    # subquestion's question is under this ("first report" for "Which disease?";
+    # subquestion's question is under this ("clinical course" for "Which disease?";
     # gener.retrieval.search.Searcher); None: off. Bi-encoders only; the scale is the
     # encoder's.
     head_similarity: float | None = None

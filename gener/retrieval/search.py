@@ -296,8 +296,9 @@ class Searcher:
 
     def _weak_head(self, name: str, sq: Subquestion) -> bool:
         """Whether a lowercase phrase of several words ends in a word less similar to the
-        subquestion's question than ``head_similarity`` ("first report", "clinical course"
-        for "Which disease?"; "ovarian cancer" is kept)."""
+        subquestion's question than ``head_similarity`` ("clinical course" for "Which
+        disease?"; "ovarian cancer" is kept). A single word is left to rule 9, also when
+        rule 4 made it one ("first report" -> "report")."""
         if " " not in name or not name.islower():
             return False
         return self.head_similarity_of(name.rsplit(" ", 1)[1], sq.question) < self.head_similarity
