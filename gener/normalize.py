@@ -316,12 +316,13 @@ def _and_parts(name: str) -> list[tuple[int, int]]:
 
 
 def _opener_length(text: str) -> int:
-    """How many leading characters rule 4 drops: "the ", or from a lowercase phrase every
-    leading determiner, as long as a word follows."""
+    """How many leading characters rule 4 drops: "the " when something follows, and from a
+    lowercase phrase every leading determiner when a word follows them."""
     if is_all_lowercase(text):
         first = next((m for m in _TOKEN.finditer(text) if m.group() not in LEADING_DETERMINERS),
                      None)
-        return first.start() if first and first.group()[0].isalpha() else 0
+        if first and first.start() and first.group()[0].isalpha():
+            return first.start()
     m = _THE.match(text)
     return m.end() if m and m.end() < len(text) else 0
 

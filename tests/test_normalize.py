@@ -41,6 +41,7 @@ def test_rule_functions():
     assert strip_leading_the("first report") == "report"
     assert strip_leading_the("One Direction") == "One Direction"  # a name keeps its words
     assert strip_leading_the("a - t") == "a - t"  # what follows must be a word
+    assert strip_leading_the("the 5 cases") == "5 cases"  # as "The 5 cases": "the" still goes
     assert strip_leading_the("one") == "one"
     assert is_too_short("UK") and not is_too_short("USA")
     assert is_stopword("WAS") and is_stopword("US") and not is_stopword("USA")
