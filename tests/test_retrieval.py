@@ -13,7 +13,7 @@ from gener.errors import GenerError
 from gener.recipes import parse_recipe
 from gener.retrieval.candidates import extract_candidates
 from gener.retrieval.encoders import load_encoder
-from gener.retrieval.index import IndexSettings, index_dir, open_index
+from gener.retrieval.index import IndexSettings, defines_class, index_dir, open_index
 from gener.retrieval.search import Searcher, check_question, retrieve, retrieve_with
 
 DOCS = [
@@ -469,6 +469,51 @@ def test_feedback_option_defaults_build_on_and_ask_off(tmp_path, capsys):
     assert top() != top("--feedback-phrases", "2")
     assert main(argv + ["--feedback-phrases", "-2"]) == 1
     assert "feedback phrases" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("sentence, title, expected", [
+    ("A syndrome is a set of medical signs and symptoms.", "syndrome", True),
+    ("In biology, a pathogen is any organism that causes disease.", "pathogen", True),
+    ("An epidemic is the rapid spread of disease.", "Epidemic", True),
+    ("Epidemiology is the study and analysis of the distribution of health.", "Epidemiology",
+     True),
+    ("Immunology is a branch of biology and medicine.", "Immunology", True),
+    ("Polymer chemistry is a sub-discipline of chemistry.", "Polymer chemistry", True),
+    ("Smallpox was an infectious disease caused by Variola virus.", "Smallpox", False),
+    ("The University of Oxford is a collegiate research university.", "University of Oxford",
+     False),
+    ("A Christmas Carol is a novella by Charles Dickens.", "A Christmas Carol", False),
+    ("Star Wars is a science fiction media franchise.", "Star Wars", False),
+])
+def test_first_sentences_that_define_a_class_or_a_field(sentence, title, expected):
+    assert defines_class(sentence, title) is expected
+
+
+def test_titles_of_class_and_field_articles_are_class_phrases(tmp_path, minilm):
+    """Mentions of "syndrome" and "Epidemiology" (their articles define a class and a field)
+    get the class penalty; a mention of "Zorbitis" (an entity's article) does not."""
+    records = [
+        {"title": "Syndrome", "text": "A syndrome is a set of medical signs."},
+        {"title": "Epidemiology", "text": "Epidemiology is the study of health in populations."},
+        {"title": "Zorbitis", "text": "Zorbitis is an infectious disease of the lungs."},
+        {"title": "Travel", "text": "Zorbitis is a syndrome studied in Epidemiology."},
+    ]
+    path = tmp_path / "docs.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    index = open_index(JsonlCorpus(path), minilm, tmp_path / "cache", progress=False)
+    travel = next(row for row, s in enumerate(index.sentences) if s.title == "Travel")
+    mentions = {index.phrase_texts[index.occ_key[o]]: o for o in range(len(index.occ_key))
+                if index.occ_sentence[o] == travel}
+    assert {text: bool(index.occ_class[o]) for text, o in mentions.items()} == {
+        "Zorbitis": False, "syndrome": True, "Epidemiology": True}
+    penalised = Searcher(index, minilm).rank(["Which disease?"])[0]
+    plain = Searcher(index, minilm, class_penalty=0.0).rank(["Which disease?"])[0]
+
+    def score(ranked, text):
+        return float(ranked[1][list(ranked[0]).index(mentions[text])])
+
+    assert score(plain, "syndrome") - score(penalised, "syndrome") == pytest.approx(0.3)
+    assert score(plain, "Zorbitis") == pytest.approx(score(penalised, "Zorbitis"))
 
 
 def test_a_tokenized_possessive_is_no_class_phrase(tmp_path, minilm):

@@ -45,6 +45,13 @@ FORMAT_VERSION = 1
 INDEX_TYPES = ("flat", "ivfpq")
 OCCURRENCE_FIELDS = ("sentence", "start", "end", "key", "plural", "title")
 _POSSESSIVE = re.compile(r"['’] ?s\b").search  # "Lyme's", "Parkinson ' s" (tokenized)
+# First sentences of articles about a class ("A syndrome is ...", "In biology, a pathogen is
+# ...") or about a field of study ("Epidemiology is the study of ...", "Immunology is a branch
+# of ...", "Polymer chemistry is a sub-discipline of ...").
+_CLASS_OPENING = re.compile(r"(?:In [^,]{1,40}, )?an? ", re.IGNORECASE).match
+_FIELD_DEFINITION = re.compile(
+    r"\b(?:is|are|was) (?:the|a|an) (?:[\w-]+ ){0,2}"
+    r"(?:study|science(?! fiction)|branch|(?:sub-?)?discipline|subfield|specialty)\b").search
 _FILES = ("sentences.jsonl", "occurrences.npz", "phrases.json", "phrases.faiss")
 CASE_PROFILE_NAME = "case_profile.json"  # derived from sentences.jsonl on first use
 
@@ -112,6 +119,10 @@ class PhraseIndex:
         self.key_lower_head = np.array([h if h.islower() and not _POSSESSIVE(t) else ""
                                         for t, h in zip(phrase_texts, heads, strict=True)])
         self.key_definition = definition_rows(sentences, phrase_texts)
+        # Per occurrence, whether its phrase names a class rather than an entity: a plural
+        # head, or the title of an article that defines a class or a field of study.
+        self.occ_class = self.occ_plural | class_definitions(
+            sentences, self.key_definition, phrase_texts)[self.occ_key]
         # Occurrences grouped by phrase key (CSR), to expand FAISS hits into occurrences.
         self.key_order = np.argsort(self.occ_key, kind="stable").astype(np.int64)
         counts = np.bincount(self.occ_key, minlength=len(phrase_texts))
@@ -208,6 +219,25 @@ def definition_rows(sentences: list[Sentence], phrase_texts: list[str]) -> np.nd
             first.setdefault(strip_punctuation(clean_title(sentence.title)).lower(), row)
     return np.array([first.get(strip_punctuation(text).lower(), -1) for text in phrase_texts],
                     dtype=np.int64)
+
+
+def defines_class(first_sentence: str, title: str) -> bool:
+    """Whether an article's first sentence says that its title names a class ("A syndrome is
+    a set of ...", "In biology, a pathogen is ...") or a field of study ("Epidemiology is the
+    study of ..."), not an entity. A title that itself opens with "A"/"An" ("A Christmas
+    Carol") is no class."""
+    if _CLASS_OPENING(title):
+        return False
+    return bool(_CLASS_OPENING(first_sentence) or _FIELD_DEFINITION(first_sentence[:200]))
+
+
+def class_definitions(sentences: list[Sentence], key_definition: np.ndarray,
+                      phrase_texts: list[str]) -> np.ndarray:
+    """Per phrase key, whether it names a document whose first sentence :func:`defines_class`."""
+    flags = np.zeros(len(phrase_texts), dtype=bool)
+    for key in np.flatnonzero(key_definition >= 0).tolist():
+        flags[key] = defines_class(sentences[key_definition[key]].text, phrase_texts[key])
+    return flags
 
 
 def rescore(faiss_index, encoder: Encoder, phrase_texts: list[str], queries: np.ndarray,

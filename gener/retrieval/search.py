@@ -43,7 +43,8 @@ EVIDENCE_DEPTH = 8  # occurrences sorted per evidence sentence asked for (all wh
 # 3: a tokenized possessive ("Parkinson ' s disease") is no class phrase.
 # 4: a flat index's phrase scores come from one matrix product, not FAISS's search (equal to
 #    1e-6; near-ties may order differently).
-RETRIEVAL_VERSION = 4
+# 5: titles of articles that define a class or a field of study are class phrases.
+RETRIEVAL_VERSION = 5
 _BLOCK = 4096  # occurrences converted from numpy at a time while choosing evidence
 
 
@@ -167,11 +168,13 @@ class Searcher:
 
         ``top_phrases`` bounds how many phrase vectors FAISS returns per question (default:
         all of them, which is exact for the flat index). With bi-encoders, phrases that name
-        a class are penalised: plural common nouns ("bleeding disorders") and, given the
-        question's ``entity_types``, lowercase phrases headed by the type word ("infectious
-        disease"; "Lyme disease" is kept). ``queries``: the questions' vectors, when given
-        (:meth:`rank_subquestions`). ``limit``: only the first ``limit`` occurrences of each
-        ranking (the same as the full ranking's), sorted without sorting the rest.
+        a class are penalised: plural common nouns ("bleeding disorders"), titles of articles
+        that define a class or a field ("A syndrome is ...", "Epidemiology is the study of
+        ...") and, given the question's ``entity_types``, lowercase phrases headed by the type
+        word ("infectious disease"; "Lyme disease" is kept). ``queries``: the questions'
+        vectors, when given (:meth:`rank_subquestions`). ``limit``: only the first ``limit``
+        occurrences of each ranking (the same as the full ranking's), sorted without sorting
+        the rest.
         """
         questions = [check_question(q) for q in questions]
         index = self.index
@@ -200,7 +203,7 @@ class Searcher:
                     named, definition = index.named_occurrences(occ)
                     occ_scores[named] += self.definition_weight * sentence_sims[row][definition]
                 occ_scores += self.title_bonus * at(index.occ_title)
-                generic = at(index.occ_plural)
+                generic = at(index.occ_class)
                 if entity_types:
                     generic = generic | index.keys_headed_by(entity_types[row])[occ_key]
                 occ_scores -= self.class_penalty * generic

@@ -214,7 +214,7 @@ class Scorer:
         self.definition_weight = torch.from_numpy(
             (definition >= 0).astype(np.float32) * definition_weight)
         self.bonus = torch.from_numpy(title_bonus * index.occ_title.astype(np.float32)
-                                      - class_penalty * index.occ_plural.astype(np.float32))
+                                      - class_penalty * index.occ_class.astype(np.float32))
         self.targets, self.weight, self.class_penalty = targets, sentence_weight, class_penalty
 
     def __call__(self, queries, types: list[str]):
@@ -228,7 +228,7 @@ class Scorer:
         penalty = scores.new_zeros(scores.shape)
         for row, entity_type in enumerate(types):
             generic = self.targets.class_phrases(entity_type)
-            keep = ~self.targets.index.occ_plural[generic]  # plural heads are penalised already
+            keep = ~self.targets.index.occ_class[generic]  # penalised already
             penalty[row, torch.from_numpy(generic[keep])] = self.class_penalty
         return scores - penalty
 
