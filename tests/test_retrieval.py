@@ -14,7 +14,13 @@ from gener.recipes import parse_recipe
 from gener.retrieval.candidates import extract_candidates
 from gener.retrieval.encoders import load_encoder
 from gener.retrieval.index import IndexSettings, defines_class, index_dir, open_index
-from gener.retrieval.search import Searcher, check_question, retrieve, retrieve_with
+from gener.retrieval.search import (
+    CATEGORY_WEIGHT,
+    Searcher,
+    check_question,
+    retrieve,
+    retrieve_with,
+)
 
 DOCS = [
     "Tuberculosis is an infectious disease caused by bacteria. It mostly affects the lungs.",
@@ -263,7 +269,8 @@ def test_encoder_identity_does_not_depend_on_where_the_model_is_installed(tmp_pa
 
 
 def test_definition_sentence_of_the_named_document_adds_to_the_score(tmp_path, minilm):
-    """A mention of a document's title scores ν·q·d more, d its document's first sentence."""
+    """A mention of a document's title scores ν·(q·d + κ·q·c) more, d its document's first
+    sentence and c the category phrase after that sentence's verb."""
     records = [
         {"title": "Zorbitis (illness)", "text": "Zorbitis is an infectious disease of the lungs. "
                                                 "It spreads quickly."},
@@ -278,6 +285,10 @@ def test_definition_sentence_of_the_named_document_adds_to_the_score(tmp_path, m
     assert index.key_definition[key["Zorbitis"]] == rows[records[0]["text"].split(" It")[0]]
     assert index.key_definition[key["Lake Vorn"]] == rows["Lake Vorn is a lake in the north."]
     assert index.key_definition[key["spring"]] == -1
+    category = index.key_category[key["Zorbitis"]]
+    assert index.phrase_texts[category] == "infectious disease"
+    assert index.phrase_texts[index.key_category[key["Lake Vorn"]]] == "lake"
+    assert index.key_category[key["spring"]] == -1
 
     plain = Searcher(index, minilm, definition_weight=0.0).rank(["Which disease?"])[0]
     with_definition = Searcher(index, minilm, definition_weight=1.5).rank(["Which disease?"])[0]
@@ -290,8 +301,9 @@ def test_definition_sentence_of_the_named_document_adds_to_the_score(tmp_path, m
     def score(ranked):
         return float(ranked[1][list(ranked[0]).index(mention)])
 
-    assert score(with_definition) - score(plain) == pytest.approx(1.5 * query @ definition,
-                                                                   abs=1e-5)
+    category_vector = minilm.encode_texts(["infectious disease"])[0]
+    expected = 1.5 * (query @ definition + CATEGORY_WEIGHT * query @ category_vector)
+    assert score(with_definition) - score(plain) == pytest.approx(expected, abs=1e-4)
     assert score(with_definition) - score(plain) > 0.3
 
 

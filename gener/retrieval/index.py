@@ -49,6 +49,7 @@ _POSSESSIVE = re.compile(r"['’] ?s\b").search  # "Lyme's", "Parkinson ' s" (to
 # ...") or about a field of study ("Epidemiology is the study of ...", "Immunology is a branch
 # of ...", "Polymer chemistry is a sub-discipline of ...").
 _CLASS_OPENING = re.compile(r"(?:In [^,]{1,40}, )?an? ", re.IGNORECASE).match
+_COPULA = re.compile(r"\b(?:is|was|are|were)\b").search
 _FIELD_DEFINITION = re.compile(
     r"\b(?:is|are|was) (?:the|a|an) (?:[\w-]+ ){0,2}"
     r"(?:study|science(?! fiction)|branch|(?:sub-?)?discipline|subfield|specialty)\b").search
@@ -132,6 +133,7 @@ class PhraseIndex:
         self._case_profile: CaseProfile | None = None
         self._class_keys: dict[str, np.ndarray] = {}
         self._named: tuple[np.ndarray, np.ndarray] | None = None
+        self._key_category: np.ndarray | None = None
 
     @property
     def case_profile(self) -> CaseProfile:
@@ -160,6 +162,35 @@ class PhraseIndex:
         if self._named is None:
             self._named = _named(self.key_definition[self.occ_key])
         return self._named
+
+    @property
+    def key_category(self) -> np.ndarray:
+        """Per phrase key that names a document, the key of the candidate phrase right after
+        the verb of the document's first sentence, which says what the entity is ("Roger
+        Federer is a Swiss former professional tennis player" -> "Swiss former professional
+        tennis player"); -1 for other keys and sentences without a copula."""
+        if self._key_category is None:
+            of_row: dict[int, int] = {}
+            categories = np.full(len(self.phrase_texts), -1, dtype=np.int64)
+            for key in np.flatnonzero(self.key_definition >= 0).tolist():
+                row = int(self.key_definition[key])
+                if row not in of_row:
+                    of_row[row] = self._category_of(row)
+                categories[key] = of_row[row]
+            self._key_category = categories
+        return self._key_category
+
+    def _category_of(self, row: int) -> int:
+        """The key of the first (and then longest) candidate after sentence ``row``'s first
+        "is"/"was"/"are"/"were", or -1."""
+        verb = _COPULA(self.sentences[row].text)
+        if verb is None:
+            return -1
+        after = [o for o in self.sentence_occurrences(row).tolist()
+                 if self.occ_start[o] >= verb.end()]
+        if not after:
+            return -1
+        return int(self.occ_key[min(after, key=lambda o: (self.occ_start[o], -self.occ_end[o]))])
 
     def keys_headed_by(self, entity_type: str) -> np.ndarray:
         """Per phrase key, whether its lowercase head is the type word ("infectious

@@ -1,9 +1,10 @@
 """Question -> ranked phrase occurrences -> phrases and evidence sentences (paper §3.2).
 
-An occurrence (a candidate phrase in a sentence) scores ``q·p + λ·q·s + ν·q·d`` with a
-bi-encoder (``p`` the phrase text's vector, ``s`` its sentence's vector, ``d`` the vector of
-the first sentence of the document the phrase names, when the corpus has a document of that
-title: "Tuberculosis is an infectious disease ..."; all unit length) and
+An occurrence (a candidate phrase in a sentence) scores ``q·p + λ·q·s + ν·(q·d + κ·q·c)``
+with a bi-encoder (``p`` the phrase text's vector, ``s`` its sentence's vector, ``d`` the
+vector of the first sentence of the document the phrase names, when the corpus has a
+document of that title: "Tuberculosis is an infectious disease ...", and ``c`` that of the
+sentence's category phrase, "contagious disease"; all unit length) and
 ``q_s·h_i + q_e·h_j`` with a DensePhrases encoder. Occurrences whose phrase the
 subquestion's normalization rules would drop entirely ("disease" for "Which disease?") are
 skipped, so that they do not use up the k_l evidence sentences.
@@ -29,6 +30,7 @@ from gener.retrieval.index import IndexSettings, PhraseIndex, ivf_lists, open_in
 
 SENTENCE_WEIGHT = 1.0  # λ: weight of the evidence sentence's similarity
 DEFINITION_WEIGHT = 1.0  # ν: weight of the named document's first sentence (chosen on dev data)
+CATEGORY_WEIGHT = 1.5  # κ: weight, within ν's term, of that sentence's category phrase (dev data)
 TITLE_BONUS = 0.2  # added when the phrase is its document's title (bi-encoders)
 CLASS_PENALTY = 0.3  # subtracted for phrases naming a class rather than an entity
 # Pseudo-relevance feedback (bi-encoders): a question is asked again, moved toward the mean
@@ -43,7 +45,8 @@ EVIDENCE_DEPTH = 8  # occurrences sorted per evidence sentence asked for (all wh
 # 3: a tokenized possessive ("Parkinson ' s disease") is no class phrase.
 # 4: a flat index's phrase scores come from one matrix product, not FAISS's search (equal to
 #    1e-6; near-ties may order differently).
-# 5: titles of articles that define a class or a field of study are class phrases.
+# 5: titles of articles that define a class or a field of study are class phrases; the
+#    definition term adds the category phrase of the named document's first sentence.
 RETRIEVAL_VERSION = 5
 _BLOCK = 4096  # occurrences converted from numpy at a time while choosing evidence
 
@@ -55,6 +58,7 @@ def scoring(definition_weight: float | None = None,
     return {"sentence_weight": SENTENCE_WEIGHT,
             "definition_weight": DEFINITION_WEIGHT if definition_weight is None
             else definition_weight,
+            "category_weight": CATEGORY_WEIGHT,
             "title_bonus": TITLE_BONUS, "class_penalty": CLASS_PENALTY,
             "feedback_phrases": FEEDBACK_PHRASES if feedback_phrases is None
             else feedback_phrases,
@@ -105,6 +109,8 @@ class Searcher:
         self._key_of: dict[str, int] | None = None
         self._head_vectors: dict[str, np.ndarray] = {}
         self._head_queries: dict[str, np.ndarray] = {}
+        self._category_column: np.ndarray | None = None  # per key: its category's column
+        self._category_vectors: np.ndarray | None = None
 
     def rank_subquestions(self, subquestions: list[Subquestion], top_phrases: int | None = None,
                           limit: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -183,9 +189,11 @@ class Searcher:
         key_scores = index.phrase_scores(queries) if top_phrases is None else None
         if key_scores is None:
             scores, keys = index.search(queries, top_phrases or index.faiss_index.ntotal)
-        sentence_sims = None
+        sentence_sims = category_sims = None
         if not index.contextual and (self.sentence_weight or self.definition_weight):
             sentence_sims = queries @ index.sentence_vectors.T
+        if not index.contextual and self.definition_weight:
+            category_sims = self._category_similarities(queries)
         ranked = []
         for row in range(len(questions)):
             if key_scores is not None:  # every phrase of a flat index: every occurrence
@@ -202,6 +210,10 @@ class Searcher:
                 if sentence_sims is not None and self.definition_weight:
                     named, definition = index.named_occurrences(occ)
                     occ_scores[named] += self.definition_weight * sentence_sims[row][definition]
+                    column = self._category_column[occ_key[named]]
+                    has = column >= 0
+                    occ_scores[named[has]] += (self.definition_weight * CATEGORY_WEIGHT
+                                               * category_sims[row][column[has]])
                 occ_scores += self.title_bonus * at(index.occ_title)
                 generic = at(index.occ_class)
                 if entity_types:
@@ -219,6 +231,18 @@ class Searcher:
             order = np.lexsort((occ, -occ_scores))[:limit]
             ranked.append((occ[order], occ_scores[order]))
         return ranked
+
+    def _category_similarities(self, queries: np.ndarray) -> np.ndarray:
+        """Cosines of the queries (rows) with the index's category phrases (columns, which
+        ``_category_column`` gives per phrase key); the phrases' vectors are kept."""
+        if self._category_vectors is None:
+            categories = self.index.key_category
+            found = np.unique(categories[categories >= 0])
+            self._category_column = np.where(categories >= 0,
+                                             np.searchsorted(found, categories), -1)
+            self._category_vectors = (self._phrase_vectors(found.tolist()) if len(found)
+                                      else np.zeros((0, queries.shape[1]), np.float32))
+        return queries @ self._category_vectors.T
 
     def _expand(self, keys: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The occurrences of FAISS hits (CSR slices of the index, vectorised) and their

@@ -46,6 +46,7 @@ from gener.normalize import type_word_forms
 from gener.recipes import available_recipes, load_recipe
 from gener.retrieval.encoders import RETRIEVER_META, mean_pool, mean_pool_encode
 from gener.retrieval.index import replace_folder
+from gener.retrieval.search import CATEGORY_WEIGHT
 from gener.text import clean_title
 
 # The head of a description: the text before its first preposition, relative or comma.
@@ -213,6 +214,10 @@ class Scorer:
         self.occ_definition = torch.from_numpy(np.maximum(definition, 0))
         self.definition_weight = torch.from_numpy(
             (definition >= 0).astype(np.float32) * definition_weight)
+        category = index.key_category[index.occ_key]
+        self.occ_category = torch.from_numpy(np.maximum(category, 0))
+        self.category_weight = torch.from_numpy(
+            (category >= 0).astype(np.float32) * definition_weight * CATEGORY_WEIGHT)
         self.bonus = torch.from_numpy(title_bonus * index.occ_title.astype(np.float32)
                                       - class_penalty * index.occ_class.astype(np.float32))
         self.targets, self.weight, self.class_penalty = targets, sentence_weight, class_penalty
@@ -222,9 +227,10 @@ class Scorer:
         import torch
 
         sentence_sims = queries @ self.sentences.T
-        scores = ((queries @ self.phrases.T)[:, self.occ_key]
-                  + self.weight * sentence_sims[:, self.occ_sentence]
-                  + self.definition_weight * sentence_sims[:, self.occ_definition] + self.bonus)
+        phrase_sims = queries @ self.phrases.T
+        scores = (phrase_sims[:, self.occ_key] + self.weight * sentence_sims[:, self.occ_sentence]
+                  + self.definition_weight * sentence_sims[:, self.occ_definition]
+                  + self.category_weight * phrase_sims[:, self.occ_category] + self.bonus)
         penalty = scores.new_zeros(scores.shape)
         for row, entity_type in enumerate(types):
             generic = self.targets.class_phrases(entity_type)
