@@ -3,8 +3,8 @@
 An occurrence (a candidate phrase in a sentence) scores ``q·p + λ·q·s + ν·(q·d + κ·q·c)``
 with a bi-encoder (``p`` the phrase text's vector, ``s`` its sentence's vector, ``d`` the
 vector of the first sentence of the document the phrase names, when the corpus has a
-document of that title: "Tuberculosis is an infectious disease ...", and ``c`` that of the
-sentence's category phrase, "contagious disease"; all unit length) and
+document of that title: "Tuberculosis ... is a contagious disease ...", and ``c`` that of
+the sentence's category phrase, "contagious disease"; all unit length) and
 ``q_s·h_i + q_e·h_j`` with a DensePhrases encoder. Occurrences whose phrase the
 subquestion's normalization rules would drop entirely ("disease" for "Which disease?") are
 skipped, so that they do not use up the k_l evidence sentences.
