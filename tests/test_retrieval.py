@@ -304,7 +304,7 @@ def test_definition_sentence_of_the_named_document_adds_to_the_score(tmp_path, m
 
     category_vector = minilm.encode_texts(["infectious disease"])[0]
     expected = 1.5 * (query @ definition + CATEGORY_WEIGHT * query @ category_vector)
-    assert score(with_definition) - score(plain) == pytest.approx(expected, abs=1e-4)
+    assert score(with_definition) - score(plain) == pytest.approx(expected, abs=1e-5)
     assert score(with_definition) - score(plain) > 0.3
 
 
