@@ -22,7 +22,7 @@ BENCHMARKS = ("conll2003", "wikigold", "wnut16", "ncbi_disease", "bc5cdr")
 
 def main(argv: list[str] | None = None) -> int:
     from gener.corpus import WikiVitalCorpus
-    from gener.dataset import atomic_write_text
+    from gener.io import atomic_write_text
     from gener.recipes import load_recipe
     from gener.retrieval.search import open_searcher, retrieve_with
     from trainers.select_k import retrieval_scores

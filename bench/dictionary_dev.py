@@ -55,7 +55,7 @@ def parse_ks(values: list[str]) -> dict[str, list[int]]:
 
 def main(argv: list[str] | None = None) -> int:
     from gener.corpus import open_corpus
-    from gener.dataset import atomic_write_text
+    from gener.io import atomic_write_text
     from gener.phrase_labels import label_phrases
     from gener.recipes import load_recipe
     from gener.retrieval.search import open_searcher, retrieve_with

@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     from gener.benchmarks import load_benchmark
     from gener.build import BuildSettings, build
     from gener.corpus import open_corpus
-    from gener.dataset import atomic_write_text
+    from gener.io import atomic_write_text
     from gener.recipes import load_recipe
     from gener.recipes.recipe import RETRIEVED_RULE9
     from trainers.data import load_training_dataset

@@ -37,7 +37,7 @@ from collections import defaultdict
 
 from gener.benchmarks import load_benchmark
 from gener.corpus import WikiVitalCorpus
-from gener.dataset import atomic_write_text
+from gener.io import atomic_write_text
 from gener.normalize import normalize_span, strip_punctuation, type_word_forms
 from gener.recipes import load_recipe
 from gener.retrieval.search import open_searcher

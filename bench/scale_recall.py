@@ -103,10 +103,10 @@ def compare_searches(folder: Path, ivfpq, encoder, k: int) -> dict:
 def main() -> None:
     import faiss
 
+    from gener.io import default_cache_dir
     from gener.recipes import available_recipes, load_recipe
     from gener.retrieval.encoders import load_encoder
     from gener.retrieval.index import (
-        default_cache_dir,
         describe_faiss,
         new_faiss_index,
         rescore,

@@ -19,8 +19,9 @@ from pathlib import Path
 from gener import __version__
 from gener.artifacts import RetrievedSentence, SubquestionRetrieval
 from gener.corpus import Corpus
-from gener.dataset import atomic_write_text, check_output_folder, write_config
+from gener.dataset import check_output_folder, write_config
 from gener.errors import GenerError
+from gener.io import atomic_write_text
 from gener.recipes import Recipe
 
 logger = logging.getLogger(__name__)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from gener.errors import GenerError
+from gener.io import atomic_write_text
 
 MANIFEST = "gener.json"
 PAPER_CITATION = """@inproceedings{kim2022gener,
@@ -25,21 +25,6 @@ PAPER_CITATION = """@inproceedings{kim2022gener,
                in Natural Language Processing},
   year      = {2022}
 }"""
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; published files must be readable
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def check_output_folder(folder: str | Path, overwrite: bool = False) -> None:

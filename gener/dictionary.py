@@ -113,7 +113,7 @@ class PseudoDictionary:
 
     def save(self, path: str | Path) -> None:
         """Write :meth:`to_json` atomically (temporary file, then rename)."""
-        from gener.dataset import atomic_write_text
+        from gener.io import atomic_write_text
 
         atomic_write_text(path, self.to_json())
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from gener.dataset import atomic_write_text
 from gener.errors import GenerError
+from gener.io import atomic_write_text
 
 INFO_NAME = "gener_training.json"
 _HYPERPARAMETERS = ("t_early", "t_update", "max_steps", "batch_size", "grad_accum",

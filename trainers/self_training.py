@@ -21,8 +21,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from gener.dataset import atomic_write_text
 from gener.errors import GenerError
+from gener.io import atomic_write_text
 from gener.models import resolve_model_path
 from trainers.data import (
     IGNORE,

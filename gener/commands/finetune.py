@@ -36,8 +36,8 @@ def run(args) -> int:
     from pathlib import Path
 
     from gener.benchmarks import load_benchmark
-    from gener.dataset import atomic_write_text
     from gener.errors import GenerError
+    from gener.io import atomic_write_text
     from trainers.finetune import FinetuneSettings, finetune
 
     train_split = load_benchmark(args.benchmark, "train", args.benchmarks)

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from gener.errors import GenerError, first_line
+from gener.io import default_cache_dir
 from gener.models import MINILM, resolve_model_path
 from gener.retrieval import numpy_bert
 
@@ -329,8 +330,6 @@ class QueryTunedEncoder(Encoder):
 
 def retriever_dir() -> Path:
     """Where ``gener retriever train`` writes the ``gener-retriever`` encoder by default."""
-    from gener.retrieval.index import default_cache_dir
-
     return default_cache_dir() / "models" / RETRIEVER
 
 

@@ -32,8 +32,8 @@ import numpy as np
 
 from gener.casing import CaseProfile
 from gener.corpus import Corpus, Sentence
-from gener.dataset import atomic_write_text
 from gener.errors import GenerError, first_line
+from gener.io import atomic_write_json, atomic_write_text, default_cache_dir, replace_folder
 from gener.normalize import strip_punctuation, type_word_forms
 from gener.retrieval.candidates import CANDIDATE_VERSION, extract_candidates, load_tagger
 from gener.retrieval.encoders import Encoder
@@ -55,11 +55,6 @@ _FIELD_DEFINITION = re.compile(
     r"(?:study|science(?! fiction)|branch|(?:sub-?)?discipline|subfield|specialty)\b").search
 _FILES = ("sentences.jsonl", "occurrences.npz", "phrases.json", "phrases.faiss")
 CASE_PROFILE_NAME = "case_profile.json"  # derived from sentences.jsonl on first use
-
-
-def default_cache_dir() -> Path:
-    """``$GENER_CACHE`` or ``~/.cache/gener``."""
-    return Path(os.environ.get("GENER_CACHE") or Path.home() / ".cache" / "gener")
 
 
 @dataclass(frozen=True)
@@ -309,10 +304,6 @@ def _every_list(faiss_index):
     return params
 
 
-def _atomic_json(path: Path, data: object) -> None:
-    atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=1))
-
-
 def _corrupt(path: Path, reason: str) -> GenerError:
     return GenerError(f"{path}: corrupt phrase index ({reason}); delete the folder or run "
                       "`gener index build --rebuild`")
@@ -470,21 +461,10 @@ def build_index(corpus: Corpus, encoder: Encoder, path: Path, settings: IndexSet
                    "phrases": len(phrase_texts)},
         "build_seconds": round(time.perf_counter() - started, 1),
     }
-    _atomic_json(tmp / "manifest.json", manifest)
+    atomic_write_json(tmp / "manifest.json", manifest)
     replace_folder(tmp, path)
     logger.info("phrase index: %d sentences, %d occurrences, %d phrases in %.0fs -> %s",
                 len(sentences), len(occ_texts), len(phrase_texts), manifest["build_seconds"], path)
-
-
-def replace_folder(tmp: Path, path: Path) -> None:
-    """Move the finished folder ``tmp`` to ``path``, replacing a stale one there."""
-    if path.exists():  # a stale index: move it aside, then replace it
-        old = path.with_name(f"{path.name}.old-{os.getpid()}")
-        os.replace(path, old)
-        os.replace(tmp, path)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, path)
 
 
 def read_manifest(path: Path) -> dict:

@@ -35,6 +35,7 @@ import numpy as np
 
 from gener.corpus import Corpus, Sentence
 from gener.errors import GenerError, first_line
+from gener.io import atomic_write_json, replace_folder
 from gener.retrieval.candidates import extract_candidates, load_tagger
 from gener.retrieval.encoders import Encoder
 from gener.retrieval.index import candidate_occurrences
@@ -437,7 +438,7 @@ def build_sharded(corpus: Corpus, encoder: Encoder, path: Path, index_type: str,
     Returns the manifest on the main process, ``None`` on the others. Every process
     returns only once the merged index is in place.
     """
-    from gener.retrieval.index import FORMAT_VERSION, _atomic_json, replace_folder
+    from gener.retrieval.index import FORMAT_VERSION
 
     if not isinstance(num_shards, int) or num_shards < 1:
         raise GenerError(f"the shard count must be at least 1 (got {num_shards})")
@@ -478,7 +479,7 @@ def build_sharded(corpus: Corpus, encoder: Encoder, path: Path, index_type: str,
                          "shard_counts": [s.meta["counts"] for s in shards]},
             "build_seconds": round(shard_seconds + time.perf_counter() - tick, 1),
         }
-        _atomic_json(tmp / "manifest.json", manifest)
+        atomic_write_json(tmp / "manifest.json", manifest)
         replace_folder(tmp, path)
         shutil.rmtree(path.with_name(f"{path.name}.shards"), ignore_errors=True)  # merged
         logger.info("phrase index merged from %d shards: %d sentences, %d phrases, "

@@ -40,12 +40,11 @@ from pathlib import Path
 
 import numpy as np
 
-from gener.dataset import atomic_write_text
 from gener.errors import GenerError
+from gener.io import atomic_write_text, replace_folder
 from gener.normalize import type_word_forms
 from gener.recipes import available_recipes, load_recipe
 from gener.retrieval.encoders import RETRIEVER_META, mean_pool, mean_pool_encode
-from gener.retrieval.index import replace_folder
 from gener.retrieval.search import CATEGORY_WEIGHT
 from gener.text import clean_title
 
