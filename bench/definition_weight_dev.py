@@ -2,7 +2,7 @@
 
 For each ν, every benchmark recipe's subquestions are retrieved from the default corpus
 (k evidence sentences each, as ``gener build --k``), the pseudo-dictionary is built and
-matched over the benchmark's **validation** split (``trainers.select_k``'s measure: label
+matched over the benchmark's **validation** split (``bench/select_k.py``'s measure: label
 quality without training). Used to choose the searcher's ``DEFINITION_WEIGHT`` on dev data.
 
     python bench/definition_weight_dev.py [--weights 0,0.5,1,1.5] [--k 1000] [--json OUT]
@@ -21,11 +21,11 @@ BENCHMARKS = ("conll2003", "wikigold", "wnut16", "ncbi_disease", "bc5cdr")
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench.select_k import retrieval_scores
     from gener.corpus import WikiVitalCorpus
     from gener.io import atomic_write_text
     from gener.recipes import load_recipe
     from gener.retrieval.search import open_searcher, retrieve_with
-    from trainers.select_k import retrieval_scores
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", default="0,0.5,1,1.5")

@@ -4,7 +4,7 @@ and matching changes of gener over the paper (bench/MATCHING.md).
 For each benchmark, its recipe's subquestions are retrieved (k evidence sentences each, as
 ``gener build --k``) from a corpus (default: the benchmark's own train sentences without
 labels, the X_train setting), and the pseudo-dictionary is matched over the benchmark's
-**validation** split (``trainers.select_k``'s measure: label quality without training).
+**validation** split (``bench/select_k.py``'s measure: label quality without training).
 Variants, each adding one change to the previous:
 
 * ``paper``: labels drawn by retrieval counts, rule 9 on every lowercase single token,
@@ -15,7 +15,7 @@ Variants, each adding one change to the previous:
 
 ``--ks`` sweeps k instead (one k list for every benchmark, or ``NAME=K,K,...`` per
 benchmark) and ``--variants current`` keeps only the last variant (gener's build): how the
-tables plan's ``gener_xtrain_k`` row chose k on validation.
+old tables plan's ``gener_xtrain_k`` row (bench/tables/plan.yaml) chose k on validation.
 
     python bench/dictionary_dev.py [--benchmarks conll2003,...] [--corpus xtrain|wiki-vital]
         [--ks 500,1000 | --ks conll2003=1000,5000 --ks bc5cdr=500,2000]
@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 BENCHMARKS = ("conll2003", "wikigold", "wnut16", "ncbi_disease", "bc5cdr")
-# Evidence sentences per subquestion, as in the tables plan (trainers/tables_plan.yaml).
+# Evidence sentences per subquestion in setting (b), as in trainers/tables_plan.yaml.
 XTRAIN_K = {"wikigold": 100, "wnut16": 10}
 VARIANTS = [("paper", "counts", "all", "sentence"),
             ("+phrase labels", "phrase", "all", "sentence"),
@@ -54,12 +54,12 @@ def parse_ks(values: list[str]) -> dict[str, list[int]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench.select_k import retrieval_scores
     from gener.corpus import open_corpus
     from gener.io import atomic_write_text
     from gener.phrase_labels import label_phrases
     from gener.recipes import load_recipe
     from gener.retrieval.search import open_searcher, retrieve_with
-    from trainers.select_k import retrieval_scores
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--benchmarks", default=",".join(BENCHMARKS))

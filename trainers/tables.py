@@ -1,15 +1,14 @@
 """The plan behind RESULTS.md: runs as data, their execution, and the Table 3 layout.
 
-A plan (``trainers/tables_plan.yaml``) has rows (our settings, quoted paper rows, the seed
-entity baseline) and benchmarks. A trained row's run on a benchmark is three commands
-(build, train, evaluate) made from templates; it lives in ``<root>/<row>/<benchmark>/`` with
-``run.json`` (each finished step: command, seconds, load average) and ``test.json`` (the
-evaluation). Figures are shown only when the recorded commands are the plan's current ones.
+A plan (``trainers/tables_plan.yaml``) has rows and benchmarks. A ``trained`` row runs, on
+each benchmark and for each of its seeds, three commands (build, train, evaluate) made from
+templates; a run lives in ``<root>/<row>/<benchmark>/seed<N>/`` with ``run.json`` (each
+finished step: command, seconds, load average, code) and ``test.json`` (the evaluation).
+A ``seed_entities`` row is computed on the fly, a ``quoted`` row copies the paper.
 
-Run folders hold models and stay on the machine that ran them; what RESULTS.md shows of a
-measured run (figures, commands, timing) is also kept in ``tables_records.json`` beside the
-plan, which is tracked, so that the table survives on other machines and is not lost when
-the runs are collected again elsewhere.
+A figure is shown only when its commands are the plan's current ones, read from the run
+folder or, where that folder is not on this machine, from the records file beside the plan
+(``tables_records.json``, written by ``gener tables --out``).
 """
 
 from __future__ import annotations
@@ -17,6 +16,8 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import statistics
+import string
 import subprocess
 import sys
 import time
@@ -33,6 +34,7 @@ RUN_LOG, RESULT = "run.json", "test.json"
 # What each step's command writes inside the run folder (the templates must agree).
 OUTPUTS = {"build": "dataset", "train": "model", "evaluate": RESULT}
 KINDS = ("trained", "seed_entities", "quoted")
+ROW_KEYS = ("id", "label", "kind", "seeds", "benchmarks", "figures")
 
 
 @dataclass
@@ -42,10 +44,10 @@ class Row:
     id: str
     label: str
     kind: str = "trained"
+    seeds: tuple[int, ...] = (0,)
     variables: dict = field(default_factory=dict)
     overrides: dict = field(default_factory=dict)  # benchmark -> variables
     figures: dict = field(default_factory=dict)  # quoted: benchmark -> [P, R, F1]
-    not_run: dict = field(default_factory=dict)  # benchmark -> why the row skips it
 
 
 @dataclass
@@ -69,25 +71,46 @@ class Plan:
         raise GenerError(f"{self.source}: no row {row_id!r} "
                          f"(rows: {', '.join(r.id for r in self.rows)})")
 
-    def run_dir(self, row: Row, benchmark: str) -> Path:
-        return self.root / row.id / benchmark
+    def run_dir(self, row: Row, benchmark: str, seed: int) -> Path:
+        return self.root / row.id / benchmark / f"seed{seed}"
 
-    def commands_for(self, row: Row, benchmark: str) -> dict[str, str]:
-        """The build/train/evaluate command lines of a trained row's run on ``benchmark``."""
-        values = {**row.variables, **self.schedules.get(benchmark, {}),
-                  **row.overrides.get(benchmark, {})}
-        values.update(benchmark=benchmark, recipe=benchmark,
-                      run=self.run_dir(row, benchmark).as_posix())
+    def values(self, row: Row, benchmark: str) -> dict:
+        """The template variables of a row on a benchmark (without ``seed`` and ``run``)."""
+        return {**row.variables, **self.schedules.get(benchmark, {}),
+                **row.overrides.get(benchmark, {})}
+
+    def commands_for(self, row: Row, benchmark: str, seed: int) -> dict[str, str]:
+        """The build/train/evaluate command lines of one run."""
+        values = {**self.values(row, benchmark), "benchmark": benchmark, "recipe": benchmark,
+                  "seed": seed, "run": self.run_dir(row, benchmark, seed).as_posix()}
         try:
-            for _ in range(3):  # variables may refer to {benchmark} etc.
-                values = {k: str(v).format(**values) for k, v in values.items()}
-            return {step: " ".join(self.commands[step].format(**values).split())
-                    for step in STEPS}
+            return {step: _fill(self.commands[step], values, strict=True) for step in STEPS}
         except KeyError as err:
             raise GenerError(f"{self.source}: row {row.id} has no value for {err} "
                              f"(needed by the command templates)") from None
         except (ValueError, IndexError) as err:
             raise GenerError(f"{self.source}: row {row.id}: bad template ({err})") from None
+
+    def templates_for(self, row: Row) -> dict[str, str]:
+        """The row's command lines with what varies by benchmark or seed left as ``{name}``."""
+        each = [self.values(row, b) for b in self.benchmarks]
+        values = {k: v for k, v in each[0].items() if all(e.get(k) == v for e in each)}
+        values.update(recipe="{benchmark}",
+                      run=f"{self.root.as_posix()}/{row.id}/{{benchmark}}/seed{{seed}}")
+        return {step: _fill(self.commands[step], values, strict=False) for step in STEPS}
+
+
+class _Keep(dict):
+    def __missing__(self, key):
+        return "{" + key + "}"
+
+
+def _fill(template: str, values: dict, strict: bool) -> str:
+    """``template`` with ``values`` (which may refer to each other), on one line."""
+    text = template
+    for _ in range(4):  # variables may refer to {benchmark} etc.
+        text = text.format(**values) if strict else text.format_map(_Keep(values))
+    return " ".join(text.split())
 
 
 def load_plan(path: str | Path | None = None, root: str | Path | None = None) -> Plan:
@@ -116,14 +139,14 @@ def load_plan(path: str | Path | None = None, root: str | Path | None = None) ->
     if missing:
         raise GenerError(f"{source}: commands lack {', '.join(missing)}")
     defaults = dict(data.get("defaults") or {})
-    raw_rows = {}
+    rows, seen = [], set()
     for entry in data.get("rows") or []:
         if not isinstance(entry, dict) or "id" not in entry:
             raise GenerError(f"{source}: every row needs an id")
-        if entry["id"] in raw_rows:
+        if entry["id"] in seen:
             raise GenerError(f"{source}: row {entry['id']!r} appears twice")
-        raw_rows[entry["id"]] = entry
-    rows = [_make_row(entry, raw_rows, defaults, source) for entry in raw_rows.values()]
+        seen.add(entry["id"])
+        rows.append(_make_row(entry, defaults, source))
     if not rows:
         raise GenerError(f"{source}: no rows")
     groups = [list(g) for g in data.get("groups") or [benchmarks]]
@@ -136,35 +159,29 @@ def load_plan(path: str | Path | None = None, root: str | Path | None = None) ->
                 source, [str(n) for n in data.get("notes") or []])
 
 
-def _make_row(entry: dict, raw_rows: dict, defaults: dict, source: str) -> Row:
-    """A row with its ``extends`` chain resolved (the extending row's keys win)."""
-    chain, current = [entry], entry
-    while "extends" in current:
-        parent = raw_rows.get(current["extends"])
-        if parent is None or parent in chain:
-            raise GenerError(f"{source}: row {current['id']} extends unknown or circular row "
-                             f"{current['extends']!r}")
-        chain.append(parent)
-        current = parent
-    merged: dict = {}
-    for item in reversed(chain):
-        merged.update({k: v for k, v in item.items() if k != "extends"})
-    kind = merged.pop("kind", "trained")
+def _make_row(entry: dict, defaults: dict, source: str) -> Row:
+    row_id = entry["id"]
+    kind = entry.get("kind", "trained")
     if kind not in KINDS:
-        raise GenerError(f"{source}: row {merged['id']}: kind must be one of {', '.join(KINDS)}")
-    row_id, label = merged.pop("id"), merged.pop("label", None) or entry["id"]
-    overrides = merged.pop("benchmarks", None) or {}
-    figures = merged.pop("figures", None) or {}
-    not_run = merged.pop("not_run", None) or {}
-    if not isinstance(not_run, dict) or not all(isinstance(v, str) for v in not_run.values()):
-        raise GenerError(f"{source}: row {row_id}: not_run must map benchmarks to reasons")
+        raise GenerError(f"{source}: row {row_id}: kind must be one of {', '.join(KINDS)}")
+    seeds = entry.get("seeds", [0])
+    if (not isinstance(seeds, list) or not seeds or len(set(seeds)) != len(seeds)
+            or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)):
+        raise GenerError(f"{source}: row {row_id}: seeds must be a list of distinct integers")
+    figures = entry.get("figures") or {}
     for benchmark, values in figures.items():
         if not (isinstance(values, list) and len(values) == 3
                 and all(isinstance(v, (int, float)) for v in values)):
             raise GenerError(f"{source}: row {row_id}: figures of {benchmark} must be "
                              f"[P, R, F1]")
-    variables = {**defaults, **merged} if kind == "trained" else {}
-    return Row(row_id, label, kind, variables, overrides, figures, not_run)
+    variables = {k: v for k, v in entry.items() if k not in ROW_KEYS}
+    if kind == "trained":
+        variables = {**defaults, **variables}
+    elif variables:
+        raise GenerError(f"{source}: row {row_id}: a {kind} row takes no "
+                         f"{', '.join(sorted(variables))}")
+    return Row(row_id, entry.get("label") or row_id, kind, tuple(seeds), variables,
+               dict(entry.get("benchmarks") or {}), figures)
 
 
 # --- runs ----------------------------------------------------------------------------------
@@ -179,13 +196,13 @@ def read_run(run_dir: Path) -> dict:
         raise GenerError(f"{path}: not valid JSON; delete it to redo the run") from None
 
 
-def run_status(plan: Plan, row: Row, benchmark: str) -> str:
-    """measured, stale (finished with other commands than the plan's) or pending."""
-    run_dir = plan.run_dir(row, benchmark)
+def run_status(plan: Plan, row: Row, benchmark: str, seed: int) -> str:
+    """measured, stale (finished with other commands than the plan's) or not run."""
+    run_dir = plan.run_dir(row, benchmark, seed)
     if not (run_dir / RESULT).exists():
-        return "pending"
+        return "not run"
     steps = read_run(run_dir)["steps"]
-    commands = plan.commands_for(row, benchmark)
+    commands = plan.commands_for(row, benchmark, seed)
     same = all(steps.get(s, {}).get("command") == commands[s] for s in STEPS)
     return "measured" if same else "stale"
 
@@ -207,18 +224,19 @@ def _code_version() -> str:
     return done.stdout.strip() or "unknown"
 
 
-def execute_run(plan: Plan, row: Row, benchmark: str, env: dict | None = None,
+def execute_run(plan: Plan, row: Row, benchmark: str, seed: int, env: dict | None = None,
                 echo=print) -> dict:
     """Run the steps of one run that are not yet done with the current commands.
 
     A step is redone when its recorded command differs or an earlier step was redone. The
     evaluation's JSON goes to ``test.json``; ``run.json`` is rewritten after each step.
     """
-    from gener.io import atomic_write_text
+    from gener.dataset import atomic_write_text
 
-    run_dir = plan.run_dir(row, benchmark)
+    run_dir = plan.run_dir(row, benchmark, seed)
     log = read_run(run_dir)
-    commands = plan.commands_for(row, benchmark)
+    commands = plan.commands_for(row, benchmark, seed)
+    name = f"{row.id}/{benchmark}/seed{seed}"
     redo = False
     for step in STEPS:
         done = (log["steps"].get(step, {}).get("command") == commands[step]
@@ -226,19 +244,19 @@ def execute_run(plan: Plan, row: Row, benchmark: str, env: dict | None = None,
         if done and not redo:
             continue
         redo = True
-        echo(f"[{row.id}/{benchmark}] {step}: {commands[step]}")
+        echo(f"[{name}] {step}: {commands[step]}")
         load = os.getloadavg()
         started = time.perf_counter()
         completed = subprocess.run(_gener_argv(commands[step]), env=env, text=True,
                                    stdout=subprocess.PIPE if step == "evaluate" else None)
         if completed.returncode != 0:
-            raise GenerError(f"{row.id}/{benchmark}: {step} failed (exit "
-                             f"{completed.returncode}): {commands[step]}")
+            raise GenerError(f"{name}: {step} failed (exit {completed.returncode}): "
+                             f"{commands[step]}")
         if step == "evaluate":
             lines = completed.stdout.strip().splitlines()
             scores = json.loads(lines[-1]) if lines else None
             if not isinstance(scores, dict) or "f1" not in scores:
-                raise GenerError(f"{row.id}/{benchmark}: evaluate printed no JSON scores")
+                raise GenerError(f"{name}: evaluate printed no JSON scores")
             atomic_write_text(run_dir / RESULT, json.dumps(scores, indent=2) + "\n")
         log["steps"][step] = {"command": commands[step], "code": _code_version(),
                               "seconds": round(time.perf_counter() - started, 1),
@@ -313,29 +331,38 @@ def seed_entity_scores(benchmark: str, seeds: dict[str, list[str]], split: str =
     return score_tags(seed_entity_tags(sentences, seeds), gold_tags(dataset), list(seeds))
 
 
-# --- RESULTS.md ----------------------------------------------------------------------------
+# --- cells ---------------------------------------------------------------------------------
 
 BENCHMARK_TITLES = {"conll2003": "CoNLL-2003", "wikigold": "Wikigold", "wnut16": "WNUT-16",
                     "ncbi_disease": "NCBI-disease", "bc5cdr": "BC5CDR"}
 
 
 @dataclass
-class Cell:
-    """One (row, benchmark) cell: figures in percent (or None) and where they come from."""
+class Run:
+    """One seed's run of a trained cell: its status, figures (percent) and provenance."""
 
-    ref: str
-    status: str  # measured, computed, quoted, stale, pending, unavailable, not run
+    seed: int
+    status: str  # measured, recorded, stale, not run
+    commands: dict
     figures: tuple[float, float, float] | None = None
-    note: str = ""
-    commands: dict = field(default_factory=dict)
-    model: str = ""
     timing: str = ""
-    from_run_folder: bool = False  # measured here, so worth recording
 
     def record(self) -> dict:
-        """What :func:`record_cells` keeps of a measured cell."""
-        return {"commands": self.commands, "figures": list(self.figures), "model": self.model,
+        """What :func:`record_runs` keeps of a measured run."""
+        return {"commands": self.commands, "figures": list(self.figures),
                 "timing": self.timing}
+
+
+@dataclass
+class Cell:
+    """One (row, benchmark) cell: its figures over seeds (mean, sd) and where they come from."""
+
+    ref: str
+    status: str  # measured, computed, quoted, unavailable, not run, or "n of m seeds"
+    mean: tuple[float, float, float] | None = None
+    sd: tuple[float, float, float] | None = None
+    note: str = ""
+    runs: list[Run] = field(default_factory=list)
 
 
 def records_path(plan: Plan) -> Path:
@@ -344,7 +371,7 @@ def records_path(plan: Plan) -> Path:
 
 
 def load_records(plan: Plan) -> dict[str, dict]:
-    """``{"<row>/<benchmark>": record}`` of the runs measured so far, anywhere."""
+    """``{"<row>/<benchmark>/seed<N>": record}`` of the runs measured so far, anywhere."""
     path = records_path(plan)
     if not path.exists():
         return {}
@@ -354,17 +381,18 @@ def load_records(plan: Plan) -> dict[str, dict]:
         raise GenerError(f"{path}: not valid JSON") from None
 
 
-def record_cells(plan: Plan, cells: dict[tuple[str, str], Cell]) -> int:
-    """Add the cells measured from run folders to the records file; how many changed."""
-    from gener.io import atomic_write_text
+def record_runs(plan: Plan, cells: dict[tuple[str, str], Cell]) -> int:
+    """Add the runs measured from run folders to the records file; how many changed."""
+    from gener.dataset import atomic_write_text
 
     records = load_records(plan)
     changed = 0
     for (row_id, benchmark), cell in cells.items():
-        key = f"{row_id}/{benchmark}"
-        if cell.from_run_folder and records.get(key) != cell.record():
-            records[key] = cell.record()
-            changed += 1
+        for run in cell.runs:
+            key = f"{row_id}/{benchmark}/seed{run.seed}"
+            if run.status == "measured" and records.get(key) != run.record():
+                records[key] = run.record()
+                changed += 1
     if changed:
         atomic_write_text(records_path(plan),
                           json.dumps(records, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
@@ -375,126 +403,162 @@ def _pct(scores: dict) -> tuple[float, float, float]:
     return tuple(round(100 * scores[k], 1) for k in ("precision", "recall", "f1"))
 
 
-def _timing(log: dict) -> str:
-    parts = []
-    for step in STEPS:
-        entry = log["steps"].get(step)
-        if entry:
-            load = entry.get("load_average", [None])[0]
-            parts.append(f"{step} {entry['seconds']:.0f} s (load {load})")
+def _timing(run_dir: Path) -> str:
+    log = read_run(run_dir)
+    parts = [f"{step} {log['steps'][step]['seconds']:.0f} s" for step in STEPS
+             if step in log["steps"]]
+    load = log["steps"].get("build", {}).get("load_average", [None])[0]
     codes = sorted({e["code"] for e in log["steps"].values() if "code" in e})
-    return ", ".join(parts) + (f"; code {', '.join(codes)}" if codes else "")
+    text = ", ".join(parts) + (f" (load {load})" if load is not None else "")
+    text += f"; code {', '.join(codes)}" if codes else ""
+    info = run_dir / "model" / INFO_NAME
+    if info.exists():
+        info = json.loads(info.read_text(encoding="utf-8"))
+        if info.get("best_f1") is not None:
+            text += (f"; kept step {info['best_step']} of {info['steps']} "
+                     f"(validation F1 {100 * info['best_f1']:.1f})")
+    return text
+
+
+def _run(plan: Plan, row: Row, benchmark: str, seed: int, records: dict) -> Run:
+    commands = plan.commands_for(row, benchmark, seed)
+    status = run_status(plan, row, benchmark, seed)
+    run_dir = plan.run_dir(row, benchmark, seed)
+    if status == "measured":
+        scores = json.loads((run_dir / RESULT).read_text(encoding="utf-8"))
+        return Run(seed, status, commands, _pct(scores), _timing(run_dir))
+    record = records.get(f"{row.id}/{benchmark}/seed{seed}")
+    if status == "not run" and record and record.get("commands") == commands:
+        return Run(seed, "recorded", commands, tuple(record["figures"]), record["timing"])
+    return Run(seed, status, commands)
+
+
+def _mean_sd(runs: list[Run]):
+    figures = [r.figures for r in runs if r.figures]
+    if not figures:
+        return None, None
+    columns = list(zip(*figures, strict=True))
+    mean = tuple(round(statistics.fmean(c), 1) for c in columns)
+    sd = tuple(round(statistics.stdev(c), 1) for c in columns) if len(figures) > 1 else None
+    return mean, sd
 
 
 def collect(plan: Plan, benchmarks_dir=None) -> dict[tuple[str, str], Cell]:
-    """Every cell of the plan; seed-entity cells are computed now (seconds). A run whose
-    folder is absent here shows its record, if its commands are the plan's."""
-    cells, number = {}, 0
+    """Every cell of the plan; seed-entity cells are computed now (seconds)."""
+    cells = {}
     records = load_records(plan)
+    refs = {row.id: f"r{n}" for n, row in
+            enumerate((r for r in plan.rows if r.kind != "quoted"), start=1)}
     for row in plan.rows:
+        ref = refs.get(row.id, "")
         for benchmark in plan.benchmarks:
-            number += row.kind != "quoted"
-            ref = f"r{number}" if row.kind != "quoted" else ""
             if row.kind == "quoted":
                 figures = row.figures.get(benchmark)
                 cells[row.id, benchmark] = Cell(
                     ref, "quoted" if figures else "unavailable",
-                    tuple(figures) if figures else None, "Table 3 of the paper")
-            elif benchmark in row.not_run:
-                cells[row.id, benchmark] = Cell(ref, "not run", note=row.not_run[benchmark])
+                    tuple(figures) if figures else None, note="Table 3 of the paper")
             elif row.kind == "seed_entities":
                 cells[row.id, benchmark] = _seed_cell(plan, benchmark, ref, benchmarks_dir)
             else:
-                cells[row.id, benchmark] = _run_cell(plan, row, benchmark, ref,
-                                                     records.get(f"{row.id}/{benchmark}"))
+                runs = [_run(plan, row, benchmark, s, records) for s in row.seeds]
+                mean, sd = _mean_sd(runs)
+                done = sum(r.figures is not None for r in runs)
+                status = ("measured" if done == len(runs) else
+                          "not run" if not done else f"{done} of {len(runs)} seeds")
+                cells[row.id, benchmark] = Cell(ref, status, mean, sd, runs=runs)
     return cells
 
 
 def _seed_cell(plan: Plan, benchmark: str, ref: str, benchmarks_dir) -> Cell:
     seeds = plan.seed_entities.get(benchmark)
-    command = {"computed by": f"gener tables (seed_entities.{benchmark} of the plan, "
-                              f"matched on the {benchmark} test split)"}
     if not seeds:
-        return Cell(ref, "unavailable", note="no seed entities in the plan", commands=command)
+        return Cell(ref, "unavailable", note="no seed entities in the plan")
     try:
         scores = seed_entity_scores(benchmark, seeds, "test", benchmarks_dir)
     except GenerError as err:
-        return Cell(ref, "unavailable", note=str(err), commands=command)
-    return Cell(ref, "computed", _pct(scores), commands=command,
-                model="none (dictionary matching)")
+        return Cell(ref, "unavailable", note=str(err))
+    return Cell(ref, "computed", _pct(scores))
 
 
-def _run_cell(plan: Plan, row: Row, benchmark: str, ref: str, record: dict | None = None
-              ) -> Cell:
-    run_dir = plan.run_dir(row, benchmark)
-    commands = plan.commands_for(row, benchmark)
-    status = run_status(plan, row, benchmark)
-    cell = Cell(ref, status, commands=commands, model=(run_dir / "model").as_posix())
-    if status == "pending" and record and record.get("commands") == commands:
-        return Cell(ref, "measured", tuple(record["figures"]), f"recorded in {RECORDS_NAME}",
-                    commands, record["model"], record["timing"])
-    if status == "pending":
-        cell.note = "not run yet: `gener tables --run` runs it"
-        return cell
-    cell.timing = _timing(read_run(run_dir))
-    info = run_dir / "model" / INFO_NAME
-    if info.exists():
-        info = json.loads(info.read_text(encoding="utf-8"))
-        if info.get("best_f1") is not None:
-            cell.timing += (f"; kept step {info['best_step']} of {info['steps']} "
-                            f"(validation F1 {100 * info['best_f1']:.1f})")
-    if status == "stale":
-        cell.note = "finished with other commands than the plan's: `gener tables --run` redoes it"
-        return cell
-    scores = json.loads((run_dir / RESULT).read_text(encoding="utf-8"))
-    cell.figures = _pct(scores)
-    cell.from_run_folder = True
-    return cell
+# --- RESULTS.md ----------------------------------------------------------------------------
+
+def _figure(cell: Cell, i: int) -> str:
+    text = f"{cell.mean[i]:.1f}"
+    return text + (f" ± {cell.sd[i]:.1f}" if cell.sd else "")
 
 
 def render(plan: Plan, cells: dict[tuple[str, str], Cell]) -> str:
-    """RESULTS.md: one table per benchmark group (P, R, F1), then every cell's provenance."""
+    """RESULTS.md: one table per benchmark group (P, R, F1), then each row's runs."""
     lines = ["# Results", "",
              "Entity-level precision, recall and F1 (%) on the test splits, laid out as the "
-             "paper's Table 3. Written by `gener tables` from "
-             f"`{Path(plan.source).name}`; each figure is followed by its run reference, "
-             "listed under *Runs* with the commands that produced it and the model folder it "
-             "was measured on. Rows marked *quoted* are copied from the paper, not measured.", ""]
+             f"paper's Table 3. Written by `gener tables` from `{Path(plan.source).name}`. "
+             "Trained rows give the mean ± standard deviation over their seeds; each row's "
+             "reference [rN] leads to its commands under *Runs*. Rows marked *quoted* are "
+             "copied from the paper, not measured.", ""]
     for group in plan.groups:
         header = ["Model"] + [f"{BENCHMARK_TITLES.get(b, b)} {m}" for b in group
                               for m in ("P", "R", "F1")]
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for row in plan.rows:
-            values = [row.label]
+            values = [row.label + (f" [{cells[row.id, group[0]].ref}]"
+                                   if row.kind != "quoted" else "")]
             for benchmark in group:
                 cell = cells[row.id, benchmark]
-                mark = f" [{cell.ref}]" if cell.ref else ""
-                if cell.figures:
-                    p, r, f = cell.figures
-                    values += [f"{p:.1f}", f"{r:.1f}", f"{f:.1f}{mark}"]
+                if cell.mean:
+                    marks = "" if cell.status in ("measured", "computed", "quoted") else \
+                        f" ({cell.status})"
+                    values += [_figure(cell, 0), _figure(cell, 1), _figure(cell, 2) + marks]
                 else:
-                    values += ["", "", f"{cell.status}{mark}"]
+                    values += ["", "", cell.status]
             lines.append("| " + " | ".join(values) + " |")
         lines.append("")
     lines += ["## Runs", ""]
     for row in plan.rows:
         if row.kind == "quoted":
             continue
+        ref = cells[row.id, plan.benchmarks[0]].ref
+        lines.append(f"**{ref}** {row.label}")
+        if row.kind == "seed_entities":
+            lines.append("- computed by `gener tables`: the plan's `seed_entities` (the paper's "
+                         "Table C.1) matched on each test split; no model.")
+            lines += [f"- {b}: {cells[row.id, b].note}" for b in plan.benchmarks
+                      if cells[row.id, b].note]
+            lines.append("")
+            continue
+        templates = plan.templates_for(row)
+        lines += [f"- {step}: `{templates[step]}`" for step in STEPS]
+        lines.append(f"- model: `{plan.root.as_posix()}/{row.id}/{{benchmark}}/seed{{seed}}"
+                     f"/model`; seeds {', '.join(map(str, row.seeds))}")
         for benchmark in plan.benchmarks:
-            cell = cells[row.id, benchmark]
-            lines.append(f"- **{cell.ref}** {row.label}, {benchmark}: {cell.status}"
-                         + (f" ({cell.note})" if cell.note else ""))
-            if cell.model:
-                lines.append(f"  - model: `{cell.model}`")
-            for step, command in cell.commands.items():
-                lines.append(f"  - {step}: `{command}`")
-            if cell.timing:
-                lines.append(f"  - time: {cell.timing}")
+            lines.append(f"- {benchmark}{_varying(plan, row, benchmark, templates)}: "
+                         + "; ".join(_run_text(run) for run in cells[row.id, benchmark].runs))
+        lines.append("")
     quoted = [r.label for r in plan.rows if r.kind == "quoted"]
     notes = list(plan.notes)
     if quoted:
         notes.append("Quoted rows (" + "; ".join(quoted) + ") are the paper's Table 3 figures "
                      "(Kim et al., EMNLP 2022), reproduced for comparison.")
     if notes:
-        lines += ["", "## Notes", ""] + [f"- {note}" for note in notes]
-    return "\n".join(lines) + "\n"
+        lines += ["## Notes", ""] + [f"- {note}" for note in notes]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _varying(plan: Plan, row: Row, benchmark: str, templates: dict[str, str]) -> str:
+    """`` (k 1000, t_early 300)``: the values a benchmark gives a row's templates."""
+    names = {name for text in templates.values()
+             for _, name, _, _ in string.Formatter().parse(text)
+             if name and name not in ("benchmark", "seed")}
+    values = plan.values(row, benchmark)
+    shown = [f"{name} {_fill(str(values[name]), {'benchmark': benchmark}, strict=False)}"
+             for name in sorted(names) if name in values]
+    return f" ({', '.join(shown)})" if shown else ""
+
+
+def _run_text(run: Run) -> str:
+    if not run.figures:
+        return f"seed {run.seed} {run.status}"
+    text = f"seed {run.seed} F1 {run.figures[2]:.1f}"
+    details = [run.timing] if run.timing else []
+    if run.status == "recorded":
+        details.append(f"recorded in {RECORDS_NAME}")
+    return text + (f" ({'; '.join(details)})" if details else "")

@@ -5,7 +5,7 @@ finished build's retrieval files (retrieval ranks sentences, so a smaller k is a
 and matched over the validation sentences; its P/R/F1 there measures the labels' quality
 without training. Usage::
 
-    python -m trainers.select_k RUN/dataset/.gener-work/ncbi_disease --benchmark ncbi_disease \\
+    python bench/select_k.py RUN/dataset/.gener-work/ncbi_disease --benchmark ncbi_disease \\
         --ks 100,200,300,500,1000
 """
 
