@@ -231,7 +231,7 @@ def execute_run(plan: Plan, row: Row, benchmark: str, seed: int, env: dict | Non
     A step is redone when its recorded command differs or an earlier step was redone. The
     evaluation's JSON goes to ``test.json``; ``run.json`` is rewritten after each step.
     """
-    from gener.dataset import atomic_write_text
+    from gener.io import atomic_write_text
 
     run_dir = plan.run_dir(row, benchmark, seed)
     log = read_run(run_dir)
@@ -383,7 +383,7 @@ def load_records(plan: Plan) -> dict[str, dict]:
 
 def record_runs(plan: Plan, cells: dict[tuple[str, str], Cell]) -> int:
     """Add the runs measured from run folders to the records file; how many changed."""
-    from gener.dataset import atomic_write_text
+    from gener.io import atomic_write_text
 
     records = load_records(plan)
     changed = 0

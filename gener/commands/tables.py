@@ -48,8 +48,8 @@ def _selected_runs(plan, rows, benchmarks, seeds):
 def run(args) -> int:
     import os
 
-    from gener.dataset import atomic_write_text
     from gener.errors import GenerError
+    from gener.io import atomic_write_text
     from trainers.tables import (
         collect,
         execute_run,
