@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--feedback-phrases", type=int, default=None,
                         help="the search's pseudo-relevance feedback (0: off; default: gener's)")
     parser.add_argument("--no-head-extension", dest="head_extension", action="store_false",
-                        help="retrieve as gener did before 2026-12-02 (fifth session)")
+                        help="retrieve without head extension")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     sweeps = parse_ks(args.ks)

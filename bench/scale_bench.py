@@ -1,4 +1,4 @@
-"""Scale-out benchmarks for sharded index builds (issue 10); figures go to bench/SCALE.md.
+"""Scale-out benchmarks for sharded index builds; figures go to bench/SCALE.md.
 
     python bench/scale_bench.py corpus --sentences 1000000 --out /tmp/scale/corpus-1m.jsonl
     python bench/scale_bench.py memory --corpus /tmp/scale/corpus-1m.jsonl --shards 2

@@ -1,4 +1,4 @@
-"""Dev P@100 of the searcher's score weights on the held-out dev types of issue 9.
+"""Dev P@100 of the searcher's score weights on the dev types held out of retriever training.
 
 The dev types are the description types that ``gener retriever train`` holds out (none is a
 benchmark type). For each, "Which [type]?" is asked over the default corpus and the top 100

@@ -1,4 +1,4 @@
-"""``gener retriever train``: fine-tune the ``gener-retriever`` encoder (issue 9)."""
+"""``gener retriever train``: fine-tune the ``gener-retriever`` encoder."""
 
 from __future__ import annotations
 
