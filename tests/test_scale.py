@@ -1,4 +1,4 @@
-"""Sharded, resumable, multi-process index builds (issue 10) on a tiny corpus and model."""
+"""Sharded, resumable, multi-process index builds on a tiny corpus and model."""
 
 import json
 import os
