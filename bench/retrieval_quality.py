@@ -6,8 +6,7 @@ phrase occurrences (after normalization rules 1-7) are judged against a proxy go
 * gold entity strings of that label in the benchmark's train + validation splits, and
 * titles of default-corpus articles whose ``description``, up to its first preposition or
   comma, contains a type word of one of the label's subquestions ("Scabies": "Human disease"),
-  or its feminine form ("Ingrid Bergman": "Swedish actress" for "Which actor?"; before
-  2026-12-02 such articles were left out).
+  or its feminine form ("Ingrid Bergman": "Swedish actress" for "Which actor?").
 
 Matching is case-insensitive on the whole phrase, with punctuation stripped from both ends of
 both sides (rule 2), so that the phrase "Apple Inc" matches the title "Apple Inc.".
