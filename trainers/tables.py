@@ -492,9 +492,10 @@ def render(plan: Plan, cells: dict[tuple[str, str], Cell]) -> str:
     lines = ["# Results", "",
              "Entity-level precision, recall and F1 (%) on the test splits, laid out as the "
              f"paper's Table 3. Written by `gener tables` from `{Path(plan.source).name}`. "
-             "Trained rows give the mean ± standard deviation over their seeds; each row's "
-             "reference [rN] leads to its commands under *Runs*. Rows marked *quoted* are "
-             "copied from the paper, not measured.", ""]
+             "Trained rows give the mean ± sample standard deviation over their seeds (a cell "
+             "that has fewer seeds says how many); each row's reference [rN] leads to its "
+             "commands under *Runs*. A cell is filled only by runs made with exactly those "
+             "commands. Rows marked *quoted* are copied from the paper, not measured.", ""]
     for group in plan.groups:
         header = ["Model"] + [f"{BENCHMARK_TITLES.get(b, b)} {m}" for b in group
                               for m in ("P", "R", "F1")]
