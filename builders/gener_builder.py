@@ -1,11 +1,10 @@
 """A ``datasets`` builder whose configs are gener recipes.
 
 One config ships per recipe; a config can also be made at run time from a recipe dict (for
-one-line recipes such as ``--question "Which microbe?"``). The builder's cache is keyed by
-the recipe, corpus, encoder and seed (and, under ``gener build``, the data version of the
-generated records, which digests every build setting), so a changed recipe or setting never
-reuses an old build; the
-data version written to the dataset card is ``<gener version>+<fingerprint of those>``.
+one-line recipes such as ``--question "Which microbe?"``). The builder only reads: it runs
+:func:`gener.build.generate` (the same stages as ``gener build``, resumable under its
+``work_dir``) and yields the records. Its cache is keyed by the recipe, corpus, encoder, seed
+and labelling policy, so a changed recipe or setting never reuses an old build.
 """
 
 from __future__ import annotations
@@ -22,11 +21,11 @@ from gener.recipes import Recipe, available_recipes, load_recipe, parse_recipe
 
 @dataclass
 class GenerConfig(datasets.BuilderConfig):
-    """A recipe plus the corpus, encoder and seed to generate it with.
+    """A recipe plus the corpus, encoder, seed and labelling policy to generate it with.
 
     ``recipe`` is a recipe mapping (as in the YAML files); when it is empty the shipped
-    recipe named ``name`` is used. ``records_path`` points at already generated records
-    (``gener build`` passes it so that generation happens once, resumably).
+    recipe named ``name`` is used. ``policy`` names a preset (``preset``) and/or overrides
+    fields (gener.policy) over the recipe's own.
     """
 
     recipe: dict = field(default_factory=dict)
@@ -36,12 +35,8 @@ class GenerConfig(datasets.BuilderConfig):
     corpus_split: str = "train"
     encoder: str = "minilm"
     seed: int = 0
-    deterministic: bool = False
+    policy: dict = field(default_factory=dict)
     work_dir: str | None = None
-    records_path: str | None = None
-    # The data version of the records at records_path (a digest of every generation input):
-    # part of the cache key, so that records made with other settings are never reused.
-    records_version: str | None = None
 
     def load_recipe(self) -> Recipe:
         """The config's recipe, with ``k`` applied."""
@@ -72,18 +67,19 @@ class GenerBuilder(datasets.GeneratorBasedBuilder):
         )
 
     def _split_generators(self, dl_manager):
-        records_path = self.config.records_path
-        if records_path is None:
-            from gener.build import BuildSettings, generate
-            from gener.corpus import open_corpus
+        from gener.build import BuildSettings, generate
+        from gener.corpus import open_corpus
+        from gener.policy import resolve_policy
 
-            recipe = self.config.load_recipe()
-            corpus = open_corpus(self.config.corpus, self.config.text_field,
-                                 self.config.corpus_split)
-            work_dir = Path(self.config.work_dir or Path(self.cache_dir) / "gener-work")
-            settings = BuildSettings(encoder=self.config.encoder, seed=self.config.seed,
-                                     deterministic=self.config.deterministic)
-            records_path = generate(recipe, corpus, work_dir, settings).records_path
+        recipe = self.config.load_recipe()
+        overrides = dict(self.config.policy)
+        policy = resolve_policy(recipe.policy, overrides.pop("preset", None), overrides)
+        corpus = open_corpus(self.config.corpus, self.config.text_field,
+                             self.config.corpus_split)
+        work_dir = Path(self.config.work_dir or Path(self.cache_dir) / "gener-work")
+        settings = BuildSettings(encoder=self.config.encoder, seed=self.config.seed,
+                                 policy=policy)
+        records_path = generate(recipe, corpus, work_dir, settings).records_path
         return [datasets.SplitGenerator(name=datasets.Split.TRAIN,
                                         gen_kwargs={"records_path": str(records_path)})]
 
@@ -91,16 +87,3 @@ class GenerBuilder(datasets.GeneratorBasedBuilder):
         with open(records_path, encoding="utf-8") as f:
             for index, line in enumerate(f):
                 yield index, json.loads(line)
-
-    @classmethod
-    def from_generated(cls, recipe: Recipe, generated, cache_dir: str | Path) -> datasets.Dataset:
-        """The ``train`` split for records that :func:`gener.build.generate` produced."""
-        m = generated.manifest
-        # config_name=None starts from the default config and overrides every field, which
-        # also works for recipes that are not shipped (no BuilderConfig of that name).
-        builder = cls(cache_dir=str(cache_dir), config_name=None, name=recipe.name,
-                      recipe=recipe.to_dict(), encoder=m["encoder"], seed=m["seed"],
-                      deterministic=m["deterministic"], corpus=m["corpus_fingerprint"],
-                      records_path=str(generated.records_path), records_version=m["version"])
-        builder.download_and_prepare()
-        return builder.as_dataset("train")

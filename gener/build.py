@@ -19,15 +19,13 @@ from pathlib import Path
 from gener import __version__
 from gener.artifacts import RetrievedSentence, SubquestionRetrieval
 from gener.corpus import Corpus
-from gener.dataset import check_output_folder, write_config
+from gener.dataset import check_output_folder, records_dataset, write_config
 from gener.errors import GenerError
 from gener.io import atomic_write_text
+from gener.policy import LabellingPolicy
 from gener.recipes import Recipe
 
 logger = logging.getLogger(__name__)
-
-
-BUILD_DEFINITION_WEIGHT = 0.0
 
 
 @dataclass
@@ -36,41 +34,9 @@ class BuildSettings:
 
     encoder: str = "minilm"
     seed: int = 0
-    deterministic: bool = False
     cache_dir: str | None = None
     progress: bool = True
-    # ν of the search score. 0 for builds: on the benchmarks' validation splits, taggers
-    # trained on ν = 1 data scored a lower mean F1 (bench/RETRIEVAL.md).
-    definition_weight: float = BUILD_DEFINITION_WEIGHT
-    # Pseudo-relevance feedback: each question asked again with the mean vector of its top
-    # phrases (gener.retrieval.search.Searcher.rank_subquestions); 0 turns it off, None
-    # takes the default (FEEDBACK_PHRASES there).
-    feedback_phrases: int | None = None
-    # How phrases retrieved for several labels are labelled: "phrase" (the label whose
-    # questions the phrase text is most similar to; gener.phrase_labels) or "counts" (the
-    # paper's draw in proportion to retrieval counts).
-    labeling: str = "phrase"
-    # Rule 9: skip all lowercase single tokens ("all", the paper's) or only common words
-    # ("common", gener.common_words); None: the recipe's choice.
-    rule9: str | None = None
-    # Rule 8's abbreviations: tagged where defined ("sentence", the paper's) or also made
-    # dictionary entries ("dictionary"), except common words ("AS", "WAS").
-    abbreviations: str = "dictionary"
-    # Rule 9 on the retrieved phrases as well, for subquestions with rule 9: a single
-    # lowercase token retrieved as an answer is not tagged there either, if it is a common
-    # word ("common", default: chosen on validation, bench/MATCHING.md) or always ("all");
-    # "off" tags every retrieved phrase (gener before 2026-12-02).
-    retrieved_rule9: str = "common"
-    # A retrieved single lowercase word that ends a longer candidate is retrieved with that
-    # candidate too ("cancer" -> "ovarian cancer"; gener.retrieval.search.Searcher.evidence).
-    # Only subquestions without rule 3 retrieve such words. Chosen on validation data
-    # (bench/MATCHING.md); False: gener before 2026-12-02 (fifth session).
-    head_extension: bool = True
-    # A lowercase phrase of several words is dropped when its last word's similarity to the
-    # subquestion's question is under this ("clinical course" for "Which disease?";
-    # gener.retrieval.search.Searcher); None: off. Bi-encoders only; the scale is the
-    # encoder's.
-    head_similarity: float | None = None
+    policy: LabellingPolicy = field(default_factory=LabellingPolicy)
 
 
 @dataclass
@@ -161,22 +127,16 @@ def load_phrase_labels(work_dir: str | Path) -> dict[str, str]:
 
 def run_retrieval(recipe: Recipe, corpus: Corpus, settings: BuildSettings, stage: _Stage):
     """Retrieve (or reload) phrases and evidence sentences for every subquestion, and label
-    the phrases retrieved (``settings.labeling``); return the retrievals and the labels."""
+    the phrases retrieved for several labels; return the retrievals and the labels."""
     if stage.finished():
         logger.info("retrieval: reusing %s", stage.dir)
         work_dir = stage.dir.parent
         return load_retrievals(recipe, work_dir), load_phrase_labels(work_dir)
-    from gener.phrase_labels import label_phrases
-    from gener.retrieval.search import open_searcher, retrieve_with
+    from gener import pipeline
 
-    searcher = open_searcher(corpus, settings.encoder, settings.cache_dir, settings.progress,
-                             definition_weight=settings.definition_weight,
-                             feedback_phrases=settings.feedback_phrases,
-                             head_similarity=settings.head_similarity)
-    retrievals = retrieve_with(searcher, recipe, extend_heads=settings.head_extension)
-    labels = {}
-    if settings.labeling == "phrase" and not searcher.index.contextual:
-        labels = label_phrases(retrievals, searcher.phrase_similarities)
+    searcher = pipeline.open_searcher(corpus, settings.policy, settings.encoder,
+                                      settings.cache_dir, settings.progress)
+    retrievals, labels = pipeline.retrieve(recipe, searcher, settings.policy)
     for i, retrieval in enumerate(retrievals):
         lines = [json.dumps(s.to_dict(), sort_keys=True, ensure_ascii=False)
                  for s in retrieval.sentences]
@@ -194,17 +154,11 @@ def run_annotation(retrievals, recipe: Recipe, settings: BuildSettings, stage: _
     if stage.finished():
         logger.info("matching: reusing %s", stage.dir)
         return stage.dir
-    from gener.common_words import common_words
-    from gener.matching import annotate, write_jsonl
+    from gener import pipeline
+    from gener.matching import write_jsonl
 
-    rule9 = settings.rule9 or recipe.rule9
-    result = annotate(retrievals, recipe.labels, seed=settings.seed,
-                      deterministic=settings.deterministic, progress=settings.progress,
-                      phrase_labels=phrase_labels,
-                      common_words=common_words() if rule9 == "common" else None,
-                      abbreviation_entries=common_words()
-                      if settings.abbreviations == "dictionary" else None,
-                      retrieved_rule9=settings.retrieved_rule9, rule9_by_position=True)
+    result = pipeline.label(retrievals, recipe, settings.policy, phrase_labels,
+                            seed=settings.seed, progress=settings.progress)
     if not result.records:
         raise GenerError(f"recipe {recipe.name}: retrieval returned no sentences")
     write_jsonl(result.records, stage.dir / RECORDS)
@@ -217,32 +171,29 @@ def run_annotation(retrievals, recipe: Recipe, settings: BuildSettings, stage: _
 def generate(recipe: Recipe, corpus: Corpus, work_dir: str | Path,
              settings: BuildSettings | None = None) -> Generated:
     """Run (or resume) retrieval and matching; return where the labelled records are."""
+    from gener.pipeline import prepare
+    from gener.retrieval.encoders import encoder_fingerprint
+    from gener.retrieval.search import RETRIEVAL_VERSION, scoring
+
     settings = settings or BuildSettings()
+    policy = settings.policy
+    recipe = prepare(recipe, policy)
     work_dir = Path(work_dir)
     timings: dict[str, float] = {}
     started = time.perf_counter()
     corpus_fingerprint = corpus.fingerprint()
-    from gener.retrieval.encoders import encoder_fingerprint
-    from gener.retrieval.search import RETRIEVAL_VERSION, scoring
-
+    # Retrieval depends on these policy fields only: labelling changes reuse it.
+    retrieval_policy = {k: v for k, v in policy.to_dict().items() if k in RETRIEVAL_FIELDS}
     inputs = {"recipe": recipe.to_dict(), "corpus": corpus_fingerprint,
               "encoder": encoder_fingerprint(settings.encoder),
-              "scoring": scoring(settings.definition_weight, settings.feedback_phrases),
-              "labeling": settings.labeling,
-              "retrieval": RETRIEVAL_VERSION, "gener": __version__}
-    if settings.head_extension and not all(sq.has_rule(3) for sq in recipe.subquestions):
-        inputs["head_extension"] = True  # only where it can change the retrieval
-    if settings.head_similarity is not None:
-        inputs["head_similarity"] = settings.head_similarity
+              "scoring": scoring(policy.definition_weight, policy.feedback_phrases),
+              "policy": retrieval_policy, "retrieval": RETRIEVAL_VERSION, "gener": __version__}
     retrievals, phrase_labels = run_retrieval(recipe, corpus, settings,
                                               _Stage(work_dir, "retrieval", inputs))
     timings["retrieval"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    inputs = {**inputs, "seed": settings.seed, "deterministic": settings.deterministic,
-              "rule9": settings.rule9 or recipe.rule9, "abbreviations": settings.abbreviations}
-    if settings.retrieved_rule9 != "off" and any(sq.has_rule(9) for sq in recipe.subquestions):
-        inputs["retrieved_rule9"] = settings.retrieved_rule9  # only where it changes labels
+    inputs = {**inputs, "seed": settings.seed, "policy": policy.to_dict()}
     annotation_dir = run_annotation(retrievals, recipe, settings,
                                     _Stage(work_dir, "matching", inputs), phrase_labels)
     timings["matching"] = time.perf_counter() - started
@@ -256,14 +207,9 @@ def generate(recipe: Recipe, corpus: Corpus, work_dir: str | Path,
         "corpus": corpus.name,
         "corpus_fingerprint": corpus_fingerprint,
         "encoder": settings.encoder,
-        "labeling": settings.labeling,
-        "rule9": settings.rule9 or recipe.rule9,
-        "abbreviations": settings.abbreviations,
-        "retrieved_rule9": settings.retrieved_rule9,
-        "head_extension": settings.head_extension,
-        "head_similarity": settings.head_similarity,
+        "policy": policy.to_dict(),
+        "policy_digest": policy.digest(),
         "seed": settings.seed,
-        "deterministic": settings.deterministic,
         "version": f"{__version__}+{_digest(inputs)}",
         "dictionary_size": stats["dictionary_phrases"],
         "entities_per_type": stats["spans_per_type"],
@@ -271,6 +217,11 @@ def generate(recipe: Recipe, corpus: Corpus, work_dir: str | Path,
                           "t_update": recipe.self_training.t_update},
     }
     return Generated(annotation_dir / RECORDS, annotation_dir / DICTIONARY, manifest, timings)
+
+
+# The policy fields that change what retrieval returns (the others act after it).
+RETRIEVAL_FIELDS = ("definition_weight", "feedback_phrases", "head_extension",
+                    "head_similarity", "labeling")
 
 
 def build(recipe: Recipe, corpus: Corpus, out_dir: str | Path,
@@ -281,19 +232,18 @@ def build(recipe: Recipe, corpus: Corpus, out_dir: str | Path,
     ``out_dir`` may already hold other gener configs (they are kept); a folder holding
     anything else is refused unless ``overwrite``.
     """
-    from builders.gener_builder import GenerBuilder
-
     settings = settings or BuildSettings()
     out_dir = Path(out_dir)
     check_output_folder(out_dir, overwrite)
     work_dir = Path(work_dir) if work_dir else out_dir / ".gener-work" / recipe.name
     generated = generate(recipe, corpus, work_dir, settings)
     started = time.perf_counter()
-    dataset = GenerBuilder.from_generated(recipe, generated, cache_dir=work_dir / "hf")
-    write_config(out_dir, recipe.name, dataset, generated.manifest)
+    m = generated.manifest
+    dataset = records_dataset(generated.records_path, m["labels"], m["version"],
+                              cache_dir=work_dir / "hf")
+    write_config(out_dir, recipe.name, dataset, m)
     copy_dictionary = out_dir / recipe.name / DICTIONARY
     atomic_write_text(copy_dictionary, generated.dictionary_path.read_text(encoding="utf-8"))
     generated.seconds_per_stage["write"] = time.perf_counter() - started
-    m = generated.manifest
     return BuildResult(out_dir, recipe.name, m["version"], len(dataset), m["entities_per_type"],
                        m["dictionary_size"], generated.seconds_per_stage)

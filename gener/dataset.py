@@ -188,3 +188,21 @@ def generated_features(labels: list[str]):
         "retrieval_score": datasets.Value("float32"),
         "sentence_id": datasets.Value("string"),
     })
+
+
+def _read_records(records_path: str, version: str):
+    """The JSON-lines records of a build (``version`` only keys the ``datasets`` cache)."""
+    with open(records_path, encoding="utf-8") as f:
+        yield from map(json.loads, f)
+
+
+def records_dataset(records_path: str | Path, labels: list[str], version: str,
+                    cache_dir: str | Path | None = None):
+    """The ``train`` split of a build's records as a ``datasets.Dataset``, cached under
+    ``cache_dir`` by the data ``version`` (a digest of every generation input)."""
+    import datasets
+
+    return datasets.Dataset.from_generator(
+        _read_records, features=generated_features(labels),
+        gen_kwargs={"records_path": str(records_path), "version": version},
+        cache_dir=str(cache_dir) if cache_dir else None)

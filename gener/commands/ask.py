@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 
-from gener.commands.build import add_definition_weight_option, add_feedback_option
 from gener.errors import GenerError
 
 
@@ -23,8 +22,12 @@ def add_parser(subparsers) -> None:
                         help="index cache (default: $GENER_CACHE or ~/.cache/gener)")
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per line: phrase, score, type, sentence, ...")
-    add_definition_weight_option(parser, default=1.0)
-    add_feedback_option(parser, default=0)
+    parser.add_argument("--definition-weight", type=float, default=1.0, metavar="NU",
+                        help="weight of the first sentence of the document a phrase names, in "
+                             "corpora with titled documents; 0 turns it off (default 1)")
+    parser.add_argument("--feedback-phrases", type=int, default=0, metavar="N",
+                        help="ask the question again, moved toward the mean vector of its N "
+                             "best phrases (default 0: off)")
     parser.set_defaults(run=run)
 
 

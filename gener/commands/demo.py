@@ -44,7 +44,7 @@ def run(args) -> int:
     recipe = load_recipe("demo")
     if args.k:
         recipe = recipe.with_k(args.k)
-    built = build(recipe, open_corpus(None), out / "dataset", settings_from_args(args))
+    built = build(recipe, open_corpus(None), out / "dataset", settings_from_args(args, recipe))
     print(built.summary())
 
     dataset = load_training_dataset(str(out / "dataset"), config=recipe.name)

@@ -36,9 +36,8 @@ def run(args) -> int:
     recipes = [load_recipe(name) for name in (available_recipes() if args.all else args.configs)]
     check_output_folder(args.out, args.overwrite)
     corpus = open_corpus_from_args(args)
-    settings = settings_from_args(args)
     for recipe in recipes:
-        result = build(recipe.with_k(args.k) if args.k else recipe, corpus, args.out, settings,
-                       overwrite=True)
+        result = build(recipe.with_k(args.k) if args.k else recipe, corpus, args.out,
+                       settings_from_args(args, recipe), overwrite=True)
         print(result.summary())
     return 0

@@ -40,6 +40,26 @@ def open_corpus_from_args(args):
                        streaming=args.streaming)
 
 
+def add_policy_options(parser) -> None:
+    """--policy and --set: the labelling policy (gener.policy)."""
+    group = parser.add_argument_group("labelling policy")
+    group.add_argument("--policy", default=None, metavar="NAME",
+                       help="labelling policy preset: default (gener's) or paper (the GeNER "
+                            "paper's); default: the recipe's, else default")
+    group.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                       dest="policy_overrides",
+                       help="change one policy field, e.g. --set rule9=common (repeatable; "
+                            "fields: docs/policy.md)")
+
+
+def policy_from_args(args, recipe=None):
+    """The policy of :func:`add_policy_options`' arguments, over ``recipe``'s own."""
+    from gener.policy import resolve_policy
+
+    return resolve_policy(recipe.policy if recipe is not None else None, args.policy,
+                          args.policy_overrides)
+
+
 def add_recipe_options(parser) -> None:
     """A RECIPE name/file, or a one-line recipe from --question / --types."""
     parser.add_argument("recipe", nargs="?", help="recipe name (see `gener recipes`) or YAML file")

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from gener.errors import GenerError, first_line
+from gener.policy import resolve_policy
 
 RECIPE_DIR = Path(__file__).parent
 RULES = {
@@ -27,16 +28,7 @@ COMMON_RULES = (2, 5, 6, 7, 8, 10)
 MAX_QUESTION_CHARS = 512
 
 _RECIPE_KEYS = {"name", "description", "question_template", "common_rules", "benchmark",
-                "subquestions", "self_training", "rule9", "rule3"}
-# What rule 3 drops: all-lowercase phrases and what is not the name in a mixed phrase
-# (names, gener.normalize.name_core), or only all-lowercase phrases (lowercase, the paper's).
-RULE3_SCOPES = ("names", "lowercase")
-# Which lowercase single tokens rule 9 keeps from being matched: all (the paper's), or only
-# common words (gener.common_words).
-RULE9_SCOPES = ("all", "common")
-# Where rule 9 also keeps retrieved phrases from being tagged (gener.build.BuildSettings):
-# nowhere, or in one of the scopes above.
-RETRIEVED_RULE9 = ("off", *RULE9_SCOPES)
+                "subquestions", "self_training", "policy"}
 _SUBQUESTION_KEYS = {"label", "type", "k", "rules"}
 _SELF_TRAINING_KEYS = {"t_early", "t_update"}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
@@ -55,7 +47,7 @@ class Subquestion:
     # ("disease" retrieved for "Which disorder?", "drug" for "Which chemical compound?").
     other_types: tuple[str, ...] = ()
     # Rule 3 also keeps only the name of a mixed phrase (gener.normalize.name_core); False
-    # for the paper's rule 3 (GeNER configs, recipes with ``rule3: lowercase``).
+    # for the paper's rule 3 (the labelling policy's ``rule3: lowercase``, GeNER configs).
     names_only: bool = True
 
     def has_rule(self, rule: int) -> bool:
@@ -93,7 +85,9 @@ class Recipe:
     benchmark: str | None = None
     self_training: SelfTrainingConfig = field(default_factory=SelfTrainingConfig)
     source: str = "<memory>"
-    rule9: str = "all"  # see RULE9_SCOPES
+    # The recipe's labelling policy: a preset name and/or field overrides
+    # (gener.policy.resolve_policy).
+    policy: dict = field(default_factory=dict)
 
     @property
     def labels(self) -> list[str]:
@@ -113,9 +107,8 @@ class Recipe:
             for sq in self.subquestions
         ]
         data["self_training"] = asdict(self.self_training)
-        data["rule9"] = self.rule9
-        if not all(sq.names_only for sq in self.subquestions):  # absent when the default
-            data["rule3"] = "lowercase"
+        if self.policy:
+            data["policy"] = dict(self.policy)
         return data
 
     def with_k(self, k: int) -> Recipe:
@@ -183,9 +176,6 @@ def parse_recipe(data: object, source: str = "<memory>") -> Recipe:
     if not isinstance(template, str) or "[TYPE]" not in template:
         raise _fail(source, "question_template", "must be a string containing [TYPE]")
     common = _check_rules(source, "common_rules", data.get("common_rules", list(COMMON_RULES)))
-    rule3 = data.get("rule3", "names")
-    if rule3 not in RULE3_SCOPES:
-        raise _fail(source, "rule3", f"must be one of {', '.join(RULE3_SCOPES)}")
     raw_subquestions = data["subquestions"]
     if not isinstance(raw_subquestions, list) or not raw_subquestions:
         raise _fail(source, "subquestions", "expected a non-empty list")
@@ -203,8 +193,7 @@ def parse_recipe(data: object, source: str = "<memory>") -> Recipe:
         question = make_question(template, raw["type"] if isinstance(raw["type"], str) else "",
                                  f"{source}: {where}")
         merged = tuple(sorted(set(rules) | set(common)))
-        subquestions.append(Subquestion(label, " ".join(raw["type"].split()), k, merged, question,
-                                        names_only=rule3 == "names"))
+        subquestions.append(Subquestion(label, " ".join(raw["type"].split()), k, merged, question))
     st = data.get("self_training", {})
     _check_keys(source, "self_training", st, _SELF_TRAINING_KEYS, set())
     for key, value in st.items():
@@ -216,11 +205,17 @@ def parse_recipe(data: object, source: str = "<memory>") -> Recipe:
     benchmark = data.get("benchmark")
     if benchmark is not None and not isinstance(benchmark, str):
         raise _fail(source, "benchmark", "must be a string")
-    rule9 = data.get("rule9", "all")
-    if rule9 not in RULE9_SCOPES:
-        raise _fail(source, "rule9", f"must be one of {', '.join(RULE9_SCOPES)}")
+    policy = data.get("policy") or {}
+    if isinstance(policy, str):
+        policy = {"preset": policy}
+    if not isinstance(policy, dict):
+        raise _fail(source, "policy", "must be a preset name or a mapping of policy fields")
+    try:
+        resolve_policy(policy)
+    except GenerError as err:
+        raise _fail(source, "policy", str(err)) from None
     return Recipe(name, with_other_types(subquestions), description, benchmark,
-                  SelfTrainingConfig(**st), source, rule9)
+                  SelfTrainingConfig(**st), source, policy)
 
 
 def available_recipes() -> list[str]:

@@ -80,6 +80,7 @@ class Settings:
     datasets: list[str] = field(default_factory=list)
     cache_dir: str | None = None
     encoder: str = "minilm"
+    policy: str = "default"  # labelling policy preset of the Ask tab's datasets
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -96,6 +97,7 @@ class Settings:
             datasets=_split(datasets) if datasets else (
                 _default_paths("artifacts/demo/dataset") + ([f"{org}/gener"] if hub else [])),
             cache_dir=os.environ.get("GENER_CACHE") or None,
+            policy=os.environ.get("GENER_SPACE_POLICY") or "default",
         )
 
 
@@ -175,7 +177,10 @@ class Space:
     """The Space's state (searcher, taggers, datasets, downloads) and its event handlers."""
 
     def __init__(self, settings: Settings) -> None:
+        from gener.policy import LabellingPolicy
+
         self.settings = settings
+        self.policy = LabellingPolicy.named(settings.policy)
         self.models = find_model_choices(settings.models)
         self.configs = find_dataset_configs(settings.datasets)
         self.downloads = tempfile.TemporaryDirectory(prefix="gener-space-")
@@ -193,13 +198,13 @@ class Space:
         """The corpus's phrase searcher, loaded (or built and cached) on first use."""
         with self._searcher_lock:
             if self._searcher is None:
+                from gener import pipeline
                 from gener.corpus import open_corpus
-                from gener.retrieval.search import open_searcher
 
                 corpus = open_corpus(self.settings.corpus)
-                self._searcher = open_searcher(corpus, self.settings.encoder,
-                                               self.settings.cache_dir, progress=False,
-                                               feedback_phrases=0)  # as `gener ask`
+                self._searcher = pipeline.open_searcher(corpus, self.policy,
+                                                        self.settings.encoder,
+                                                        self.settings.cache_dir, progress=False)
             return self._searcher
 
     def tagger(self, model: str):
@@ -268,39 +273,34 @@ class Space:
             return (_warn(err), *empty)
 
     def _ask(self, questions: list[str], top_k: int):
-        from gener.artifacts import SubquestionRetrieval
-        from gener.common_words import common_words
-        from gener.matching import annotate, write_jsonl
+        from gener import pipeline
+        from gener.matching import write_jsonl
         from gener.normalize import normalize_retrieval
-        from gener.phrase_labels import label_phrases
         from gener.recipes import Recipe, recipe_from_question
 
-        recipe = Recipe("space", tuple(recipe_from_question(q, k=top_k).subquestions[0]
-                                       for q in questions))
+        recipe = pipeline.prepare(
+            Recipe("space", tuple(recipe_from_question(q, k=top_k).subquestions[0]
+                                  for q in questions)), self.policy)
         searcher = self.searcher()
         ranked = searcher.rank_subquestions(list(recipe.subquestions))
-        rows, segments, retrievals = [], [], []  # segments: evidence with normalized phrases
-        for sq, found in zip(recipe.subquestions, ranked, strict=True):
+        retrievals, phrase_labels = pipeline.retrieve(recipe, searcher, self.policy)
+        rows, segments = [], []  # segments: evidence with normalized phrases
+        for sq, found, retrieval in zip(recipe.subquestions, ranked, retrievals, strict=True):
             for rank, hit in enumerate(searcher.unique_phrases(found, sq), 1):
                 rows.append({"question": sq.question, "rank": rank, "entity": hit.phrase,
                              "label": sq.label, "score": round(hit.score, 4),
                              "evidence": hit.sentence})
                 if rank >= top_k:
                     break
-            retrieval = SubquestionRetrieval(sq, searcher.evidence(found, sq, sq.k,
-                                                                   extend_heads=True))
-            retrievals.append(retrieval)
             segments.append((f"{sq.question}\n", None))
             for sentence in normalize_retrieval(retrieval).sentences:
                 segments += _highlight(sentence.sentence,
                                        [(p.start, p.end, sq.label) for p in sentence.phrases])
                 segments.append(("\n", None))
             segments.append(("\n", None))
-        result = annotate(retrievals, recipe.labels, progress=False,
-                          detect_abbreviations=importlib.util.find_spec("scispacy") is not None,
-                          phrase_labels=None if searcher.index.contextual
-                          else label_phrases(retrievals, searcher.phrase_similarities),
-                          abbreviation_entries=common_words())
+        result = pipeline.label(retrievals, recipe, self.policy, phrase_labels, progress=False,
+                                detect_abbreviations=importlib.util.find_spec("scispacy")
+                                is not None)
         dictionary = pd.DataFrame(
             [{"phrase": key, "labels": ", ".join(f"{label} ×{n}" for label, n in types.items()),
               "count": sum(types.values())} for key, types in result.dictionary.counts.items()],
