@@ -276,6 +276,46 @@ def normalize_span_untyped(name: str, start: int, subquestion) -> list[tuple[str
     return out
 
 
+def normalize_names(names, subquestion) -> dict[str, list[tuple[str, int, int]]]:
+    """``{name: normalize_span(name, 0, subquestion)}`` for many distinct ``names``, faster.
+
+    A name that rule 1 does not split is stripped (rule 2) and loses its opener (rule 4), and
+    is kept as it is then when cheap tests show that rules 3, 5, 6 and 7 keep it (they test
+    the stripped name, and stripping does not change ``islower``): its letters are not all
+    lowercase, it is its own name core, it has 3+ characters, its lowercase form is no
+    stopword, calendar word or number, and it contains no type word of ``class_types``. Only
+    the others go through :func:`normalize_span`.
+    """
+    rules = subquestion.rules
+    split, strip, lower3, the, stop = (r in rules for r in (1, 2, 3, 4, 6))
+    names3 = lower3 and subquestion.names_only
+    forms = sorted({f for t in subquestion.class_types for f in type_word_forms(t)}) \
+        if 7 in rules else []
+    generic = re.compile("|".join(map(re.escape, forms))).search if forms else None
+    parts = {}
+    for name in names:
+        text, start = name, 0
+        if strip:
+            text = strip_punctuation(name)
+            if text != name and text:
+                start = name.index(text)
+        if the and text:
+            rest = strip_leading_the(text)
+            start += len(text) - len(rest)
+            text = rest
+        low = text.lower()
+        if len(text) >= MIN_LENGTH and not (split and _AND.search(name)) \
+                and not (lower3 and name.islower()) \
+                and not (names3 and name_core(text) != (0, len(text))) \
+                and not (stop and (low in STOPWORDS or low in CALENDAR_WORDS
+                                   or low[0].isdigit())) \
+                and not (generic and generic(low)):
+            parts[name] = [(text, start, start + len(text))]
+        else:
+            parts[name] = normalize_span(name, 0, subquestion)
+    return parts
+
+
 def normalize_phrase(name: str, subquestion) -> list[str]:
     """Rules 1-7, as enabled for ``subquestion``: zero or more normalized phrases."""
     return [text for text, _, _ in normalize_span(name, 0, subquestion)]
@@ -291,16 +331,14 @@ def normalize_retrieval(retrieval):
     from gener.artifacts import RetrievedPhrase, RetrievedSentence, SubquestionRetrieval
 
     sq = retrieval.subquestion
-    cache: dict[str, list[tuple[str, int, int]]] = {}
+    parts = normalize_names(dict.fromkeys(p.name for sent in retrieval.sentences
+                                          for p in sent.phrases), sq)
     sentences = []
     for sent in retrieval.sentences:
         phrases = []
         for p in sent.phrases:
-            parts = cache.get(p.name)
-            if parts is None:
-                parts = cache[p.name] = normalize_span(p.name, 0, sq)
             phrases += [RetrievedPhrase(text, p.start + s, p.start + e, p.score)
-                        for text, s, e in parts]
+                        for text, s, e in parts[p.name]]
         sentences.append(RetrievedSentence(sent.sentence, phrases, sent.sentence_id,
                                            sent.score, sent.abbreviations))
     return SubquestionRetrieval(sq, sentences)

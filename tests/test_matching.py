@@ -299,23 +299,6 @@ def test_dictionary_json_is_json_dumps(labels, counts):
                                               sort_keys=True, ensure_ascii=False, indent=1) + "\n"
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.text(alphabet="aAtThHeEnNdDsS .,'-\u2013\u00e9", max_size=14), max_size=8),
-       st.sets(st.integers(1, 7)), st.sampled_from(["disease", "state in the USA", "sports team"]),
-       st.booleans())
-def test_fast_normalization_equals_normalize_span(names, rules, entity_type, names_only):
-    from gener.matching import _normalized_parts
-    from gener.normalize import normalize_span
-
-    subquestion = replace(sq("LOC", sorted(rules), entity_type), other_types=("drug",),
-                          names_only=names_only)
-    names += ["The Sand", "Hand", "Diseases", "teams", "WAS", "and", "Sports Teams", "10 mg",
-              "3 Cases", "drugs", "drug abuse", "disease gene", "team owners", "Drug",
-              "players U.S.", "1 - Craig Dowd", "Chinese police", "Tour de France"]
-    assert _normalized_parts(names, subquestion) == {
-        name: normalize_span(name, 0, subquestion) for name in names}
-
-
 def test_phrase_miner_keeps_significant_ngrams_without_stopword_or_number_ends():
     from gener.phrase_mining import mine_phrases
 

@@ -2,7 +2,7 @@
 
 from dataclasses import replace
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gener.artifacts import RetrievedPhrase, RetrievedSentence, SubquestionRetrieval
@@ -13,6 +13,7 @@ from gener.normalize import (
     is_too_short,
     is_type_word_or_generic,
     name_core,
+    normalize_names,
     normalize_phrase,
     normalize_retrieval,
     normalize_span,
@@ -157,3 +158,38 @@ def test_normalize_retrieval_rewrites_phrases_with_offsets():
     assert [p.name for p in phrases] == ["Boston Red Sox", "Yankees"]
     assert all(text[p.start:p.end] == p.name and p.score == 0.5 for p in phrases)
     assert retrieval.sentences[0].phrases[0].name == name  # input untouched
+
+
+# Words that make each rule 1-7 act: "and", punctuation, lowercase and mixed phrases,
+# openers, short words, stopwords, calendar words, quantities, type words and particles.
+PHRASE_WORDS = ["the", "The", "THE", "and", "And", "a", "one", "first", "other", "Red", "Sox",
+                "team", "Teams", "sports", "disease", "Diseases", "drug", "drugs", "states",
+                "State", "USA", "US", "WAS", "was", "July", "may", "May", "10", "3", "mg",
+                "cases", "de", "von", "Tour", "Paris", "Chinese", "police", "Boeing", "747",
+                "x", "Ab", "'s", "particular", ",", ".", "-", '"', "(", ")", "\u2013",
+                "\u00e9t\u00e9"]
+
+
+@st.composite
+def phrases(draw):
+    """A phrase of vocabulary words with random spacing, or any short text."""
+    if draw(st.booleans()):
+        return draw(st.text(alphabet="aAtThHeEnNdDsS .,'-\u2013\u00e9\t", max_size=14))
+    words = draw(st.lists(st.sampled_from(PHRASE_WORDS), max_size=6))
+    return "".join(w + draw(st.sampled_from([" ", " ", "", "  "])) for w in words)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(phrases(), max_size=8), st.sets(st.integers(1, 7)),
+       st.sampled_from(["disease", "state in the USA", "sports team", "drug"]),
+       st.sampled_from([(), ("drug",), ("disease", "company")]), st.booleans())
+def test_normalize_names_equals_normalize_span(names, rules, entity_type, other_types,
+                                               names_only):
+    subquestion = Subquestion("LOC", entity_type, 10, tuple(sorted(rules)),
+                              f"Which {entity_type}?", other_types=other_types,
+                              names_only=names_only)
+    names += ["The Sand", "Hand", "Diseases", "teams", "WAS", "and", "Sports Teams", "10 mg",
+              "3 Cases", "drugs", "drug abuse", "disease gene", "team owners", "Drug",
+              "players U.S.", "1 - Craig Dowd", "Chinese police", "Tour de France"]
+    assert normalize_names(names, subquestion) == {
+        name: normalize_span(name, 0, subquestion) for name in names}

@@ -159,8 +159,8 @@ def test_publish_round_trip_and_republish_makes_no_commit(hub, artifacts, capsys
     assert set(space_files) >= {"app.py", "requirements.txt", "README.md", "gener/__init__.py",
                                 "gener/recipes/ncbi_disease.yaml", "trainers/inference.py",
                                 "builders/__init__.py"}
-    assert space_files["gener/matching.py"].data == \
-        (Path(gener.__file__).parent / "matching.py").read_bytes()
+    assert space_files["gener/matching/engine.py"].data == \
+        (Path(gener.__file__).parent / "matching" / "engine.py").read_bytes()
 
     # The dataset loads by repo id, with the features and counts of the local folder.
     cache = hub_cache = str(artifacts["datasets"].parent / "load_cache")
