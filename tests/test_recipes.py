@@ -63,7 +63,10 @@ GOOD = {"name": "x", "subquestions": [{"label": "D", "type": "disease", "k": 5, 
      "subquestions[0].k: must be a positive integer"),
     ({"subquestions": []}, "subquestions: expected a non-empty list"),
     ({"self_training": {"t_early": 10, "t_late": 3}}, "self_training.t_late: unknown key"),
-    ({"rule9": "some"}, "rule9: must be one of all, common"),
+    ({"policy": {"rule9": "some"}}, "policy: policy field rule9: must be one of all, common"),
+    ({"policy": {"rule7": "all"}}, "policy: unknown policy field 'rule7'"),
+    ({"policy": "fancy"}, "policy: unknown policy 'fancy' (known: default, paper)"),
+    ({"rule9": "common"}, "rule9: unknown key"),
 ])
 def test_bad_recipe_is_one_line_error_naming_file_and_key(tmp_path, change, message):
     path = _write(tmp_path, {**GOOD, **change})
@@ -105,9 +108,9 @@ def test_recipe_round_trips_through_to_dict(tmp_path):
     assert again.subquestions == recipe.subquestions
     assert again.self_training == recipe.self_training
     bc5cdr = load_recipe("bc5cdr")
-    assert (bc5cdr.rule9, recipe.rule9) == ("common", "all")
-    assert load_recipe(_write(tmp_path, bc5cdr.to_dict())).rule9 == "common"
-    assert bc5cdr.with_k(3).rule9 == "common"
+    assert (bc5cdr.policy, recipe.policy) == ({"rule9": "common"}, {})
+    assert load_recipe(_write(tmp_path, bc5cdr.to_dict())).policy == {"rule9": "common"}
+    assert bc5cdr.with_k(3).policy == {"rule9": "common"}
 
 
 def test_labels_with_a_rule_are_those_whose_subquestions_all_apply_it():
@@ -121,12 +124,15 @@ def test_labels_with_a_rule_are_those_whose_subquestions_all_apply_it():
     assert labels_with_rule(load_recipe("conll2003").subquestions, 9) == []
 
 
-def test_rule3_scope_is_names_unless_the_recipe_says_lowercase(tmp_path):
+def test_rule3_scope_comes_from_the_policy(tmp_path):
+    from gener.pipeline import prepare
+    from gener.policy import LabellingPolicy
+
     conll = load_recipe("conll2003")
-    assert all(sq.names_only for sq in conll.subquestions) and "rule3" not in conll.to_dict()
-    data = {**conll.to_dict(), "rule3": "lowercase"}
-    paper = load_recipe(_write(tmp_path, data))
+    assert all(sq.names_only for sq in prepare(conll, LabellingPolicy()).subquestions)
+    paper = prepare(conll, LabellingPolicy.named("paper"))
     assert not any(sq.names_only for sq in paper.subquestions)
-    assert load_recipe(_write(tmp_path, paper.to_dict())).subquestions == paper.subquestions
+    lowercase = load_recipe(_write(tmp_path, {**conll.to_dict(), "policy": {"rule3": "lowercase"}}))
+    assert lowercase.policy == {"rule3": "lowercase"}
     with pytest.raises(GenerError, match="rule3"):
-        load_recipe(_write(tmp_path, {**data, "rule3": "everything"}))
+        load_recipe(_write(tmp_path, {**conll.to_dict(), "policy": {"rule3": "everything"}}))
