@@ -9,11 +9,12 @@ ones that carry its label).
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from gener.errors import GenerError
+from gener.errors import GenerError, first_line
 from trainers.data import PadCollator, encode_windows, entity_type, load_tokenizer
 
 WORD = re.compile(r"\w+|[^\w\s]")
@@ -24,9 +25,6 @@ CAPITALIZED_KEY = "gener_capitalized_types"
 # Model config key: entity types none of whose entities is a lowercase single common word
 # (see drop_common_words); applied the same way.
 COMMON_WORD_KEY = "gener_rule9_types"
-# Model config key: the bias added to O's log-probability, chosen on validation data by
-# `gener train --calibrate` (trainers.calibration); gener's Tagger applies it.
-O_BIAS_KEY = "gener_o_bias"
 
 
 def word_log_probs(model, tokenizer, sentences: list[list[str]], max_length: int = 256,
@@ -67,35 +65,21 @@ def word_log_probs(model, tokenizer, sentences: list[list[str]], max_length: int
 
 
 def predict_words(model, tokenizer, sentences: list[list[str]], max_length: int = 256,
-                  stride: int = DEFAULT_STRIDE, batch_size: int = 64, autocast=None,
-                  o_bias: float = 0.0):
-    """Label ids and confidences for every word of every sentence (``model`` in eval mode).
-
-    ``o_bias`` is added to the log-probability of the label O before choosing (below 0:
-    more entities). Returns ``(labels, scores)``, two lists of per-sentence lists; a score is
-    the chosen label's probability."""
+                  stride: int = DEFAULT_STRIDE, batch_size: int = 64, autocast=None):
+    """Label ids and confidences for every word of every sentence (``model`` in eval mode):
+    the most probable label of the word's first sub-token, as ``aggregation_strategy="first"``
+    chooses in ``transformers``' pipeline. Returns ``(labels, scores)``, two lists of
+    per-sentence lists; a score is the chosen label's probability."""
     import numpy as np
 
     log_probs = word_log_probs(model, tokenizer, sentences, max_length, stride, batch_size,
                                autocast)
-    bias = label_bias(model.config.id2label, o_bias)
     labels, scores = [], []
     for rows in log_probs:
-        best = (rows + bias).argmax(-1) if len(rows) else np.zeros(0, dtype=int)
+        best = rows.argmax(-1) if len(rows) else np.zeros(0, dtype=int)
         labels.append(best.tolist())
         scores.append(np.exp(rows[np.arange(len(rows)), best]).tolist())
     return labels, scores
-
-
-def label_bias(id2label: dict, o_bias: float):
-    """A vector over label ids that adds ``o_bias`` to O's log-probability."""
-    import numpy as np
-
-    bias = np.zeros(len(id2label), dtype=np.float32)
-    for i, name in id2label.items():
-        if name == "O":
-            bias[int(i)] = o_bias
-    return bias
 
 
 def bio_spans(tags: list[str]) -> list[tuple[str, int, int]]:
@@ -156,6 +140,28 @@ def split_words(text: str) -> list[tuple[str, int, int]]:
     return [(m.group(), m.start(), m.end()) for m in WORD.finditer(text)]
 
 
+def token_words(tokenizer, text: str) -> list[tuple[str, int, int]]:
+    """The words of raw text as ``transformers``' token-classification pipeline groups its
+    tokens, with character offsets: a token continues the word before it when it is a
+    sub-word piece ("##cher"), or, for tokenizers that mark none, when no space precedes it."""
+    encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    tokens = tokenizer.convert_ids_to_tokens(encoded["input_ids"])
+    marked = getattr(getattr(tokenizer, "_tokenizer", None), "model", None)
+    marked = bool(getattr(marked, "continuing_subword_prefix", None))
+    spans: list[list[int]] = []
+    for token, token_id, (start, end) in zip(tokens, encoded["input_ids"],
+                                             encoded["offset_mapping"], strict=True):
+        if marked:
+            piece = len(token) != end - start
+        else:
+            piece = start > 0 and " " not in text[start - 1:start + 1]
+        if spans and piece and token_id != tokenizer.unk_token_id:
+            spans[-1][1] = end
+        else:
+            spans.append([start, end])
+    return [(text[start:end], start, end) for start, end in spans]
+
+
 @dataclass
 class Entity:
     """One tagged span of raw text."""
@@ -171,6 +177,25 @@ class Entity:
                 "score": round(self.score, 4)}
 
 
+def check_model_folder(model_dir: str | Path) -> None:
+    """Raise a one-line error unless ``model_dir`` is a saved token-classification model."""
+    folder = Path(model_dir)
+    if not folder.is_dir():
+        raise GenerError(f"model folder {folder} not found")
+    config = folder / "config.json"
+    if not config.exists():
+        hint = " (a dataset folder?)" if any(folder.glob("*/gener.json")) else ""
+        raise GenerError(f"{folder}: not a model folder{hint}: no config.json; give a folder "
+                         "written by `gener train`")
+    try:
+        architectures = json.loads(config.read_text(encoding="utf-8")).get("architectures")
+    except (ValueError, AttributeError):
+        raise GenerError(f"{config}: not a valid model config") from None
+    if architectures and not any(a.endswith("ForTokenClassification") for a in architectures):
+        raise GenerError(f"{folder}: not a token-classification model "
+                         f"({', '.join(architectures)})")
+
+
 class Tagger:
     """A saved token-classification model applied to raw text or pre-split sentences."""
 
@@ -179,10 +204,12 @@ class Tagger:
         from transformers import AutoModelForTokenClassification
 
         model_dir = str(model_dir)
-        if not Path(model_dir).is_dir():
-            raise GenerError(f"model folder {model_dir} not found")
-        self.tokenizer = load_tokenizer(model_dir)
-        self.model = AutoModelForTokenClassification.from_pretrained(model_dir).eval()
+        check_model_folder(model_dir)
+        try:
+            self.tokenizer = load_tokenizer(model_dir)
+            self.model = AutoModelForTokenClassification.from_pretrained(model_dir).eval()
+        except (OSError, ValueError) as err:
+            raise GenerError(f"{model_dir}: cannot load the model: {first_line(err)}") from None
         self.id2label = {int(k): v for k, v in self.model.config.id2label.items()}
         limit = getattr(self.model.config, "max_position_embeddings", max_length)
         self.max_length = min(max_length, limit - 2 if limit > 2 else limit)
@@ -190,7 +217,6 @@ class Tagger:
         self.batch_size = batch_size
         self.capitalized = frozenset(getattr(self.model.config, CAPITALIZED_KEY, None) or ())
         self.rule9 = frozenset(getattr(self.model.config, COMMON_WORD_KEY, None) or ())
-        self.o_bias = float(getattr(self.model.config, O_BIAS_KEY, None) or 0.0)
 
     @property
     def types(self) -> list[str]:
@@ -200,24 +226,29 @@ class Tagger:
     def tag_words(self, sentences: list[list[str]]) -> list[list[str]]:
         """BIO tags for every word of every pre-split sentence."""
         ids, _ = predict_words(self.model, self.tokenizer, sentences, self.max_length,
-                               self.stride, self.batch_size, o_bias=self.o_bias)
+                               self.stride, self.batch_size)
         return [apply_label_rules(words, [self.id2label[i] for i in row], self.capitalized,
                                   self.rule9)
                 for words, row in zip(sentences, ids, strict=True)]
 
     def tag(self, text: str) -> list[Entity]:
         """Entities in raw text of any length, with character offsets."""
-        words = split_words(text)
-        if not words:
-            return []
-        ids, scores = predict_words(self.model, self.tokenizer, [[w for w, _, _ in words]],
-                                    self.max_length, self.stride, self.batch_size,
-                                    o_bias=self.o_bias)
-        tags = apply_label_rules([w for w, _, _ in words], [self.id2label[i] for i in ids[0]],
-                                 self.capitalized, self.rule9)
-        entities = []
-        for label, first, end in bio_spans(tags):
-            start, stop = words[first][1], words[end - 1][2]
-            score = sum(scores[0][first:end]) / (end - first)
-            entities.append(Entity(label, start, stop, text[start:stop], score))
-        return entities
+        return self.tag_many([text])[0]
+
+    def tag_many(self, texts: list[str]) -> list[list[Entity]]:
+        """:meth:`tag` for many texts at once: their windows are batched together."""
+        split = [token_words(self.tokenizer, text) for text in texts]
+        ids, scores = predict_words(self.model, self.tokenizer,
+                                    [[w for w, _, _ in words] for words in split],
+                                    self.max_length, self.stride, self.batch_size)
+        out = []
+        for text, words, row, row_scores in zip(texts, split, ids, scores, strict=True):
+            tags = apply_label_rules([w for w, _, _ in words], [self.id2label[i] for i in row],
+                                     self.capitalized, self.rule9)
+            entities = []
+            for label, first, end in bio_spans(tags):
+                start, stop = words[first][1], words[end - 1][2]
+                score = sum(row_scores[first:end]) / (end - first)
+                entities.append(Entity(label, start, stop, text[start:stop], score))
+            out.append(entities)
+        return out

@@ -16,6 +16,7 @@ VERBS = {
     "materialize": "materialize",
     "train": "train",
     "evaluate": "evaluate",
+    "tag": "tag",
     "finetune": "finetune",
     "tables": "tables",
     "demo": "demo",
