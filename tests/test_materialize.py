@@ -109,7 +109,8 @@ def test_build_redoes_retrieval_when_the_score_weights_change(workspace, tmp_pat
     done = (tmp_path / "retrieval.done.json").read_text()
     assert generate(recipe, corpus, tmp_path, settings).manifest == first.manifest  # reused
     assert (tmp_path / "retrieval.done.json").read_text() == done
-    settings = dataclasses.replace(settings, definition_weight=settings.definition_weight + 1)
+    policy = settings.policy.with_overrides({"definition_weight": 1.0})
+    settings = dataclasses.replace(settings, policy=policy)
     again = generate(recipe, corpus, tmp_path, settings)
     assert (tmp_path / "retrieval.done.json").read_text() != done  # retrieved again
     assert again.manifest["version"] != first.manifest["version"]
@@ -119,6 +120,7 @@ def test_build_labels_each_phrase_of_a_multi_label_recipe_once(workspace, tmp_pa
     import json
 
     from gener.build import BuildSettings, generate
+    from gener.policy import LabellingPolicy
     from gener.corpus import TextCorpus
     from gener.recipes import load_recipe
 
@@ -130,10 +132,10 @@ def test_build_labels_each_phrase_of_a_multi_label_recipe_once(workspace, tmp_pa
     dictionary = json.loads(by_phrase.dictionary_path.read_text())["phrases"]
     assert labels and set(labels) == set(dictionary)
     assert all(types == {labels[key]: sum(types.values())} for key, types in dictionary.items())
-    assert by_phrase.manifest["labeling"] == "phrase"
+    assert by_phrase.manifest["policy"]["labeling"] == "phrase"
     counts = generate(recipe, corpus, tmp_path / "counts",
                       BuildSettings(cache_dir=str(workspace / "cache"), progress=False,
-                                    labeling="counts"))
+                                    policy=LabellingPolicy(labeling="counts")))
     assert json.loads((tmp_path / "counts/retrieval/phrase_labels.json").read_text()) == {}
     assert counts.manifest["version"] != by_phrase.manifest["version"]
 
@@ -143,6 +145,7 @@ def test_rebuilding_with_other_settings_never_reuses_the_old_dataset(workspace, 
 
     from gener.build import RECORDS, BuildSettings, build
     from gener.corpus import TextCorpus
+    from gener.policy import LabellingPolicy
     from gener.recipes import load_recipe
 
     recipe = load_recipe(str(workspace / "disease_tiny.yaml"))  # rule 9 on
@@ -150,8 +153,9 @@ def test_rebuilding_with_other_settings_never_reuses_the_old_dataset(workspace, 
     records = tmp_path / ".gener-work" / "disease_tiny" / "matching" / RECORDS
     tags = {}
     for choice in ("off", "all"):  # rule 9 on retrieved phrases changes the records
+        policy = LabellingPolicy(retrieved_rule9=choice)
         build(recipe, corpus, tmp_path, BuildSettings(cache_dir=str(workspace / "cache"),
-                                                      progress=False, retrieved_rule9=choice))
+                                                      progress=False, policy=policy))
         train = datasets.load_dataset(str(tmp_path), "disease_tiny", split="train")
         names = train.features["ner_tags"].feature.names
         written = [json.loads(line)["ner_tags"] for line in records.read_text().splitlines()]
@@ -160,8 +164,8 @@ def test_rebuilding_with_other_settings_never_reuses_the_old_dataset(workspace, 
     assert tags["off"] != tags["all"]
 
 
-def test_head_extension_is_part_of_a_build_where_it_can_change_the_retrieval(workspace,
-                                                                             tmp_path):
+def test_labelling_changes_reuse_the_retrieval_and_the_policy_is_recorded(workspace,
+                                                                           tmp_path):
     import argparse
 
     from gener.build import BuildSettings, generate
@@ -170,19 +174,19 @@ def test_head_extension_is_part_of_a_build_where_it_can_change_the_retrieval(wor
     from gener.recipes import load_recipe
 
     corpus = TextCorpus(workspace / "corpus.txt")
-    versions = {}
-    for name in ("disease_tiny", "country_tiny"):  # without and with rule 3
-        recipe = load_recipe(str(workspace / f"{name}.yaml"))
-        for on in (True, False):
-            settings = BuildSettings(cache_dir=str(workspace / "cache"), progress=False,
-                                     head_extension=on)
-            manifest = generate(recipe, corpus, tmp_path / f"{name}-{on}", settings).manifest
-            assert manifest["head_extension"] is on
-            versions[name, on] = manifest["version"]
-    assert versions["disease_tiny", True] != versions["disease_tiny", False]
-    assert versions["country_tiny", True] == versions["country_tiny", False]
-
+    recipe = load_recipe(str(workspace / "disease_tiny.yaml"))
     parser = argparse.ArgumentParser()
     add_build_options(parser)
-    assert settings_from_args(parser.parse_args([])).head_extension is True
-    assert settings_from_args(parser.parse_args(["--no-head-extension"])).head_extension is False
+    manifests, done = {}, {}
+    for name, argv in (("default", []), ("rule9", ["--set", "rule9=common"]),
+                       ("no-heads", ["--set", "head_extension=false"])):
+        settings = settings_from_args(parser.parse_args(argv), recipe)
+        settings = BuildSettings(cache_dir=str(workspace / "cache"), progress=False,
+                                 policy=settings.policy)
+        manifests[name] = generate(recipe, corpus, tmp_path / "work", settings).manifest
+        done[name] = (tmp_path / "work" / "retrieval.done.json").read_text()
+        assert manifests[name]["policy"] == settings.policy.to_dict()
+        assert manifests[name]["policy_digest"] == settings.policy.digest()
+    assert done["rule9"] == done["default"]  # a labelling field: retrieval reused
+    assert done["no-heads"] != done["default"]  # a retrieval field: retrieved again
+    assert len({m["version"] for m in manifests.values()}) == 3
