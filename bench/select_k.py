@@ -44,13 +44,14 @@ def retrieval_scores(retrieved, recipe, benchmark: str, ks: list[int],
                      ) -> list[dict]:
     """Like :func:`dictionary_scores`, for retrievals in memory (one per subquestion).
 
-    ``phrase_labels``, ``rule9`` and ``abbreviations`` as the build's
-    (:class:`gener.build.BuildSettings`).
+    ``phrase_labels`` as the build's; ``rule9`` and ``abbreviations`` as the labelling
+    policy's fields (``rule9`` None: the recipe's policy).
     """
     from gener.artifacts import SubquestionRetrieval
     from gener.benchmarks import load_benchmark
     from gener.common_words import common_words
     from gener.matching import annotate
+    from gener.policy import resolve_policy
     from trainers.evaluation import gold_tags, score_tags
     from trainers.tables import seed_entity_tags
 
@@ -58,7 +59,8 @@ def retrieval_scores(retrieved, recipe, benchmark: str, ks: list[int],
     sentences = [list(t) for t in dataset["tokens"]]
     gold = gold_tags(dataset)
     rules = (9,) if all(sq.has_rule(9) for sq in recipe.subquestions) else ()
-    common = common_words() if (rule9 or recipe.rule9) == "common" else None
+    common = common_words() if (rule9 or resolve_policy(recipe.policy).rule9) == "common" \
+        else None
     rows = []
     for k in ks:
         retrievals = [SubquestionRetrieval(r.subquestion, r.sentences[:k]) for r in retrieved]
@@ -84,9 +86,9 @@ def main(argv=None) -> int:
     parser.add_argument("--ks", default="100,200,300,500,1000")
     parser.add_argument("--benchmarks", default=None, help="benchmarks folder")
     parser.add_argument("--rule9", choices=("all", "common"), default=None,
-                        help="rule 9's lowercase single tokens (see gener build --rule9)")
+                        help="the labelling policy's rule9 (default: the recipe's)")
     parser.add_argument("--abbreviations", choices=("dictionary", "sentence"),
-                        default="dictionary", help="see gener build --abbreviations")
+                        default="dictionary", help="the labelling policy's abbreviations")
     args = parser.parse_args(argv)
     try:
         ks = [int(k) for k in args.ks.split(",")]
