@@ -72,12 +72,30 @@ def gold_tags(dataset) -> list[list[str]]:
     return [[names[i] for i in row] for row in dataset["ner_tags"]]
 
 
+def rename_types(rows: list[list[str]], mapping: dict[str, str]) -> list[list[str]]:
+    """BIO tag rows with the types named in ``mapping`` renamed (others kept)."""
+    if not mapping:
+        return rows
+    return [[f"{tag[:2]}{mapping.get(tag[2:], tag[2:])}" if entity_type(tag) else tag
+             for tag in row] for row in rows]
+
+
 def evaluate_model(model_dir: str | Path, dataset, batch_size: int = 64,
-                   max_length: int = 256) -> dict:
-    """Entity-level precision, recall, F1 (overall and ``per_type``) of a saved model."""
+                   max_length: int = 256, label_map: dict[str, str] | None = None) -> dict:
+    """Entity-level precision, recall, F1 (overall and ``per_type``) of a saved model.
+
+    ``label_map`` renames the model's types ({model type: data type}) before scoring."""
+    from gener.errors import GenerError
     from trainers.inference import Tagger
 
     tagger = Tagger(model_dir, max_length=max_length, batch_size=batch_size)
+    label_map = label_map or {}
+    unknown = sorted(set(label_map) - set(tagger.types))
+    if unknown:
+        raise GenerError(f"--map: the model has no type {', '.join(unknown)} "
+                         f"(its types: {', '.join(tagger.types)})")
     references = gold_tags(dataset)
-    predictions = tagger.tag_words([list(t) for t in dataset["tokens"]])
-    return score_tags(predictions, references, tagger.types)
+    predictions = rename_types(tagger.tag_words([list(t) for t in dataset["tokens"]]),
+                               label_map)
+    types = list(dict.fromkeys(label_map.get(t, t) for t in tagger.types))
+    return score_tags(predictions, references, types)
