@@ -13,7 +13,8 @@ from gener.errors import GenerError
 from gener.recipes import parse_recipe
 from gener.retrieval.candidates import extract_candidates
 from gener.retrieval.encoders import load_encoder
-from gener.retrieval.index import IndexSettings, defines_class, index_dir, open_index
+from gener.retrieval.index import defines_class, open_index
+from gener.retrieval.index_format import IndexSettings, index_dir
 from gener.retrieval.search import (
     CATEGORY_WEIGHT,
     Searcher,
@@ -155,7 +156,7 @@ def test_ivfpq_index_is_chosen_for_larger_phrase_sets(minilm):
     2 cores) is tested once, by test_scale's IVF-PQ build of 14,000 phrases."""
     import faiss
 
-    from gener.retrieval.index import describe_faiss, new_faiss_index, set_nprobe
+    from gener.retrieval.faiss_store import describe_faiss, new_faiss_index, set_nprobe
 
     index = new_faiss_index(minilm.dim, 12_000, "ivfpq")
     assert describe_faiss(index) == "OPQ,IVF300,PQ48" and not index.is_trained
@@ -198,7 +199,7 @@ def test_ask_json_best_first_and_errors(corpus_file, cache, capsys):
 
 
 def test_questions_are_encoded_with_numpy_as_the_model_would(tmp_path, minilm):
-    from gener.retrieval.encoders import MeanPoolEncoder, mean_pool_encode
+    from gener.retrieval.meanpool import MeanPoolEncoder, mean_pool_encode
     from tests.tiny_models import save_tiny_bert
 
     questions = ["Which disease?", "Which state in the USA?",
@@ -215,7 +216,7 @@ def test_questions_are_encoded_with_numpy_as_the_model_would(tmp_path, minilm):
 def test_asking_a_built_index_needs_neither_torch_nor_transformers(corpus_file, cache):
     import sys
 
-    from gener.retrieval.encoders import GPU_DRIVER_NODES
+    from gener.retrieval.meanpool import GPU_DRIVER_NODES
     from tests.subprocess_cli import run_cli
 
     assert main(["index", "build", "--corpus", str(corpus_file), "--cache-dir", str(cache)]) == 0
@@ -257,7 +258,7 @@ def test_encoder_fingerprint_follows_the_folder_contents(tmp_path):
 def test_encoder_identity_does_not_depend_on_where_the_model_is_installed(tmp_path):
     import shutil
 
-    from gener.retrieval.encoders import MeanPoolEncoder
+    from gener.retrieval.meanpool import MeanPoolEncoder
     from tests.tiny_models import save_tiny_bert
 
     first = save_tiny_bert(tmp_path / "a")
@@ -325,16 +326,15 @@ def test_encoder_precision_is_a_setting_and_part_of_the_index_identity(monkeypat
 
 
 def test_definition_weight_option_reaches_the_searcher(tmp_path, capsys):
-    from gener.build import BUILD_DEFINITION_WEIGHT, BuildSettings
     from gener.cli import build_parser
     from gener.commands.build import settings_from_args
+    from gener.recipes import load_recipe
     from gener.retrieval import search
 
     parser = build_parser()
     assert parser.parse_args(["ask", "x"]).definition_weight == search.DEFINITION_WEIGHT
-    args = parser.parse_args(["build", "demo"])
-    assert settings_from_args(args).definition_weight == BUILD_DEFINITION_WEIGHT
-    assert BuildSettings().definition_weight == BUILD_DEFINITION_WEIGHT
+    args = parser.parse_args(["build", "demo", "--set", "definition_weight=1"])
+    assert settings_from_args(args, load_recipe("demo")).policy.definition_weight == 1.0
     path = tmp_path / "docs.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in [
         {"title": "Zorbitis", "text": "Zorbitis is an infectious disease of the lungs."},
@@ -411,15 +411,16 @@ def test_head_similarity_needs_a_bi_encoder_and_a_cosine(corpus_file, cache):
 
 
 def test_head_similarity_option_reaches_the_build_settings():
-    from gener.build import BuildSettings
     from gener.cli import build_parser
     from gener.commands.build import settings_from_args
+    from gener.recipes import load_recipe
 
     parser = build_parser()
-    assert settings_from_args(parser.parse_args(["build", "demo"])).head_similarity is None
-    assert BuildSettings().head_similarity is None
-    args = parser.parse_args(["build", "demo", "--head-similarity", "0.3"])
-    assert settings_from_args(args).head_similarity == 0.3
+    demo = load_recipe("demo")
+    assert settings_from_args(parser.parse_args(["build", "demo"]),
+                              demo).policy.head_similarity is None
+    args = parser.parse_args(["build", "demo", "--set", "head_similarity=0.3"])
+    assert settings_from_args(args, demo).policy.head_similarity == 0.3
 
 
 def test_feedback_asks_again_with_the_mean_vector_of_the_best_phrases(corpus_file, minilm,
@@ -460,16 +461,18 @@ def test_feedback_asks_again_with_the_mean_vector_of_the_best_phrases(corpus_fil
 
 
 def test_feedback_option_defaults_build_on_and_ask_off(tmp_path, capsys):
-    from gener.build import BuildSettings
     from gener.cli import build_parser
     from gener.commands.build import settings_from_args
+    from gener.recipes import load_recipe
+    from gener.retrieval import search
 
     parser = build_parser()
+    demo = load_recipe("demo")
     assert parser.parse_args(["ask", "x"]).feedback_phrases == 0
-    assert settings_from_args(parser.parse_args(["build", "demo"])).feedback_phrases is None
-    assert BuildSettings().feedback_phrases is None  # the search's default
-    args = parser.parse_args(["build", "demo", "--feedback-phrases", "0"])
-    assert settings_from_args(args).feedback_phrases == 0
+    policy = settings_from_args(parser.parse_args(["build", "demo"]), demo).policy
+    assert policy.feedback_phrases == search.FEEDBACK_PHRASES  # the search's default
+    args = parser.parse_args(["build", "demo", "--set", "feedback_phrases=0"])
+    assert settings_from_args(args, demo).policy.feedback_phrases == 0
     path = tmp_path / "docs.txt"
     path.write_text("\n".join(DOCS) + "\n", encoding="utf-8")
     argv = ["ask", "Which disease?", "--corpus", str(path), "--cache-dir", str(tmp_path / "c"),
