@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 from gener.errors import GenerError
@@ -28,12 +29,14 @@ PAPER_CITATION = """@inproceedings{kim2022gener,
 
 
 def check_output_folder(folder: str | Path, overwrite: bool = False) -> None:
-    """Refuse to write into a folder that holds something other than a gener dataset."""
+    """Refuse to write into a folder that holds something other than a gener dataset, or
+    that cannot be written."""
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise GenerError(f"{folder}: exists and is not a folder")
+    check_writable(folder)
     if overwrite or not folder.exists():
         return
-    if not folder.is_dir():
-        raise GenerError(f"{folder}: exists and is not a folder")
     entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
     ours = {p.parent.name for p in folder.glob(f"*/{MANIFEST}")}
     foreign = [p.name for p in entries if p.name != "README.md" and p.name not in ours]
@@ -41,6 +44,22 @@ def check_output_folder(folder: str | Path, overwrite: bool = False) -> None:
         raise GenerError(f"{folder}: holds another dataset or other files "
                          f"({', '.join(sorted(foreign) or ['README.md'])}); "
                          "use --overwrite or another --out")
+
+
+def check_writable(folder: str | Path) -> None:
+    """Raise a one-line error unless files can be created in ``folder`` (or, when it does not
+    exist yet, in its nearest existing parent); nothing is left behind."""
+    folder = Path(folder).absolute()
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir():
+        raise GenerError(f"{folder}: cannot be created ({existing} is not a folder)")
+    try:
+        fd, probe = tempfile.mkstemp(dir=existing, prefix=".gener-probe-")
+    except OSError as err:
+        raise GenerError(f"{folder}: not writable ({err.strerror or err}); "
+                         "choose another --out") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def write_parquet(dataset, path: str | Path) -> None:

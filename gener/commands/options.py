@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 
 from gener.errors import GenerError
 
@@ -67,7 +68,15 @@ def add_recipe_options(parser) -> None:
     parser.add_argument("--types", help='one-line recipe from types: "disease,chemical compound"')
     parser.add_argument("--k", type=positive_int, default=None,
                         help="sentences per subquestion (overrides the recipe's k_l)")
-    parser.add_argument("--name", default="custom", help="config name for a one-line recipe")
+    parser.add_argument("--name", default=None,
+                        help="config name for a one-line recipe (default: from the question "
+                             "or types, e.g. which_river)")
+
+
+def _config_name(text: str) -> str:
+    """A config name from a one-line recipe's text ("Which river?" -> "which_river"), so that
+    builds of different questions into one folder keep their own configs."""
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:60].rstrip("_") or "custom"
 
 
 def recipe_from_args(args):
@@ -78,8 +87,10 @@ def recipe_from_args(args):
     if len(given) != 1:
         raise GenerError("give exactly one of RECIPE, --question or --types")
     if args.question is not None:
-        return recipe_from_question(args.question, k=args.k or 1000, name=args.name)
+        return recipe_from_question(args.question, k=args.k or 1000,
+                                    name=args.name or _config_name(args.question))
     if args.types is not None:
-        return recipe_from_types(args.types, k=args.k or 1000, name=args.name)
+        return recipe_from_types(args.types, k=args.k or 1000,
+                                 name=args.name or _config_name(args.types))
     recipe = load_recipe(args.recipe)
     return recipe.with_k(args.k) if args.k else recipe

@@ -54,13 +54,23 @@ def run(args) -> int:
             raise GenerError(f"no model folders under {' or '.join(DEFAULT_MODEL_ROOTS)}")
     else:
         model_dirs = []
-    if everything:  # defaults that do not exist yet are left out, not errors
+    left_out = []
+    if everything:  # defaults that do not exist yet are left out, not errors, and named
         datasets_dir = DEFAULT_DATASETS if Path(DEFAULT_DATASETS).is_dir() else None
         space_dir = DEFAULT_SPACE if Path(DEFAULT_SPACE).is_dir() else None
+        if datasets_dir is None:
+            left_out.append(f"the dataset ({DEFAULT_DATASETS} not found: `gener build` or "
+                            "`gener materialize` writes it)")
+        if not model_dirs:
+            left_out.append(f"models (none under {' or '.join(DEFAULT_MODEL_ROOTS)})")
+        if space_dir is None:
+            left_out.append(f"the Space ({DEFAULT_SPACE} not found)")
     targets = plan(datasets_dir, model_dirs, space_dir)
     if not targets:
         raise GenerError("nothing to publish: no dataset folder, model or Space found "
                          "(see `gener publish --help` for the folders it looks in)")
+    for item in left_out:
+        print(f"left out: {item}")
     logging.getLogger("httpx2").setLevel(logging.WARNING)  # one line per request otherwise
     logging.getLogger("httpx").setLevel(logging.WARNING)
     if args.dry_run:

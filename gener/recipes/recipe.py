@@ -254,6 +254,10 @@ def recipe_from_types(types: str | list[str], k: int = 1000,
     types = [t for t in (" ".join(t.split()) for t in types) if t]
     if not types:
         raise GenerError("--types: empty question type")
+    nameless = [t for t in types if not _label_for(t)]
+    if nameless:
+        raise GenerError(f"--types: {nameless[0]!r} names no entity type (no letters or "
+                         "digits)")
     return parse_recipe({
         "name": name,
         "subquestions": [{"label": _label_for(t), "type": t, "k": k, "rules": list(rules)}
@@ -271,8 +275,9 @@ def recipe_from_question(question: str, k: int = 1000, rules: tuple[int, ...] = 
         raise GenerError(f"--question: question longer than {MAX_QUESTION_CHARS} characters")
     match = re.match(r"^(?:which|what)\s+(.+?)\s*\??$", question, re.IGNORECASE)
     entity_type = match.group(1) if match else question.rstrip("?").strip()
-    if not entity_type:
-        raise GenerError("--question: empty question type")
+    if not _label_for(entity_type):
+        raise GenerError(f"--question {question!r}: names no entity type (no letters or "
+                         "digits); ask e.g. \"Which disease?\"")
     recipe = recipe_from_types([entity_type], k, rules, name)
     return Recipe(name, (replace(recipe.subquestions[0], question=question),),
                   source="--question")
