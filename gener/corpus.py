@@ -175,8 +175,12 @@ class JsonlCorpus(_LineCorpus):
                 record = json.loads(line)
             except json.JSONDecodeError as err:
                 raise GenerError(f"{self.path}:{number}: not valid JSON: {err.msg}") from None
-            if not isinstance(record, dict) or self.text_field not in record:
-                raise GenerError(f"{self.path}:{number}: no field {self.text_field!r}")
+            if not isinstance(record, dict):
+                raise GenerError(f"{self.path}:{number}: not a JSON object")
+            if self.text_field not in record:
+                raise GenerError(f"{self.path}:{number}: no field {self.text_field!r} (fields: "
+                                 f"{', '.join(map(str, record)) or 'none'}; name the text's "
+                                 "with --text-field)")
             doc_id = str(record[self.id_field]) if self.id_field else f"line{number}"
             title = str(record.get(self.title_field, "")) if self.title_field else ""
             yield doc_id, title, str(record[self.text_field])
@@ -207,7 +211,8 @@ class HFDatasetCorpus(Corpus):
             raise GenerError(f"{self.path}: cannot load dataset: {err}") from None
         if self.column not in (dataset.column_names or []):
             raise GenerError(f"{self.name}: no column {self.column!r} "
-                             f"(columns: {', '.join(dataset.column_names or [])})")
+                             f"(columns: {', '.join(dataset.column_names or [])}; name the "
+                             "text's with --text-field)")
         for i, record in enumerate(dataset):
             doc_id = str(record.get("id", i))
             yield doc_id, str(record.get("title", "")), str(record[self.column] or "")
