@@ -69,7 +69,7 @@ def _char_spans(tokens: list[str], spans) -> set[tuple[str, int, int]]:
 
 def main(argv: list[str] | None = None) -> int:
     from gener.benchmarks import load_benchmark
-    from gener.build import BuildSettings, build
+    from gener.stages import BuildSettings, build
     from gener.corpus import open_corpus
     from gener.io import atomic_write_text
     from gener.recipes import load_recipe

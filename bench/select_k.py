@@ -24,7 +24,7 @@ def dictionary_scores(work_dir: str | Path, benchmark: str, ks: list[int],
                       rule9: str | None = None, abbreviations: str = "dictionary"
                       ) -> list[dict]:
     """Validation P/R/F1 of the dictionary of each k (most frequent label per phrase)."""
-    from gener.build import load_phrase_labels, load_retrievals
+    from gener.stages import load_phrase_labels, load_retrievals
     from gener.recipes import load_recipe
 
     work_dir = Path(work_dir)

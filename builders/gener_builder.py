@@ -2,7 +2,7 @@
 
 One config ships per recipe; a config can also be made at run time from a recipe dict (for
 one-line recipes such as ``--question "Which microbe?"``). The builder only reads: it runs
-:func:`gener.build.generate` (the same stages as ``gener build``, resumable under its
+:func:`gener.stages.generate` (the same stages as ``gener build``, resumable under its
 ``work_dir``) and yields the records. Its cache is keyed by the recipe, corpus, encoder, seed
 and labelling policy, so a changed recipe or setting never reuses an old build.
 """
@@ -67,7 +67,7 @@ class GenerBuilder(datasets.GeneratorBasedBuilder):
         )
 
     def _split_generators(self, dl_manager):
-        from gener.build import BuildSettings, generate
+        from gener.stages import BuildSettings, generate
         from gener.corpus import open_corpus
         from gener.policy import resolve_policy
 

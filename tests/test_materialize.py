@@ -98,7 +98,7 @@ def test_builder_class_generates_a_shipped_config(workspace, tmp_path, monkeypat
 def test_build_redoes_retrieval_when_the_score_weights_change(workspace, tmp_path):
     import dataclasses
 
-    from gener.build import BuildSettings, generate
+    from gener.stages import BuildSettings, generate
     from gener.corpus import TextCorpus
     from gener.recipes import load_recipe
 
@@ -119,7 +119,7 @@ def test_build_redoes_retrieval_when_the_score_weights_change(workspace, tmp_pat
 def test_build_labels_each_phrase_of_a_multi_label_recipe_once(workspace, tmp_path):
     import json
 
-    from gener.build import BuildSettings, generate
+    from gener.stages import BuildSettings, generate
     from gener.policy import LabellingPolicy
     from gener.corpus import TextCorpus
     from gener.recipes import load_recipe
@@ -143,7 +143,7 @@ def test_build_labels_each_phrase_of_a_multi_label_recipe_once(workspace, tmp_pa
 def test_rebuilding_with_other_settings_never_reuses_the_old_dataset(workspace, tmp_path):
     import json
 
-    from gener.build import RECORDS, BuildSettings, build
+    from gener.stages import RECORDS, BuildSettings, build
     from gener.corpus import TextCorpus
     from gener.policy import LabellingPolicy
     from gener.recipes import load_recipe
@@ -168,7 +168,7 @@ def test_labelling_changes_reuse_the_retrieval_and_the_policy_is_recorded(worksp
                                                                            tmp_path):
     import argparse
 
-    from gener.build import BuildSettings, generate
+    from gener.stages import BuildSettings, generate
     from gener.commands.build import add_build_options, settings_from_args
     from gener.corpus import TextCorpus
     from gener.recipes import load_recipe

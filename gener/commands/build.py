@@ -33,22 +33,24 @@ def add_parser(subparsers) -> None:
     add_corpus_options(parser)
     add_build_options(parser)
     parser.add_argument("--out", default="artifacts/datasets", help="dataset folder")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="write into --out even if it holds other files")
     parser.set_defaults(run=run)
 
 
 def settings_from_args(args, recipe):
     """BuildSettings from :func:`add_build_options`' arguments, for ``recipe``."""
-    from gener.build import BuildSettings
+    from gener.stages import BuildSettings
 
     return BuildSettings(encoder=args.encoder, seed=args.seed, cache_dir=args.cache_dir,
                          policy=policy_from_args(args, recipe))
 
 
 def run(args) -> int:
-    from gener.build import build
+    from gener.stages import build
 
     recipe = recipe_from_args(args)
     result = build(recipe, open_corpus_from_args(args), args.out,
-                   settings_from_args(args, recipe))
+                   settings_from_args(args, recipe), overwrite=args.overwrite)
     print(result.summary())
     return 0

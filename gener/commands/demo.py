@@ -31,12 +31,13 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     from gener.benchmarks import load_benchmark
-    from gener.build import build
+    from gener.stages import build
     from gener.corpus import open_corpus
     from gener.errors import GenerError
     from gener.recipes import labels_with_rule, load_recipe
-    from trainers.data import load_training_dataset
+    from trainers.data import load_training_dataset, read_manifest
     from trainers.evaluation import evaluate_model
+    from trainers.model_card import record_policy
     from trainers.self_training import TrainConfig, train
 
     started = time.perf_counter()
@@ -51,9 +52,11 @@ def run(args) -> int:
     config = TrainConfig(t_early=recipe.self_training.t_early,
                          t_update=recipe.self_training.t_update,
                          max_steps=args.max_steps, seed=args.seed,
+                         recipe=recipe.name, data_version=built.version,
                          capitalized_types=labels_with_rule(recipe.subquestions, 3),
                          rule9_types=labels_with_rule(recipe.subquestions, 9))
     trained = train(dataset, out / "model", model_name=args.model, config=config)
+    record_policy(trained.model_dir, read_manifest(str(out / "dataset"), recipe.name))
     print(f"model: {trained.model_dir} ({trained.steps} steps, {trained.seconds:.0f}s)")
 
     for benchmark, label in DEMO_EVALUATIONS:

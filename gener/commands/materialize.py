@@ -26,7 +26,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from gener.build import build
+    from gener.stages import build
     from gener.dataset import check_output_folder
     from gener.errors import GenerError
     from gener.recipes import available_recipes, load_recipe
