@@ -62,6 +62,7 @@ def render_model_card(info: dict, name: str) -> str:
         f"- entity types: {', '.join(types)}",
         f"- recipe: `{config.get('recipe') or 'unknown'}`",
         f"- data version: `{config.get('data_version') or 'unknown'}`",
+        f"- labelling policy: `{info.get('policy') or 'unknown'}`",
         f"- base model: `{base}`",
         f"- training sentences: {info['train_sentences']} ({info['train_windows']} windows)",
         f"- kept model: {kept}",
@@ -120,6 +121,30 @@ def write_model_card(model_dir: str | Path, info: dict) -> None:
     """Write ``README.md`` into ``model_dir`` atomically."""
     model_dir = Path(model_dir)
     atomic_write_text(model_dir / "README.md", render_model_card(info, model_dir.name))
+
+
+def policy_text(manifest: dict) -> str | None:
+    """The labelling policy of a dataset manifest, as the card shows it (preset, changed
+    fields, digest), or None when the manifest records none."""
+    if not manifest.get("policy"):
+        return None
+    from gener.policy import LabellingPolicy
+
+    policy = LabellingPolicy.from_dict(manifest["policy"])
+    return f"{policy.describe()}, digest {manifest.get('policy_digest') or policy.digest()}"
+
+
+def record_policy(model_dir: str | Path, manifest: dict) -> None:
+    """Record the labelling policy of the training data (its manifest) in the model's training
+    info and re-render its card."""
+    model_dir = Path(model_dir)
+    text = policy_text(manifest)
+    if text is None or not (model_dir / INFO_NAME).exists():
+        return
+    info = json.loads((model_dir / INFO_NAME).read_text(encoding="utf-8"))
+    info["policy"] = text
+    atomic_write_text(model_dir / INFO_NAME, json.dumps(info, indent=2) + "\n")
+    write_model_card(model_dir, info)
 
 
 def add_result(model_dir: str | Path, dataset: str, split: str, scores: dict) -> None:
