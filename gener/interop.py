@@ -31,6 +31,11 @@ _FLAG_RULES = {
     "skip_lowercase_ngram": 9,
 }
 _TOP_RULES = {"add_abbreviation": 8, "refine_boundary": 10}
+# The labelling policy fields that a GeNER config's flags imply: they name the paper's rules 3
+# (remove_lowercase_phrase), 8 (add_abbreviation: tagged where defined) and 9
+# (skip_lowercase_ngram: dictionary matches only), whatever the preset's own reading.
+GENER_CONFIG_POLICY = {"rule3": "lowercase", "abbreviations": "sentence",
+                       "retrieved_rule9": "off", "rule9_by_position": False}
 
 
 def _read_json(path: Path) -> dict:

@@ -56,6 +56,9 @@ class LabellingPolicy:
     # Rule 11 (shared heads: "breast and ovarian cancer" also gives "breast cancer") where
     # the recipe asks for it; the paper has no rule 11.
     rule11: bool = True
+    # `gener match`: rules 1-7 applied again to the phrases of a GeNER retrieval folder;
+    # GeNER's annotate.py takes them as its retrieve.py wrote them (normalized).
+    renormalize: bool = True
     # --- labelling ---
     # Label of a phrase retrieved for several labels: the label whose questions its text is
     # most similar to ("phrase"), or a draw in proportion to retrieval counts ("counts").
@@ -140,6 +143,7 @@ PRESETS: dict[str, dict] = {
         "retrieved_rule9": "off",
         "rule9_by_position": False,
         "abbreviations": "sentence",
+        "renormalize": False,
     },
 }
 

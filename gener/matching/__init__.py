@@ -103,7 +103,7 @@ def match(retrievals, labels: list[str], seed: int = 0, deterministic: bool = Fa
                 key for key in dictionary.counts
                 if " " not in key and profile.lower[key] > profile.capitalised[key])
         matcher = Matcher(dictionary, seed, deterministic, miner, key_labels, common_words,
-                           retrieved_rule9, lowercase_words)
+                          retrieved_rule9, lowercase_words)
         if any(r.subquestion.has_rule(11) for r in retrievals):
             matcher.composite_keys = frozenset(dictionary.counts.keys() - shared) | written_keys(
                 shared, (s.sentence for r in retrievals for s in r.sentences))
@@ -125,8 +125,9 @@ def annotate(retrievals, labels: list[str], seed: int = 0, deterministic: bool =
              workers: int | None = None, phrase_labels: dict[str, str] | None = None,
              common_words: frozenset[str] | None = None,
              abbreviation_entries: frozenset[str] | None = None,
-             retrieved_rule9: str = "off", rule9_by_position: bool = False) -> MatchResult:
-    """The whole stage: rules 1-7, rule 8 (scispacy, when ``detect_abbreviations``; retrieved
+             retrieved_rule9: str = "off", rule9_by_position: bool = False,
+             normalize: bool = True) -> MatchResult:
+    """The whole stage: rules 1-7 (unless ``normalize`` is false: phrases taken as they are), rule 8 (scispacy, when ``detect_abbreviations``; retrieved
     short forms of non-answers are then dropped, see
     :func:`gener.abbreviations.drop_short_forms_of_non_answers`), rule 10 (phrase mining over
     all evidence sentences), then :func:`match`.
@@ -135,15 +136,15 @@ def annotate(retrievals, labels: list[str], seed: int = 0, deterministic: bool =
     ``phrase_labels``, ``common_words``, ``abbreviation_entries``, ``retrieved_rule9`` and
     ``rule9_by_position``: see :func:`match`.
     """
-    normalize = True  # by match(), without building normalized copies
     if detect_abbreviations and any(r.subquestion.has_rule(8) for r in retrievals):
         from gener.abbreviations import add_abbreviations, drop_short_forms_of_non_answers
         from gener.normalize import normalize_retrieval
 
+        if normalize:
+            retrievals = [normalize_retrieval(r) for r in retrievals]
         retrievals = drop_short_forms_of_non_answers([
-            add_abbreviations(normalize_retrieval(r)) if r.subquestion.has_rule(8)
-            else normalize_retrieval(r) for r in retrievals])
-        normalize = False
+            add_abbreviations(r) if r.subquestion.has_rule(8) else r for r in retrievals])
+        normalize = False  # done; otherwise match() normalizes without building copies
     miner = None
     if any(r.subquestion.has_rule(10) for r in retrievals):
         from gener.phrase_mining import mine_phrases
@@ -159,26 +160,30 @@ def annotate_folder(folder, subquestions, labels: list[str], seed: int = 0,
                     deterministic: bool = False, progress: bool = True,
                     detect_abbreviations: bool = False, workers: int | None = None,
                     jsonl: str | Path | None = None,
-                    dictionary_json: str | Path | None = None) -> MatchResult:
+                    dictionary_json: str | Path | None = None, normalize: bool = True,
+                    **options) -> MatchResult:
     """:func:`annotate` of :func:`gener.interop.read_gener_retrieval` ``(folder,
     subquestions)``, the same result, with the reading split between two processes.
 
-    The parent takes the first ``PARENT_SHARE`` of the sentences (in input order), a forked
-    child the rest; each parses its lines and counts (and normalizes) their phrases; the
-    sides swap their counts and each adds both to its dictionary in input order (the same
-    dictionary); each matches its own sentences. With ``jsonl`` (a path) the records are also
+    The parent takes the first ``parallel.PARENT_SHARE`` of the sentences (in input order),
+    a forked child the rest; each parses its lines and counts (and normalizes) their phrases;
+    the sides swap their counts and each adds both to its dictionary in input order (the
+    same dictionary); each matches its own sentences. With ``jsonl`` (a path) the records are also
     written there as JSON lines, each side writing its own lines into the file, and the
     result's ``records`` read that file when used; without it the child sends its lines to
     the parent. With ``dictionary_json`` (a path) the dictionary is saved there (by the
     child, while the parent matches). Whenever this cannot be done (one worker, abbreviation
     detection, phrase mining or rule 11, which look at every sentence, an error in either
-    process) the plain sequential path runs instead.
+    process) the plain sequential path runs instead. ``normalize`` and ``options`` (the
+    other keyword arguments of :func:`annotate`): as there; any option means the sequential
+    path.
     """
     from gener.interop import numbered_lines, read_gener_retrieval, retrieval_file
 
     def sequential() -> MatchResult:
         result = annotate(read_gener_retrieval(folder, subquestions), labels, seed,
-                          deterministic, progress, detect_abbreviations, workers)
+                          deterministic, progress, detect_abbreviations, workers,
+                          normalize=normalize, **options)
         if jsonl is not None:
             write_jsonl(result.records, jsonl)
         if dictionary_json is not None:
@@ -186,7 +191,7 @@ def annotate_folder(folder, subquestions, labels: list[str], seed: int = 0,
         return result
 
     folder = Path(folder)
-    if not hasattr(os, "fork") or any(sq.has_rule(10) or sq.has_rule(11)
+    if options or not hasattr(os, "fork") or any(sq.has_rule(10) or sq.has_rule(11)
                                       for sq in subquestions) or (
             detect_abbreviations and any(sq.has_rule(8) for sq in subquestions)) \
             or not folder.is_dir():
@@ -204,7 +209,7 @@ def annotate_folder(folder, subquestions, labels: list[str], seed: int = 0,
     try:
         return annotate_halves(files, numbered, subquestions, labels, seed, deterministic,
                                progress, None if jsonl is None else Path(jsonl),
-                               dictionary_json) or sequential()
+                               dictionary_json, normalize) or sequential()
     finally:
         if enabled:
             gc.enable()

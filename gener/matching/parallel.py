@@ -82,9 +82,10 @@ PARENT_SHARE = 0.5
 
 
 def annotate_halves(files, numbered, subquestions, labels, seed, deterministic, progress,
-                    jsonl: Path | None, dictionary_json) -> MatchResult | None:
+                    jsonl: Path | None, dictionary_json,
+                    normalize: bool = True) -> MatchResult | None:
     """The two-process part of :func:`gener.matching.annotate_folder` (None: do it
-    sequentially)."""
+    sequentially); ``normalize``: rules 1-7 on the phrases, else taken as they are."""
     import marshal
 
     from gener.artifacts import SubquestionRetrieval
@@ -105,7 +106,7 @@ def annotate_halves(files, numbered, subquestions, labels, seed, deterministic, 
                 adds.append([])
                 continue
             retrieval = SubquestionRetrieval(sq, parse_lines(path, lines[a:b]))
-            counts, parts, keys = phrase_counts(retrieval, True)
+            counts, parts, keys = phrase_counts(retrieval, normalize)
             group = Group(sq, order.get(sq.label, -1), parts, keys)
             adds.append(counts)
             items += [(group, sent) for sent in retrieval.sentences]
