@@ -34,10 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 BENCHMARKS = ("conll2003", "wikigold", "wnut16", "ncbi_disease", "bc5cdr")
 # Evidence sentences per subquestion in setting (b), as in trainers/tables_plan.yaml.
 XTRAIN_K = {"wikigold": 100, "wnut16": 10}
-VARIANTS = [("paper", "counts", "all", "sentence"),
-            ("+phrase labels", "phrase", "all", "sentence"),
-            ("+rule 9 scope", "phrase", None, "sentence"),
-            ("+abbreviation entries", "phrase", None, "dictionary")]
+# Labelling-policy fields of each variant, over the recipe's policy.
+VARIANTS = [("paper", {"labeling": "counts", "rule9": "all", "abbreviations": "sentence"}),
+            ("+phrase labels", {"rule9": "all", "abbreviations": "sentence"}),
+            ("+rule 9 scope", {"abbreviations": "sentence"}),
+            ("+abbreviation entries", {})]
 
 
 def parse_ks(values: list[str]) -> dict[str, list[int]]:
@@ -55,11 +56,11 @@ def parse_ks(values: list[str]) -> dict[str, list[int]]:
 
 def main(argv: list[str] | None = None) -> int:
     from bench.select_k import retrieval_scores
+    from gener import pipeline
     from gener.corpus import open_corpus
     from gener.io import atomic_write_text
-    from gener.phrase_labels import label_phrases
+    from gener.policy import resolve_policy
     from gener.recipes import load_recipe
-    from gener.retrieval.search import open_searcher, retrieve_with
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--benchmarks", default=",".join(BENCHMARKS))
@@ -84,17 +85,20 @@ def main(argv: list[str] | None = None) -> int:
         ks = sweeps.get(name) or sweeps.get("") or [
             XTRAIN_K.get(name, args.k) if xtrain else args.k]
         corpus = open_corpus(f"benchmark:{name}:train" if xtrain else "wiki-vital")
-        searcher = open_searcher(corpus, progress=False, definition_weight=0.0,
-                                 feedback_phrases=args.feedback_phrases)
         base = load_recipe(name)
+        retrieval = {"head_extension": args.head_extension}
+        if args.feedback_phrases is not None:
+            retrieval["feedback_phrases"] = args.feedback_phrases
+        policy = resolve_policy(base.policy, None, retrieval)
+        searcher = pipeline.open_searcher(corpus, policy, progress=False)
         for k in ks:
-            recipe = base.with_k(k)
-            retrieved = retrieve_with(searcher, recipe, extend_heads=args.head_extension)
-            by_phrase = label_phrases(retrieved, searcher.phrase_similarities)
-            for variant, labeling, rule9, abbreviations in variants:
+            recipe = pipeline.prepare(base.with_k(k), policy)
+            retrieved, by_phrase = pipeline.retrieve(recipe, searcher, policy)
+            for variant, fields in variants:
+                labelling = policy.with_overrides(fields)
                 score = retrieval_scores(
-                    retrieved, recipe, name, [k], rule9=rule9, abbreviations=abbreviations,
-                    phrase_labels=by_phrase if labeling == "phrase" else None)[0]
+                    retrieved, recipe, name, [k], policy=labelling,
+                    phrase_labels=by_phrase if labelling.labeling == "phrase" else None)[0]
                 rows.append({"benchmark": name, "corpus": args.corpus, "variant": variant,
                              **score})
                 print(json.dumps(rows[-1]), flush=True)

@@ -69,18 +69,19 @@ def _char_spans(tokens: list[str], spans) -> set[tuple[str, int, int]]:
 
 def main(argv: list[str] | None = None) -> int:
     from gener.benchmarks import load_benchmark
-    from gener.stages import BuildSettings, build
     from gener.corpus import open_corpus
     from gener.io import atomic_write_text
+    from gener.policy import CHOICES, resolve_policy
     from gener.recipes import load_recipe
-    from gener.recipes.recipe import RETRIEVED_RULE9
+    from gener.stages import BuildSettings, build
     from trainers.data import load_training_dataset
     from trainers.evaluation import gold_tags
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--benchmarks", default=",".join(BENCHMARKS))
     parser.add_argument("--retrieved-rule9", default="common",
-                        help=f"comma-separated choices among {', '.join(RETRIEVED_RULE9)}")
+                        help="comma-separated choices among "
+                             f"{', '.join(CHOICES['retrieved_rule9'])}")
     parser.add_argument("--feedback-phrases", type=int, default=None,
                         help="the search's pseudo-relevance feedback (0: off; default: gener's)")
     parser.add_argument("--no-head-extension", dest="head_extension", action="store_false")
@@ -88,9 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     choices = args.retrieved_rule9.split(",")
-    bad = [c for c in choices if c not in RETRIEVED_RULE9]
+    bad = [c for c in choices if c not in CHOICES["retrieved_rule9"]]
     if bad:
-        parser.error(f"--retrieved-rule9: unknown {bad} (choose from {RETRIEVED_RULE9})")
+        parser.error(f"--retrieved-rule9: unknown {bad} "
+                     f"(choose from {CHOICES['retrieved_rule9']})")
     rows = []
     with tempfile.TemporaryDirectory() as work:
         for name in args.benchmarks.split(","):
@@ -103,10 +105,12 @@ def main(argv: list[str] | None = None) -> int:
             gold = gold_tags(validation)
             for choice in choices:
                 out = Path(work) / f"{name}-{choice}"
-                settings = BuildSettings(seed=0, progress=False, retrieved_rule9=choice,
-                                         feedback_phrases=args.feedback_phrases,
-                                         head_extension=args.head_extension,
-                                         head_similarity=args.head_similarity)
+                fields = {"retrieved_rule9": choice, "head_extension": args.head_extension,
+                          "head_similarity": args.head_similarity}
+                if args.feedback_phrases is not None:
+                    fields["feedback_phrases"] = args.feedback_phrases
+                settings = BuildSettings(seed=0, progress=False,
+                                         policy=resolve_policy(recipe.policy, None, fields))
                 build(recipe, corpus, out, settings, work_dir=Path(work) / name)  # shared retrieval
                 dataset = load_training_dataset(str(out), config=name)
                 rows.append({"benchmark": name, "k": k, "retrieved_rule9": choice,

@@ -20,12 +20,12 @@ from gener.errors import GenerError
 
 
 def dictionary_scores(work_dir: str | Path, benchmark: str, ks: list[int],
-                      split: str = "validation", benchmarks_dir=None,
-                      rule9: str | None = None, abbreviations: str = "dictionary"
+                      split: str = "validation", benchmarks_dir=None, policy=None
                       ) -> list[dict]:
-    """Validation P/R/F1 of the dictionary of each k (most frequent label per phrase)."""
-    from gener.stages import load_phrase_labels, load_retrievals
+    """Validation P/R/F1 of the dictionary of each k (most frequent label per phrase), under
+    ``policy`` (default: the recipe's)."""
     from gener.recipes import load_recipe
+    from gener.stages import load_phrase_labels, load_retrievals
 
     work_dir = Path(work_dir)
     done = work_dir / "retrieval.done.json"
@@ -33,24 +33,19 @@ def dictionary_scores(work_dir: str | Path, benchmark: str, ks: list[int],
         raise GenerError(f"{work_dir}: no finished retrieval stage")
     recipe = load_recipe(json.loads(done.read_text())["inputs"]["recipe"]["name"])
     return retrieval_scores(load_retrievals(recipe, work_dir), recipe, benchmark, ks, split,
-                            benchmarks_dir, load_phrase_labels(work_dir), rule9,
-                            abbreviations)
+                            benchmarks_dir, load_phrase_labels(work_dir), policy)
 
 
 def retrieval_scores(retrieved, recipe, benchmark: str, ks: list[int],
                      split: str = "validation", benchmarks_dir=None,
-                     phrase_labels: dict[str, str] | None = None,
-                     rule9: str | None = None, abbreviations: str = "dictionary"
+                     phrase_labels: dict[str, str] | None = None, policy=None
                      ) -> list[dict]:
-    """Like :func:`dictionary_scores`, for retrievals in memory (one per subquestion).
-
-    ``phrase_labels`` as the build's; ``rule9`` and ``abbreviations`` as the labelling
-    policy's fields (``rule9`` None: the recipe's policy).
-    """
+    """Like :func:`dictionary_scores`, for retrievals in memory (one per subquestion), with
+    ``phrase_labels`` as the build's."""
+    from gener import pipeline
     from gener.artifacts import SubquestionRetrieval
     from gener.benchmarks import load_benchmark
     from gener.common_words import common_words
-    from gener.matching import annotate
     from gener.policy import resolve_policy
     from trainers.evaluation import gold_tags, score_tags
     from trainers.tables import seed_entity_tags
@@ -59,15 +54,13 @@ def retrieval_scores(retrieved, recipe, benchmark: str, ks: list[int],
     sentences = [list(t) for t in dataset["tokens"]]
     gold = gold_tags(dataset)
     rules = (9,) if all(sq.has_rule(9) for sq in recipe.subquestions) else ()
-    common = common_words() if (rule9 or resolve_policy(recipe.policy).rule9) == "common" \
-        else None
+    policy = policy or resolve_policy(recipe.policy)
+    common = common_words() if policy.rule9 == "common" else None
     rows = []
     for k in ks:
         retrievals = [SubquestionRetrieval(r.subquestion, r.sentences[:k]) for r in retrieved]
-        dictionary = annotate(
-            retrievals, recipe.labels, progress=False, phrase_labels=phrase_labels,
-            abbreviation_entries=common_words() if abbreviations == "dictionary" else None
-        ).dictionary
+        dictionary = pipeline.label(retrievals, recipe, policy, phrase_labels,
+                                    progress=False).dictionary
         phrases = {label: [] for label in recipe.labels}
         for key, counts in dictionary.counts.items():
             phrases[max(counts, key=counts.get)].append(key)
@@ -85,16 +78,18 @@ def main(argv=None) -> int:
     parser.add_argument("--benchmark", required=True)
     parser.add_argument("--ks", default="100,200,300,500,1000")
     parser.add_argument("--benchmarks", default=None, help="benchmarks folder")
-    parser.add_argument("--rule9", choices=("all", "common"), default=None,
-                        help="the labelling policy's rule9 (default: the recipe's)")
-    parser.add_argument("--abbreviations", choices=("dictionary", "sentence"),
-                        default="dictionary", help="the labelling policy's abbreviations")
+    parser.add_argument("--policy", default=None, help="labelling policy preset")
+    parser.add_argument("--set", action="append", default=[], dest="overrides",
+                        metavar="FIELD=VALUE", help="a labelling policy field (repeatable)")
     args = parser.parse_args(argv)
     try:
+        from gener.policy import resolve_policy
+
         ks = [int(k) for k in args.ks.split(",")]
+        policy = resolve_policy(None, args.policy, args.overrides) \
+            if args.policy or args.overrides else None
         for row in dictionary_scores(args.work_dir, args.benchmark, ks,
-                                     benchmarks_dir=args.benchmarks, rule9=args.rule9,
-                                     abbreviations=args.abbreviations):
+                                     benchmarks_dir=args.benchmarks, policy=policy):
             print(json.dumps(row))
     except (GenerError, ValueError) as err:
         print(f"select_k: error: {err}", file=sys.stderr)

@@ -67,9 +67,9 @@ class GenerBuilder(datasets.GeneratorBasedBuilder):
         )
 
     def _split_generators(self, dl_manager):
-        from gener.stages import BuildSettings, generate
         from gener.corpus import open_corpus
         from gener.policy import resolve_policy
+        from gener.stages import BuildSettings, generate
 
         recipe = self.config.load_recipe()
         overrides = dict(self.config.policy)

@@ -78,9 +78,9 @@ def build(recipe: str | Path | Recipe, corpus=None, out: str | Path = "artifacts
     in "?" (its config is named after it: "Which river?" -> ``which_river``). ``policy``: a
     preset name or a :class:`LabellingPolicy` (default: the recipe's), with ``overrides``
     ({field: value}) on top."""
+    from gener.corpus import Corpus, open_corpus
     from gener.stages import BuildSettings
     from gener.stages import build as build_dataset
-    from gener.corpus import Corpus, open_corpus
 
     recipe = _recipe(recipe, k)
     settings = BuildSettings(encoder=encoder, seed=seed, cache_dir=cache_dir,

@@ -98,9 +98,9 @@ def test_builder_class_generates_a_shipped_config(workspace, tmp_path, monkeypat
 def test_build_redoes_retrieval_when_the_score_weights_change(workspace, tmp_path):
     import dataclasses
 
-    from gener.stages import BuildSettings, generate
     from gener.corpus import TextCorpus
     from gener.recipes import load_recipe
+    from gener.stages import BuildSettings, generate
 
     recipe = load_recipe(str(workspace / "disease_tiny.yaml"))
     settings = BuildSettings(cache_dir=str(workspace / "cache"), progress=False)
@@ -119,10 +119,10 @@ def test_build_redoes_retrieval_when_the_score_weights_change(workspace, tmp_pat
 def test_build_labels_each_phrase_of_a_multi_label_recipe_once(workspace, tmp_path):
     import json
 
-    from gener.stages import BuildSettings, generate
-    from gener.policy import LabellingPolicy
     from gener.corpus import TextCorpus
+    from gener.policy import LabellingPolicy
     from gener.recipes import load_recipe
+    from gener.stages import BuildSettings, generate
 
     recipe = load_recipe("demo")  # country, city (LOC) and disease (Disease)
     corpus = TextCorpus(workspace / "corpus.txt")
@@ -143,10 +143,10 @@ def test_build_labels_each_phrase_of_a_multi_label_recipe_once(workspace, tmp_pa
 def test_rebuilding_with_other_settings_never_reuses_the_old_dataset(workspace, tmp_path):
     import json
 
-    from gener.stages import RECORDS, BuildSettings, build
     from gener.corpus import TextCorpus
     from gener.policy import LabellingPolicy
     from gener.recipes import load_recipe
+    from gener.stages import RECORDS, BuildSettings, build
 
     recipe = load_recipe(str(workspace / "disease_tiny.yaml"))  # rule 9 on
     corpus = TextCorpus(workspace / "corpus.txt")
@@ -168,10 +168,10 @@ def test_labelling_changes_reuse_the_retrieval_and_the_policy_is_recorded(worksp
                                                                            tmp_path):
     import argparse
 
-    from gener.stages import BuildSettings, generate
     from gener.commands.build import add_build_options, settings_from_args
     from gener.corpus import TextCorpus
     from gener.recipes import load_recipe
+    from gener.stages import BuildSettings, generate
 
     corpus = TextCorpus(workspace / "corpus.txt")
     recipe = load_recipe(str(workspace / "disease_tiny.yaml"))

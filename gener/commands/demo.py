@@ -31,10 +31,10 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     from gener.benchmarks import load_benchmark
-    from gener.stages import build
     from gener.corpus import open_corpus
     from gener.errors import GenerError
     from gener.recipes import labels_with_rule, load_recipe
+    from gener.stages import build
     from trainers.data import load_training_dataset, read_manifest
     from trainers.evaluation import evaluate_model
     from trainers.model_card import record_policy

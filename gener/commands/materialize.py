@@ -26,10 +26,10 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from gener.stages import build
     from gener.dataset import check_output_folder
     from gener.errors import GenerError
     from gener.recipes import available_recipes, load_recipe
+    from gener.stages import build
 
     if args.all == bool(args.configs):
         raise GenerError("name one or more CONFIGs, or --all")
