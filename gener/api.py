@@ -41,23 +41,26 @@ def _policy(policy: LabellingPolicy | str | None, recipe: Recipe,
 
 
 def ask(question: str, corpus=None, top_k: int = 100, encoder: str = "minilm",
-        cache_dir: str | None = None, policy: LabellingPolicy | str | None = None,
-        progress: bool = False) -> list:
+        cache_dir: str | None = None, definition_weight: float = 1.0,
+        feedback_phrases: int = 0, progress: bool = False) -> list:
     """The ``top_k`` best distinct answers to ``question`` in ``corpus`` (a corpus spec or
     :class:`~gener.corpus.Corpus`; default: the Wikipedia corpus), best first, each a
-    :class:`~gener.retrieval.search.RankedPhrase` with its evidence sentence."""
-    from gener import pipeline
+    :class:`~gener.retrieval.search.RankedPhrase` with its evidence sentence.
+
+    The ranking's weights are ``gener ask``'s (ν = 1, no feedback: the best ranking on its
+    proxy benchmark, bench/RETRIEVAL.md); builds use their labelling policy's."""
     from gener.corpus import Corpus, open_corpus
     from gener.recipes import recipe_from_question
+    from gener.retrieval.search import check_question, open_searcher
 
+    question = check_question(question)
     if top_k < 1:
         raise GenerError("top_k must be at least 1")
-    recipe = recipe_from_question(question, k=top_k)
-    policy = _policy(policy, recipe, None)
-    recipe = pipeline.prepare(recipe, policy)
+    subquestion = recipe_from_question(question, k=top_k).subquestions[0]
     corpus = corpus if isinstance(corpus, Corpus) else open_corpus(corpus)
-    searcher = pipeline.open_searcher(corpus, policy, encoder, cache_dir, progress)
-    subquestion = recipe.subquestions[0]
+    searcher = open_searcher(corpus, encoder, cache_dir, progress,
+                             definition_weight=definition_weight,
+                             feedback_phrases=feedback_phrases)
     ranked = searcher.rank_subquestions([subquestion])[0]
     answers = []
     for hit in searcher.unique_phrases(ranked, subquestion):

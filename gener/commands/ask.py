@@ -32,29 +32,24 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from gener.corpus import open_corpus
+    from gener.api import ask
     from gener.recipes import recipe_from_question
-    from gener.retrieval.search import check_question, open_searcher
+    from gener.retrieval.search import check_question
 
-    question = check_question(args.question)
     if args.top_k < 1:
         raise GenerError("--top-k must be at least 1")
-    subquestion = recipe_from_question(question, k=args.top_k).subquestions[0]
-    searcher = open_searcher(open_corpus(args.corpus), args.encoder, args.cache_dir,
-                             progress=sys.stderr.isatty(),
-                             definition_weight=args.definition_weight,
-                             feedback_phrases=args.feedback_phrases)
-    ranked = searcher.rank_subquestions([subquestion])[0]
+    question = check_question(args.question)
+    entity_type = recipe_from_question(question).subquestions[0].type
+    answers = ask(question, args.corpus, args.top_k, args.encoder, args.cache_dir,
+                  args.definition_weight, args.feedback_phrases, progress=sys.stderr.isatty())
     if not args.json:
-        print(f"{question}  (type: {subquestion.type})")
-    for n, hit in enumerate(searcher.unique_phrases(ranked, subquestion), 1):
+        print(f"{question}  (type: {entity_type})")
+    for n, hit in enumerate(answers, 1):
         if args.json:
             print(json.dumps({"rank": n, "phrase": hit.phrase, "score": round(hit.score, 4),
-                              "type": subquestion.type, "sentence": hit.sentence,
+                              "type": entity_type, "sentence": hit.sentence,
                               "sentence_id": hit.sentence_id, "start": hit.start,
                               "end": hit.end}, ensure_ascii=False))
         else:
             print(f"{n:4d}  {hit.score:.3f}  {hit.phrase}\n      {hit.sentence}")
-        if n >= args.top_k:
-            break
     return 0
