@@ -116,8 +116,7 @@ def model_target(folder: str | Path) -> Target:
     if not is_model_folder(folder):
         raise GenerError(f"{folder}: not a model folder (needs config.json and "
                          "model.safetensors, as written by save_pretrained)")
-    name = folder.parent.name if folder.name == "model" else folder.name
-    name = re.sub(r"[^\w.-]+", "-", name).strip("-.")
+    name = re.sub(r"[^\w.-]+", "-", model_name(folder)).strip("-.")
     repo = name if name == "gener" or name.startswith(MODEL_PREFIX) else MODEL_PREFIX + name
     version = model_data_version(folder)
     message = f"Publish model {repo}" + (f" (data {version})" if version else "")
@@ -154,6 +153,13 @@ def package_root(package: str) -> Path:
         raise GenerError(f"the {package} package is not installed; install gener "
                          "(`make setup`) before publishing the Space")
     return Path(list(spec.submodule_search_locations)[0])
+
+
+def model_name(folder: Path) -> str:
+    """A model folder's name: its parent's for a folder called ``model``
+    (``artifacts/demo/model`` is ``demo``), else its own."""
+    folder = Path(folder)
+    return folder.parent.name if folder.name == "model" else folder.name
 
 
 def is_model_folder(folder: Path) -> bool:

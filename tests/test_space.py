@@ -259,3 +259,22 @@ def test_without_models_or_datasets_the_tabs_say_what_to_do(space_settings, tmp_
     assert "run `make demo` or set GENER_SPACE_DATASETS" in space.explore(None)[0]
     status = space.ask("Which disease?", 3)[0]
     assert status.startswith("⚠️") and "missing.txt" in status
+
+
+def test_model_dropdown_shows_names_and_the_plot_starts_at_zero(tmp_path, monkeypatch):
+    app = load_app()
+    for folder in ("demo/model", "runs/ncbi_disease", "other/ncbi_disease"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "config.json").write_text("{}")
+        (tmp_path / folder / "model.safetensors").write_bytes(b"")
+    monkeypatch.chdir(tmp_path / "demo")  # no path is shown relative to the working folder
+    choices = app.find_model_choices([str(tmp_path / "demo" / "model"), str(tmp_path / "runs"),
+                                      str(tmp_path / "other")])
+    assert [label for label, _ in choices] == ["demo", "ncbi_disease", "ncbi_disease (2)"]
+    assert [Path(value) for _, value in choices] == [
+        tmp_path / "demo" / "model", tmp_path / "runs" / "ncbi_disease",
+        tmp_path / "other" / "ncbi_disease"]
+    demo = app.build_app(app.Settings(corpus=str(tmp_path / "missing.txt"), models=[],
+                                      datasets=[str(tmp_path)]))
+    plots = [block for block in demo.blocks.values() if type(block).__name__ == "BarPlot"]
+    assert [plot.y_lim for plot in plots] == [[0, None]]

@@ -113,6 +113,7 @@ def run(args) -> int:
     from gener.benchmarks import load_benchmark
     from gener.errors import GenerError
     from trainers.data import load_training_dataset, read_manifest
+    from trainers.model_card import record_policy
     from trainers.self_training import TrainConfig, train
 
     dataset = load_training_dataset(args.dataset, config=args.config)
@@ -142,6 +143,7 @@ def run(args) -> int:
         rule9_types=_types_with_rule(args, manifest, 9, args.common_word_rule))
     result = train(dataset, args.out, model_name=args.model, validation_dataset=validation,
                    config=config)
+    record_policy(result.model_dir, manifest)
     best = (f", best validation F1 {result.best_f1:.4f} at step {result.best_step}"
             if result.best_f1 is not None else ", no validation: kept the last student")
     print(f"model: {result.model_dir} ({result.steps} steps in {result.seconds:.0f}s{best}); "

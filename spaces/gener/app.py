@@ -109,16 +109,23 @@ def _display(path: Path) -> str:
 
 
 def find_model_choices(entries: list[str]) -> list[tuple[str, str]]:
-    """``(label, value)`` for every model folder under ``entries``, and Hub ids when online."""
-    from gener.publish import find_models
+    """``(label, value)`` for every model folder under ``entries``, and Hub ids when online.
 
-    choices = []
+    A folder is labelled with its model name (``demo`` for ``artifacts/demo/model``, the run
+    folder's name otherwise), never with a path of the machine."""
+    from gener.publish import find_models, model_name
+
+    values = []
     for entry in entries:
         if Path(entry).is_dir():
-            choices += [(_display(m), str(m)) for m in find_models(entry)]
+            values += [(model_name(m), str(m)) for m in find_models(entry)]
         elif HUB_ID.match(entry) and _online():
-            choices.append((entry, entry))
-    return list(dict.fromkeys(choices))
+            values.append((entry, entry))
+    choices, seen = [], Counter()
+    for name, value in dict.fromkeys(values):
+        seen[name] += 1
+        choices.append((name if seen[name] == 1 else f"{name} ({seen[name]})", value))
+    return choices
 
 
 def find_dataset_configs(entries: list[str]) -> dict[str, tuple[Path, str, dict]]:
@@ -423,7 +430,7 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
                 explore_info = gr.Markdown()
                 with gr.Row():
                     explore_counts = gr.Dataframe(label="Entities per type")
-                    explore_plot = gr.BarPlot(x="type", y="entities",
+                    explore_plot = gr.BarPlot(x="type", y="entities", y_lim=[0, None],
                                               title="Entities per type")
                 explore_frequent = gr.Dataframe(label="Most frequent entities")
                 explore_samples = gr.HighlightedText(label="Sample sentences", show_legend=True)
