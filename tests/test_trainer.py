@@ -206,13 +206,75 @@ def test_sliding_window_tags_long_documents_without_truncation(tiny_model):
     assert len(tags) == len(words)
     assert bio_spans(tags) == [("Disease", i + 3, i + 5) for i in range(0, len(words), 6)]
     assert all(0 < s <= 1 for s in scores[0])
-    # O's logit is 1 and an entity token's 5 (log-probabilities differ by 4): a bias on O
-    # above 4 tags nothing, one below -1 tags every word.
-    none, _ = predict_words(KeywordModel(b_id, i_id), tokenizer, [words], max_length=12,
-                            stride=4, o_bias=4.5)
-    every, _ = predict_words(KeywordModel(b_id, i_id), tokenizer, [words], max_length=12,
-                             stride=4, o_bias=-1.5)
-    assert set(none[0]) == {0} and 0 not in every[0]
+
+
+def labelled_tiny_model(folder, o_bias=0.0):
+    """The tiny BERT with a random head over NAMES, the O bias folded in, saved to ``folder``."""
+    from transformers import AutoModelForTokenClassification
+
+    from trainers.calibration import fold_o_bias
+
+    torch.manual_seed(1)
+    model = AutoModelForTokenClassification.from_pretrained(
+        folder.parent / "tiny-base", num_labels=len(NAMES), id2label=dict(enumerate(NAMES)),
+        label2id={n: i for i, n in enumerate(NAMES)}, ignore_mismatched_sizes=True).eval()
+    with torch.no_grad():  # labels that vary from word to word
+        model.classifier.weight.normal_(0, 1, generator=torch.Generator().manual_seed(3))
+    fold_o_bias(model, o_bias)
+    model.save_pretrained(folder)
+    tdata.load_tokenizer(str(folder.parent / "tiny-base")).save_pretrained(folder)
+    return model
+
+
+def test_folding_the_o_bias_chooses_as_adding_it_to_o_log_probability(tmp_path):
+    from trainers.calibration import fold_o_bias, label_bias
+
+    save_tiny_bert(tmp_path / "tiny-base")
+    model = labelled_tiny_model(tmp_path / "plain")
+    ids = torch.randint(1000, 30000, (6, 24), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        log_probs = model(input_ids=ids).logits.log_softmax(-1).numpy()
+    chosen = set()
+    for o_bias in (-6.0, 0.0, 3.0, 6.0):
+        expected = (log_probs + label_bias(model.config.id2label, o_bias)).argmax(-1)
+        fold_o_bias(model, o_bias)
+        with torch.no_grad():
+            folded = model(input_ids=ids).logits.argmax(-1).numpy()
+        fold_o_bias(model, -o_bias)
+        assert (folded == expected).all()
+        chosen.add(tuple(expected.ravel()))
+    assert len(chosen) == 4  # each bias changes some words' labels
+    with pytest.raises(GenerError, match="no linear classifier"):
+        fold_o_bias(KeywordModel(1, 2), 1.0)
+
+
+def test_tagger_gives_what_the_pipeline_gives_with_first_aggregation(tmp_path):
+    from transformers import pipeline
+
+    save_tiny_bert(tmp_path / "tiny-base")
+    labelled_tiny_model(tmp_path / "model", o_bias=5.0)  # some words O
+    tagger = Tagger(tmp_path / "model")
+    hub = pipeline("token-classification", model=str(tmp_path / "model"),
+                   aggregation_strategy="first")
+    texts = ["Wiskott-Aldrich syndrome and haloperidol, in Mr. Fischler's U.S. foo_bar €5 café.",
+             "Cystic fibrosis is common in Ireland and France (2024): 1 in 2,500 births.", ""]
+    found = []
+    for text in texts:
+        ours = tagger.tag(text)
+        theirs = hub(text)
+        assert [(e.label, e.start, e.end) for e in ours] == [
+            (e["entity_group"], e["start"], e["end"]) for e in theirs]
+        assert [e.score for e in ours] == pytest.approx([float(e["score"]) for e in theirs],
+                                                        abs=1e-5)
+        found += [e.text for e in ours]
+    assert len(found) > 5 and any(" " in text for text in found)  # spans of several words
+    words = [t.split() for t in ("cystic fibrosis is common in ireland", "aniridia in france")]
+    for row, tags, found in zip(words, tagger.tag_words(words),
+                                hub(words, is_split_into_words=True), strict=True):
+        hub_spans = [(e["entity_group"], e["start"], e["end"]) for e in found]
+        starts = [sum(len(w) + 1 for w in row[:i]) for i in range(len(row))]
+        assert [(kind, starts[a], starts[b - 1] + len(row[b - 1]))
+                for kind, a, b in bio_spans(tags)] == hub_spans
 
 
 def test_calibration_chooses_the_o_bias_with_the_best_validation_f1(tiny_model):
@@ -386,7 +448,7 @@ def test_train_rejects_bad_input(tiny_model, tmp_path):
         train(make_dataset().select([]), tmp_path, model_name=tiny_model, config=quick_config())
 
 
-def test_calibrate_stores_the_chosen_o_bias_in_the_model(tiny_model, tmp_path):
+def test_calibrate_folds_the_chosen_o_bias_into_the_weights(tiny_model, tmp_path):
     from trainers.calibration import O_BIAS_GRID
 
     validation = make_dataset(6)
@@ -397,9 +459,9 @@ def test_calibrate_stores_the_chosen_o_bias_in_the_model(tiny_model, tmp_path):
     assert [row["o_bias"] for row in info["calibration"]] == list(O_BIAS_GRID)
     best = max(info["calibration"], key=lambda row: (row["f1"], -abs(row["o_bias"])))
     assert info["o_bias"] == best["o_bias"]
-    tagger = Tagger(result.model_dir)
-    assert tagger.o_bias == info["o_bias"]
-    assert "gener_o_bias" in (result.model_dir / "README.md").read_text()
+    assert "gener_o_bias" not in (result.model_dir / "config.json").read_text()
+    assert "bias for O" in (result.model_dir / "README.md").read_text()
+    # The saved weights alone give the calibrated validation F1.
     scores = evaluate_model(result.model_dir, validation)
     assert scores["f1"] == pytest.approx(best["f1"], abs=1e-4)
 

@@ -78,10 +78,13 @@ def render_model_card(info: dict, name: str) -> str:
                          f"| {_fmt(row.get('recall'))} | {_fmt(row.get('f1'))} |")
     lines += ["", "## Usage", "", "```python", "from transformers import pipeline",
               'tagger = pipeline("token-classification", model="PATH_OR_ID", '
-              'aggregation_strategy="simple")',
+              'aggregation_strategy="first")',
               'tagger("Cystic fibrosis is common in Ireland.")', "```", "",
-              "Long documents: `trainers.inference.Tagger(PATH).tag(text)` tags any length with a "
-              "sliding window instead of truncating.", ""]
+              "Each word takes the label of its first sub-token, as in training and in the "
+              'results above; "simple" would label sub-tokens separately and can return word '
+              'pieces such as "##cher". `pipeline` truncates a long text; '
+              "`trainers.inference.Tagger(PATH).tag(text)` gives the same entities with a "
+              "sliding window over texts of any length.", ""]
     if config.get("capitalized_types"):
         lines += [f"The recipe drops all-lowercase phrases (rule 3) for "
                   f"{', '.join(config['capitalized_types'])}, which an uncased model cannot "
@@ -96,11 +99,11 @@ def render_model_card(info: dict, name: str) -> str:
                   ""]
     if info.get("o_bias") is not None:
         best = max(info["calibration"], key=lambda row: row["f1"])
-        lines += [f"`Tagger` adds {info['o_bias']} to the log-probability of O before choosing "
-                  "each word's label (model config `gener_o_bias`): the value of "
-                  f"{', '.join(str(r['o_bias']) for r in info['calibration'])} with the best "
-                  f"validation F1 ({best['f1']:.4f}, against {info['best_f1']:.4f} without). "
-                  "`pipeline` does not apply it.", ""]
+        lines += [f"The classifier's bias for O has {info['o_bias']} added (in the saved "
+                  "weights): of the values "
+                  f"{', '.join(str(r['o_bias']) for r in info['calibration'])}, the one with the "
+                  f"best validation F1 ({best['f1']:.4f}, against {info['best_f1']:.4f} "
+                  "without).", ""]
     return "\n".join(lines)
 
 

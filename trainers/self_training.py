@@ -22,7 +22,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from gener.errors import GenerError
-from gener.io import atomic_write_text
 from gener.models import resolve_model_path
 from trainers.data import (
     IGNORE,
@@ -33,7 +32,7 @@ from trainers.data import (
     label_names,
     load_tokenizer,
 )
-from trainers.inference import CAPITALIZED_KEY, COMMON_WORD_KEY, O_BIAS_KEY
+from trainers.inference import CAPITALIZED_KEY, COMMON_WORD_KEY
 from trainers.model_card import INFO_NAME, write_model_card
 
 logger = logging.getLogger(__name__)
@@ -463,9 +462,8 @@ def train(train_dataset, out_dir, model_name: str = "minilm", validation_dataset
                 "validation_sentences": len(validation[0]) if validation else 0,
                 "seconds": round(time.perf_counter() - started, 1), "results": []}
         _save_final(out, accelerator.unwrap_model(model), tokenizer,
-                    run.checkpoint_dir / "best" if state["best_step"] else None, info)
-        if config.calibrate and validation is not None:
-            _calibrate(out, validation, config, info)
+                    run.checkpoint_dir / "best" if state["best_step"] else None, info,
+                    validation if config.calibrate else None, config)
         write_model_card(out, info)
         shutil.rmtree(run.checkpoint_dir, ignore_errors=True)
     accelerator.wait_for_everyone()
@@ -476,8 +474,11 @@ def train(train_dataset, out_dir, model_name: str = "minilm", validation_dataset
                        train_seconds=state["train_seconds"], history=run.history)
 
 
-def _save_final(out: Path, student, tokenizer, best: Path | None, info: dict) -> None:
-    """Write the kept model, tokenizer and training info into ``out`` (via a staging folder)."""
+def _save_final(out: Path, student, tokenizer, best: Path | None, info: dict,
+                calibration=None, config: TrainConfig | None = None) -> None:
+    """Write the kept model, tokenizer and training info into ``out`` (via a staging folder);
+    with ``calibration`` (validation sentences and tags), choose the O bias on it first and
+    fold it into the weights."""
     staging = out / ".staging"
     shutil.rmtree(staging, ignore_errors=True)
     if best is not None:
@@ -485,25 +486,25 @@ def _save_final(out: Path, student, tokenizer, best: Path | None, info: dict) ->
     else:
         student.save_pretrained(str(staging))
     tokenizer.save_pretrained(str(staging))
+    if calibration is not None:
+        _calibrate(staging, tokenizer, calibration, config, info)
     (staging / INFO_NAME).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     for item in staging.iterdir():
         item.replace(out / item.name)
     staging.rmdir()
 
 
-def _calibrate(out: Path, validation, config: TrainConfig, info: dict) -> None:
-    """Choose the saved model's O bias on the validation split; store it in its config and
-    its training info."""
+def _calibrate(folder: Path, tokenizer, validation, config: TrainConfig, info: dict) -> None:
+    """Choose the O bias of the model in ``folder`` on the validation split, fold it into the
+    saved weights and record it in the training info."""
     from transformers import AutoModelForTokenClassification
 
-    from trainers.calibration import choose_o_bias
+    from trainers.calibration import choose_o_bias, fold_o_bias
 
-    model = AutoModelForTokenClassification.from_pretrained(str(out)).eval()
+    model = AutoModelForTokenClassification.from_pretrained(str(folder)).eval()
     sentences, gold = validation
-    o_bias, table = choose_o_bias(model, load_tokenizer(str(out)), sentences, gold,
-                                  config.capitalized_types, config.rule9_types,
-                                  config.max_length, config.eval_batch_size)
-    setattr(model.config, O_BIAS_KEY, o_bias)
-    model.config.save_pretrained(str(out))
+    o_bias, table = choose_o_bias(model, tokenizer, sentences, gold, config.max_length,
+                                  config.eval_batch_size)
+    fold_o_bias(model, o_bias)
+    model.save_pretrained(str(folder))
     info.update(o_bias=o_bias, calibration=table)
-    atomic_write_text(out / INFO_NAME, json.dumps(info, indent=2) + "\n")
