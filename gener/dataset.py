@@ -132,6 +132,16 @@ def _parquet_schema(path: Path):
     return pq.read_schema(path)
 
 
+def _policy_line(manifest: dict) -> str:
+    """The manifest's labelling policy as "preset (changed fields), digest D"."""
+    from gener.policy import LabellingPolicy
+
+    if "policy" not in manifest:
+        return "?"
+    policy = LabellingPolicy.from_dict(manifest["policy"])
+    return f"{policy.describe()}, digest `{policy.digest()}`"
+
+
 def render_card_body(manifests: dict[str, dict]) -> str:
     """The prose of the dataset card: one section per config."""
     lines = [
@@ -161,6 +171,7 @@ def render_card_body(manifests: dict[str, dict]) -> str:
             f"- corpus: {m.get('corpus', '?')} (fingerprint `{m.get('corpus_fingerprint', '?')}`)",
             f"- encoder: {m.get('encoder', '?')}",
             f"- seed: {m.get('seed', '?')}",
+            f"- labelling policy: {_policy_line(m)}",
             f"- sentences: {m['num_examples']}",
             f"- pseudo-dictionary size: {m.get('dictionary_size', '?')}",
             "",
