@@ -20,17 +20,10 @@ def _recipe(recipe: str | Path | Recipe, k: int | None):
     if isinstance(recipe, Recipe):
         chosen = recipe
     elif isinstance(recipe, str) and recipe.strip().endswith("?"):
-        chosen = recipe_from_question(recipe, k=k or 1000,
-                                      name=_config_name(recipe))
+        chosen = recipe_from_question(recipe, k=k or 1000)
     else:
         chosen = load_recipe(recipe)
     return chosen.with_k(k) if k else chosen
-
-
-def _config_name(question: str) -> str:
-    import re
-
-    return re.sub(r"[^a-z0-9]+", "_", question.lower()).strip("_") or "custom"
 
 
 def _policy(policy: LabellingPolicy | str | None, recipe: Recipe,

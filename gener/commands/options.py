@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 
 from gener.errors import GenerError
 
@@ -73,12 +72,6 @@ def add_recipe_options(parser) -> None:
                              "or types, e.g. which_river)")
 
 
-def _config_name(text: str) -> str:
-    """A config name from a one-line recipe's text ("Which river?" -> "which_river"), so that
-    builds of different questions into one folder keep their own configs."""
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:60].rstrip("_") or "custom"
-
-
 def recipe_from_args(args):
     """The recipe named by :func:`add_recipe_options`' arguments."""
     from gener.recipes import load_recipe, recipe_from_question, recipe_from_types
@@ -87,10 +80,8 @@ def recipe_from_args(args):
     if len(given) != 1:
         raise GenerError("give exactly one of RECIPE, --question or --types")
     if args.question is not None:
-        return recipe_from_question(args.question, k=args.k or 1000,
-                                    name=args.name or _config_name(args.question))
+        return recipe_from_question(args.question, k=args.k or 1000, name=args.name)
     if args.types is not None:
-        return recipe_from_types(args.types, k=args.k or 1000,
-                                 name=args.name or _config_name(args.types))
+        return recipe_from_types(args.types, k=args.k or 1000, name=args.name)
     recipe = load_recipe(args.recipe)
     return recipe.with_k(args.k) if args.k else recipe

@@ -246,12 +246,20 @@ def _label_for(entity_type: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", entity_type.strip()).strip("_").upper()
 
 
+def config_name(text: str) -> str:
+    """A config name from a one-line recipe's text ("Which river?" -> "which_river"), so that
+    builds of different questions into one folder keep their own configs."""
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:60].rstrip("_") or "custom"
+
+
 def recipe_from_types(types: str | list[str], k: int = 1000,
-                      rules: tuple[int, ...] = (), name: str = "custom") -> Recipe:
-    """A recipe with one subquestion per comma-separated type ("disease,chemical compound")."""
+                      rules: tuple[int, ...] = (), name: str | None = None) -> Recipe:
+    """A recipe with one subquestion per comma-separated type ("disease,chemical compound"),
+    named after its types unless ``name`` is given."""
     if isinstance(types, str):
         types = types.split(",")
     types = [t for t in (" ".join(t.split()) for t in types) if t]
+    name = name or config_name(",".join(types))
     if not types:
         raise GenerError("--types: empty question type")
     nameless = [t for t in types if not _label_for(t)]
@@ -266,9 +274,11 @@ def recipe_from_types(types: str | list[str], k: int = 1000,
 
 
 def recipe_from_question(question: str, k: int = 1000, rules: tuple[int, ...] = (),
-                         name: str = "custom") -> Recipe:
-    """A one-subquestion recipe from a question such as "Which microbe?"."""
+                         name: str | None = None) -> Recipe:
+    """A one-subquestion recipe from a question such as "Which microbe?", named after the
+    question ("which_microbe") unless ``name`` is given."""
     question = " ".join(str(question).split())
+    name = name or config_name(question)
     if not question:
         raise GenerError("--question: empty question")
     if len(question) > MAX_QUESTION_CHARS:
