@@ -119,7 +119,8 @@ def regex_candidates(texts: list[str]) -> list[list[tuple[int, int, bool]]]:
 
 def build_child(corpus: str, cache: str, shards: int, index_type: str) -> None:
     """In a child process: the sharded build with the stand-ins; prints the manifest."""
-    from gener.retrieval.index import IndexSettings, ensure_index
+    from gener.retrieval.index import ensure_index
+    from gener.retrieval.index_format import IndexSettings
     from gener.retrieval.sharding import DatasetsStreamCorpus
 
     started = time.perf_counter()

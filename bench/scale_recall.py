@@ -106,15 +106,15 @@ def main() -> None:
     from gener.io import default_cache_dir
     from gener.recipes import available_recipes, load_recipe
     from gener.retrieval.encoders import load_encoder
-    from gener.retrieval.index import (
+    from gener.retrieval.faiss_store import (
         describe_faiss,
         new_faiss_index,
-        rescore,
         set_nprobe,
         train_faiss_index,
         train_sample_size,
         write_faiss_index,
     )
+    from gener.retrieval.index import rescore
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", type=Path, default=None,

@@ -7,12 +7,8 @@ import pytest
 
 from gener.corpus import WikiVitalCorpus
 from gener.errors import GenerError
-from gener.retrieval.encoders import (
-    RETRIEVER_META,
-    QueryTunedEncoder,
-    TunedBiEncoder,
-    load_encoder,
-)
+from gener.retrieval.encoders import load_encoder
+from gener.retrieval.meanpool import RETRIEVER_META, QueryTunedEncoder, TunedBiEncoder
 from gener.retrieval.search import open_searcher
 from gener.retrieval.training import (
     OccurrenceTargets,

@@ -16,15 +16,9 @@ from gener.corpus import Sentence, TextCorpus
 from gener.errors import GenerError
 from gener.retrieval import sharding
 from gener.retrieval.encoders import load_encoder
-from gener.retrieval.index import (
-    IndexSettings,
-    ensure_index,
-    index_dir,
-    ivf_lists,
-    load_index,
-    rescore,
-    set_nprobe,
-)
+from gener.retrieval.faiss_store import ivf_lists, set_nprobe
+from gener.retrieval.index import ensure_index, load_index, rescore
+from gener.retrieval.index_format import IndexSettings, index_dir
 from gener.retrieval.search import Searcher
 
 ROOT = Path(__file__).resolve().parents[1]

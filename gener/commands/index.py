@@ -47,14 +47,8 @@ def open_index_corpus(args):
 def run(args) -> int:
     from gener.errors import GenerError
     from gener.retrieval.encoders import load_encoder
-    from gener.retrieval.index import (
-        INDEX_TYPES,
-        IndexSettings,
-        ensure_index,
-        index_dir,
-        open_index,
-        read_manifest,
-    )
+    from gener.retrieval.index import ensure_index, open_index
+    from gener.retrieval.index_format import INDEX_TYPES, IndexSettings, index_dir, read_manifest
     from gener.retrieval.sharding import distributed_state
 
     if args.index_type not in INDEX_TYPES:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from gener.errors import GenerError
-from gener.retrieval.encoders import Encoder, _batches
+from gener.retrieval.encoder_base import Encoder, length_batches
 
 PREFIXES = ("phrase_encoder.", "query_start_encoder.", "query_end_encoder.")
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
@@ -118,7 +118,7 @@ class DensePhrasesEncoder(Encoder):
         out = np.zeros((int(starts[-1]), self.dim), dtype=np.float32)
         encoded = self.tokenizer(list(sentences), truncation=True, max_length=MAX_LENGTH,
                                  return_offsets_mapping=True)
-        batches = _batches([len(ids) for ids in encoded["input_ids"]], 64, 8192)
+        batches = length_batches([len(ids) for ids in encoded["input_ids"]], 64, 8192)
         phrase_encoder = self.encoders[PREFIXES[0]]
         with torch.inference_mode(), tqdm(total=len(sentences), desc="encoding phrases",
                                           unit="sentence", disable=not progress,

@@ -1,31 +1,15 @@
-"""The phrase index: candidate occurrences, phrase vectors in FAISS, sentence vectors.
+"""A loaded phrase index (see :mod:`gener.retrieval.index_format`), and getting one.
 
-An index lives in ``<cache>/index/<corpus>-<settings digest>/`` with these files::
-
-    manifest.json     corpus fingerprint, encoder, candidate and FAISS settings, counts
-    sentences.jsonl   the corpus sentences (id, text), in corpus order
-    occurrences.npz   per occurrence: sentence row, char start/end, phrase key, flags
-    phrases.json      the text of each phrase key (unique texts; one per occurrence when the
-                      encoder is contextual)
-    phrases.faiss     phrase vectors (flat inner product, or IVF-PQ)
-    sentences.npy     sentence vectors (bi-encoders only)
-
-It is built in a temporary folder and moved into place, so a finished index is complete.
-A manifest whose corpus fingerprint differs marks a stale index, which is rebuilt; a
-missing or unreadable file is a corrupt index and an error.
+:func:`open_index` reuses a current index, or builds it (:mod:`gener.retrieval.sharding`)
+when it is absent or its corpus changed.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
-import os
 import re
-import shutil
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,17 +17,24 @@ import numpy as np
 from gener.casing import CaseProfile
 from gener.corpus import Corpus, Sentence
 from gener.errors import GenerError, first_line
-from gener.io import atomic_write_json, atomic_write_text, default_cache_dir, replace_folder
+from gener.io import atomic_write_text
 from gener.normalize import strip_punctuation, type_word_forms
-from gener.retrieval.candidates import CANDIDATE_VERSION, extract_candidates, load_tagger
-from gener.retrieval.encoders import Encoder
+from gener.retrieval.encoder_base import Encoder
+from gener.retrieval.faiss_store import every_list, ivf_lists, load_faiss, set_nprobe
+from gener.retrieval.index_format import (
+    INDEX_TYPES,
+    OCCURRENCE_FIELDS,
+    REQUIRED_FILES,
+    IndexSettings,
+    corrupt_index,
+    index_dir,
+    read_manifest,
+)
+from gener.retrieval.sharding import build_index
 from gener.text import clean_title
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
-INDEX_TYPES = ("flat", "ivfpq")
-OCCURRENCE_FIELDS = ("sentence", "start", "end", "key", "plural", "title")
 _POSSESSIVE = re.compile(r"['’] ?s\b").search  # "Lyme's", "Parkinson ' s" (tokenized)
 # First sentences of articles about a class ("A syndrome is ...", "In biology, a pathogen is
 # ...") or about a field of study ("Epidemiology is the study of ...", "Immunology is a branch
@@ -53,37 +44,9 @@ _COPULA = re.compile(r"\b(?:is|was|are|were)\b").search
 _FIELD_DEFINITION = re.compile(
     r"\b(?:is|are|was) (?:the|a|an) (?:[\w-]+ ){0,2}"
     r"(?:study|science(?! fiction)|branch|(?:sub-?)?discipline|subfield|specialty)\b").search
-_FILES = ("sentences.jsonl", "occurrences.npz", "phrases.json", "phrases.faiss")
 CASE_PROFILE_NAME = "case_profile.json"  # derived from sentences.jsonl on first use
-
-
-@dataclass(frozen=True)
-class IndexSettings:
-    """How candidates are extracted and phrase vectors stored."""
-
-    max_tokens: int = 6
-    index_type: str = "flat"
-    nprobe: int = 64
-    method: str = "noun+capitalised runs"  # another name only for a custom extractor
-
-    def to_dict(self) -> dict:
-        return {"candidates": {"method": self.method, "version": CANDIDATE_VERSION,
-                               "max_tokens": self.max_tokens},
-                "faiss": {"type": self.index_type}}
-
-
-def _slug(text: str) -> str:
-    keep = "".join(c if c.isalnum() else "_" for c in Path(text).name.lower()).strip("_")
-    return keep[:40] or "corpus"
-
-
-def index_dir(corpus: Corpus, encoder: Encoder, settings: IndexSettings,
-              cache_dir: str | Path | None = None) -> Path:
-    """Where the index of ``corpus`` for ``encoder`` and ``settings`` is kept."""
-    key = json.dumps({"encoder": encoder.identity(), **settings.to_dict(),
-                      "format": FORMAT_VERSION}, sort_keys=True)
-    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-    return Path(cache_dir or default_cache_dir()) / "index" / f"{_slug(corpus.name)}-{digest}"
+RESCORE = 10  # IVF-PQ: hits re-scored exactly per result asked for ...
+RESCORE_MAX = 10_000  # ... and at most this many per query (later hits keep their PQ scores)
 
 
 def _named(definition: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -198,7 +161,7 @@ class PhraseIndex:
     def phrase_scores(self, queries: np.ndarray) -> np.ndarray | None:
         """Inner products of the queries with every phrase vector of a flat index (rows:
         queries, columns: phrase keys); None for other indexes."""
-        faiss, faiss_index = _faiss(), self.faiss_index
+        faiss, faiss_index = load_faiss(), self.faiss_index
         if self.contextual or not hasattr(faiss_index, "get_xb") \
                 or faiss_index.metric_type != faiss.METRIC_INNER_PRODUCT:
             return None
@@ -277,7 +240,7 @@ def rescore(faiss_index, encoder: Encoder, phrase_texts: list[str], queries: np.
     """
     depth = min(depth or min(RESCORE * k, RESCORE_MAX), faiss_index.ntotal)
     approx, found = faiss_index.search(queries, max(k, depth),
-                                       params=_every_list(faiss_index) if k > depth else None)
+                                       params=every_list(faiss_index) if k > depth else None)
     head = found[:, :depth]
     keys = np.unique(head[head >= 0])
     vectors = encoder.encode_texts([phrase_texts[i] for i in keys.tolist()],
@@ -295,197 +258,12 @@ def rescore(faiss_index, encoder: Encoder, phrase_texts: list[str], queries: np.
     return scores, best
 
 
-def _every_list(faiss_index):
-    """Search parameters that make an IVF index (OPQ-rotated or not) probe all its lists."""
-    faiss = _faiss()
-    params = faiss.SearchParametersIVF(nprobe=ivf_lists(faiss_index))
-    if isinstance(faiss_index, faiss.IndexPreTransform):
-        return faiss.SearchParametersPreTransform(index_params=params)
-    return params
-
-
-def _corrupt(path: Path, reason: str) -> GenerError:
-    return GenerError(f"{path}: corrupt phrase index ({reason}); delete the folder or run "
-                      "`gener index build --rebuild`")
-
-
-def _faiss():
-    logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # CPU-feature probing noise
-    try:
-        import faiss
-    except ImportError:
-        raise GenerError("the phrase index needs faiss (pip install faiss-cpu)") from None
-    return faiss
-
-
-RESCORE = 10  # IVF-PQ: hits re-scored exactly per result asked for ...
-RESCORE_MAX = 10_000  # ... and at most this many per query (later hits keep their PQ scores)
-IVFPQ_MAX_CODE = 48  # PQ bytes per vector: with FAISS's 8-byte ids, at most ~60 bytes a phrase
-IVF_MAX_LISTS = 512  # bounds k-means time and the shared centroids' bytes (1.5 KiB a list)
-
-
-def new_faiss_index(dim: int, n: int, index_type: str):
-    """An empty FAISS index for ``n`` unit vectors: flat inner product, or OPQ + IVF-PQ.
-
-    IVF-PQ: an OPQ rotation, then ``4·√n`` inverted lists (at most 512) of PQ codes of at
-    most 48 one-byte parts, inner product. It needs training; below 10,000 vectors a flat
-    index is used instead.
-    """
-    faiss = _faiss()
-    if index_type == "flat" or n < 10_000:
-        return faiss.IndexFlatIP(dim)
-    m = max(m for m in range(1, IVFPQ_MAX_CODE + 1) if dim % m == 0)
-    nlist = int(min(4 * np.sqrt(n), n // 40, IVF_MAX_LISTS))
-    return faiss.index_factory(dim, f"OPQ{m},IVF{nlist},PQ{m}", faiss.METRIC_INNER_PRODUCT)
-
-
-def set_nprobe(index, nprobe: int) -> None:
-    """Probe ``nprobe`` inverted lists per query (no-op for a flat index)."""
-    if ivf_lists(index):
-        _faiss().extract_index_ivf(index).nprobe = nprobe
-
-
-def ivf_lists(index) -> int:
-    """The number of inverted lists of an IVF index, 0 for a flat one."""
-    faiss = _faiss()
-    try:
-        return int(faiss.extract_index_ivf(index).nlist)
-    except RuntimeError:
-        return 0
-
-
-def train_sample_size(index, n: int) -> int:
-    """How many of ``n`` vectors train ``index``: 64 per inverted list, at least 10,000."""
-    return min(n, max(64 * ivf_lists(index), 10_000))
-
-
-def train_faiss_index(index, sample: np.ndarray) -> None:
-    """Train ``index`` on ``sample``; the k-means of its lists runs on the GPUs if any."""
-    faiss = _faiss()
-    if hasattr(faiss, "get_num_gpus") and faiss.get_num_gpus() > 0:
-        ivf = faiss.extract_index_ivf(index)
-        ivf.clustering_index = faiss.index_cpu_to_all_gpus(faiss.IndexFlatIP(ivf.d))
-    index.train(np.ascontiguousarray(sample, np.float32))
-
-
-def describe_faiss(index) -> str:
-    """``Flat``, ``IVF<lists>,PQ<bytes>`` or ``OPQ,IVF<lists>,PQ<bytes>``."""
-    lists = ivf_lists(index)
-    if not lists:
-        return "Flat"
-    rotated = "OPQ," if isinstance(index, _faiss().IndexPreTransform) else ""
-    return f"{rotated}IVF{lists},PQ{_faiss().extract_index_ivf(index).code_size}"
-
-
-def write_faiss_index(index, path: Path) -> int:
-    """Write ``index`` to ``path``; return its size in bytes."""
-    _faiss().write_index(index, str(path))
-    return path.stat().st_size
-
-
-def _make_faiss(vectors: np.ndarray, settings: IndexSettings):
-    n, dim = vectors.shape
-    index = new_faiss_index(dim, n, settings.index_type)
-    if not index.is_trained:
-        sample = np.random.default_rng(0).permutation(n)[:train_sample_size(index, n)]
-        train_faiss_index(index, vectors[np.sort(sample)])
-    index.add(vectors)
-    return index
-
-
-def candidate_occurrences(sentences: list[Sentence], spans: list[list[tuple[int, int, bool]]],
-                          first_row: int = 0) -> tuple[dict[str, np.ndarray], list[str]]:
-    """Occurrence arrays of the candidate ``spans`` of ``sentences``, and their texts.
-
-    The arrays: ``sentence`` (row of the sentence, counted from ``first_row``), ``start``,
-    ``end``, ``plural``, and ``title`` (the phrase is its document's title).
-    """
-    counts = [len(per_sentence) for per_sentence in spans]
-    rows = np.repeat(np.arange(first_row, first_row + len(sentences), dtype=np.int32), counts)
-    local = np.repeat(np.arange(len(sentences)), counts).tolist()
-    flat = [span for per_sentence in spans for span in per_sentence]
-    texts = [sentences[i].text[s:e] for i, (s, e, _) in zip(local, flat, strict=True)]
-    return {"sentence": rows,
-            "start": np.array([s for s, _, _ in flat], dtype=np.int32),
-            "end": np.array([e for _, e, _ in flat], dtype=np.int32),
-            "plural": np.array([p for _, _, p in flat], dtype=bool),
-            "title": np.array([t.lower() == sentences[i].title.lower()
-                               for i, t in zip(local, texts, strict=True)], dtype=bool)}, texts
-
-
-def build_index(corpus: Corpus, encoder: Encoder, path: Path, settings: IndexSettings,
-                fingerprint: str, progress: bool = True, nlp=None) -> None:
-    """Extract candidates, encode, and write a complete index folder at ``path``."""
-    from tqdm import tqdm
-
-    started = time.perf_counter()
-    sentences = list(corpus.sentences())
-    texts = [s.text for s in sentences]
-    spans = list(tqdm(extract_candidates(texts, nlp or load_tagger(), settings.max_tokens),
-                      total=len(texts), desc="candidate phrases", unit="sentence",
-                      disable=not progress, leave=False))
-    occ, occ_texts = candidate_occurrences(sentences, spans)
-    if not occ_texts:
-        raise GenerError(f"{corpus.name}: no candidate phrases found in the corpus")
-    if encoder.contextual:
-        phrase_texts = occ_texts
-        occ_key = np.arange(len(occ_texts), dtype=np.int32)
-        phrase_vectors = encoder.encode_spans(texts, [[(s, e) for s, e, _ in x] for x in spans],
-                                              progress)
-        sentence_vectors = None
-    else:
-        key_of: dict[str, int] = {}
-        occ_key = np.array([key_of.setdefault(t, len(key_of)) for t in occ_texts], np.int32)
-        phrase_texts = list(key_of)
-        phrase_vectors = encoder.encode_texts(phrase_texts, progress, "encoding phrases")
-        sentence_vectors = encoder.encode_texts(texts, progress, "encoding sentences")
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    with open(tmp / "sentences.jsonl", "w", encoding="utf-8") as f:
-        for s in sentences:
-            f.write(json.dumps([s.id, s.text, s.doc_id, s.title], ensure_ascii=False) + "\n")
-    np.savez(tmp / "occurrences.npz", sentence=occ["sentence"], start=occ["start"],
-             end=occ["end"], key=occ_key, plural=occ["plural"], title=occ["title"])
-    (tmp / "phrases.json").write_text(json.dumps(phrase_texts, ensure_ascii=False),
-                                      encoding="utf-8")
-    _faiss().write_index(_make_faiss(phrase_vectors, settings), str(tmp / "phrases.faiss"))
-    if sentence_vectors is not None:
-        np.save(tmp / "sentences.npy", sentence_vectors)
-    manifest = {
-        "format": FORMAT_VERSION, "corpus": corpus.name, "fingerprint": fingerprint,
-        "encoder": encoder.identity(), **settings.to_dict(),
-        "counts": {"sentences": len(sentences), "occurrences": len(occ_texts),
-                   "phrases": len(phrase_texts)},
-        "build_seconds": round(time.perf_counter() - started, 1),
-    }
-    atomic_write_json(tmp / "manifest.json", manifest)
-    replace_folder(tmp, path)
-    logger.info("phrase index: %d sentences, %d occurrences, %d phrases in %.0fs -> %s",
-                len(sentences), len(occ_texts), len(phrase_texts), manifest["build_seconds"], path)
-
-
-def read_manifest(path: Path) -> dict:
-    """The manifest of the index at ``path``; a corrupt-index error if unreadable."""
-    try:
-        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise _corrupt(path, "no manifest.json") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise _corrupt(path, f"manifest.json: {err}") from None
-    if not isinstance(manifest, dict) or not {"fingerprint", "counts", "encoder"} <= set(manifest):
-        raise _corrupt(path, "manifest.json lacks fingerprint, counts or encoder")
-    return manifest
-
-
 def load_index(path: Path, settings: IndexSettings | None = None) -> PhraseIndex:
     """Load the index folder at ``path``; every inconsistency is a corrupt-index error."""
     manifest = read_manifest(path)
-    for name in _FILES:
+    for name in REQUIRED_FILES:
         if not (path / name).is_file():
-            raise _corrupt(path, f"missing {name}")
+            raise corrupt_index(path, f"missing {name}")
     counts = manifest["counts"]
     try:
         with open(path / "sentences.jsonl", encoding="utf-8") as f:
@@ -493,17 +271,17 @@ def load_index(path: Path, settings: IndexSettings | None = None) -> PhraseIndex
         with np.load(path / "occurrences.npz") as data:
             occurrences = {k: data[k] for k in OCCURRENCE_FIELDS}
         phrase_texts = json.loads((path / "phrases.json").read_text(encoding="utf-8"))
-        faiss_index = _faiss().read_index(str(path / "phrases.faiss"))
+        faiss_index = load_faiss().read_index(str(path / "phrases.faiss"))
         vectors_file = path / "sentences.npy"
         sentence_vectors = np.load(vectors_file) if vectors_file.exists() else None
     except (OSError, ValueError, KeyError, TypeError, RuntimeError, EOFError) as err:
-        raise _corrupt(path, f"{type(err).__name__}: {first_line(err)[:200]}") from None
+        raise corrupt_index(path, f"{type(err).__name__}: {first_line(err)[:200]}") from None
     if (len(sentences) != counts.get("sentences") or len(phrase_texts) != counts.get("phrases")
             or len(occurrences["key"]) != counts.get("occurrences")
             or faiss_index.ntotal != len(phrase_texts)
             or (sentence_vectors is not None and len(sentence_vectors) != len(sentences))
             or (len(occurrences["key"]) and int(occurrences["key"].max()) >= len(phrase_texts))):
-        raise _corrupt(path, "file sizes do not match the manifest's counts")
+        raise corrupt_index(path, "file sizes do not match the manifest's counts")
     set_nprobe(faiss_index, (settings or IndexSettings()).nprobe)
     # Searches stay on the CPU even with faiss-gpu: FAISS's GPU indexes return at most 2,048
     # hits a query, and rankings ask for every phrase (see PhraseIndex.search).
@@ -517,10 +295,11 @@ def ensure_index(corpus: Corpus, encoder: Encoder, cache_dir: str | Path | None 
                  candidates=None) -> tuple[Path, dict | None]:
     """Make sure the index for ``corpus`` and ``encoder`` is current; return its folder.
 
-    With ``shards`` (or under ``accelerate launch``, whose process ``state`` is given) the
-    index is built in shards by :func:`gener.retrieval.sharding.build_sharded`; the
-    manifest is returned on the main process and ``None`` on the others. ``candidates``
-    replaces spaCy's extractor (``texts -> spans per text``; benchmarks and tests).
+    A missing or stale index is built by :func:`gener.retrieval.sharding.build_index` in
+    ``shards`` shards (default: one, or one per process under ``accelerate launch``, whose
+    process ``state`` is given); the manifest is returned on the main process and ``None`` on
+    the others. ``candidates`` replaces spaCy's extractor (``texts -> spans per text``;
+    benchmarks and tests).
     """
     settings = settings or IndexSettings()
     if candidates is not None:  # recorded, so that its index is kept apart
@@ -538,15 +317,9 @@ def ensure_index(corpus: Corpus, encoder: Encoder, cache_dir: str | Path | None 
             return path, manifest
         logger.warning("phrase index %s is stale (corpus changed: %s -> %s); rebuilding",
                        path, manifest["fingerprint"], fingerprint)
-    if shards is None and state is None:
-        build_index(corpus, encoder, path, settings, fingerprint, progress)
-        return path, read_manifest(path)
-    from gener.retrieval.sharding import build_sharded
-
-    manifest = build_sharded(corpus, encoder, path, settings.index_type, settings.to_dict(),
-                             fingerprint, shards or state.num_processes, progress, candidates,
-                             settings.max_tokens, state)
-    return path, manifest
+    num_shards = shards or (state.num_processes if state else 1)
+    return path, build_index(corpus, encoder, path, settings, fingerprint, num_shards, progress,
+                             candidates, state)
 
 
 def open_index(corpus: Corpus, encoder: Encoder, cache_dir: str | Path | None = None,

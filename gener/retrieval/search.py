@@ -25,8 +25,11 @@ from gener.errors import GenerError
 from gener.normalize import names_a_class, normalize_span_untyped
 from gener.recipes import Recipe, Subquestion
 from gener.recipes.recipe import MAX_QUESTION_CHARS
-from gener.retrieval.encoders import DEFAULT_ENCODER, Encoder, load_encoder
-from gener.retrieval.index import IndexSettings, PhraseIndex, ivf_lists, open_index
+from gener.retrieval.encoder_base import Encoder
+from gener.retrieval.encoders import DEFAULT_ENCODER, load_encoder
+from gener.retrieval.faiss_store import ivf_lists
+from gener.retrieval.index import PhraseIndex, open_index
+from gener.retrieval.index_format import IndexSettings
 
 SENTENCE_WEIGHT = 1.0  # λ: weight of the evidence sentence's similarity
 DEFINITION_WEIGHT = 1.0  # ν: weight of the named document's first sentence (chosen on dev data)

@@ -1,14 +1,13 @@
-"""Sharded, resumable phrase-index builds over streamed corpora, in one or many processes.
+"""The one writer of phrase indexes: streamed, sharded, resumable, in one or many processes.
 
 The corpus is read as a stream and never held in memory: sentence ``i`` (in corpus order)
-belongs to shard ``i % num_shards``. Under ``accelerate launch`` process ``r`` of ``w``
-builds shards ``r, r + w, ...``; alone, one process builds them all. A shard is written to
+belongs to shard ``i % num_shards``. A one-process build is one shard; under ``accelerate
+launch`` process ``r`` of ``w`` builds shards ``r, r + w, ...``. A shard is written to
 ``<index folder>.shards/<num_shards>/shard-XXXXX/`` through a temporary folder and a rename,
 so a finished shard is complete, and a build interrupted and run again skips it. The main
-process then merges the shards, in corpus order and chunk by chunk, into an ordinary index
-folder (the layout of :mod:`gener.retrieval.index`), and deletes them. The shards' contents
-depend on ``num_shards`` only, so the merged index is the same whatever the number of
-processes.
+process then merges the shards, in corpus order and chunk by chunk, into an index folder
+(:mod:`gener.retrieval.index_format`), and deletes them. The shards' contents depend on
+``num_shards`` only, so the merged index is the same whatever the number of processes.
 
 Shard files::
 
@@ -35,15 +34,31 @@ import numpy as np
 
 from gener.corpus import Corpus, Sentence
 from gener.errors import GenerError, first_line
-from gener.io import atomic_write_json, replace_folder
+from gener.io import atomic_write_json, replace_folder, temporary_folder
 from gener.retrieval.candidates import extract_candidates, load_tagger
-from gener.retrieval.encoders import Encoder
-from gener.retrieval.index import candidate_occurrences
+from gener.retrieval.encoder_base import Encoder
+from gener.retrieval.faiss_store import (
+    describe_faiss,
+    new_faiss_index,
+    train_faiss_index,
+    train_sample_size,
+    write_faiss_index,
+)
+from gener.retrieval.index_format import (
+    FORMAT_VERSION,
+    OCCURRENCE_FIELDS,
+    IndexSettings,
+    candidate_occurrences,
+    sentence_line,
+)
 
 logger = logging.getLogger(__name__)
 
 SHARD_FORMAT = 1
-CHUNK_SENTENCES = 20_000  # sentences tagged and encoded at a time within a shard
+# Sentences tagged and encoded at a time within a shard. Encodings vary with the batches
+# they are computed in (by float noise), so a corpus of one chunk (the default corpus has
+# 36,253 sentences) gets the vectors of encoding it whole.
+CHUNK_SENTENCES = 50_000
 MERGE_ROWS = 50_000  # sentence rows / phrase vectors copied at a time by the merge
 
 #: ``texts -> per text, sorted (start, end, plural) spans``; spaCy's tagger by default.
@@ -137,11 +152,9 @@ def build_shard(corpus: Corpus, encoder: Encoder, folder: Path, shard: int, num_
     folder.parent.mkdir(parents=True, exist_ok=True)
     for stale in folder.parent.glob(f"{folder.name}.tmp-*"):  # left by a killed build
         shutil.rmtree(stale, ignore_errors=True)
-    tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
-    tmp.mkdir()
+    tmp = temporary_folder(folder)
     key_of: dict[str, int] = {}
-    occ: dict[str, list[np.ndarray]] = {k: [] for k in ("sentence", "start", "end", "key",
-                                                        "plural", "title")}
+    occ: dict[str, list[np.ndarray]] = {k: [] for k in OCCURRENCE_FIELDS}
     phrase_texts: list[str] = []
     rows = 0
     seconds = {"candidates": 0.0, "sentences": 0.0, "phrases": 0.0}
@@ -154,7 +167,8 @@ def build_shard(corpus: Corpus, encoder: Encoder, folder: Path, shard: int, num_
                              CHUNK_SENTENCES):
             texts = [s.text for s in chunk]
             tick = time.perf_counter()
-            spans = list(candidates(texts))
+            spans = list(tqdm(candidates(texts), total=len(texts), desc="candidate phrases",
+                              unit="sentence", disable=not progress, leave=False))
             seconds["candidates"] += time.perf_counter() - tick
             arrays, occ_texts = candidate_occurrences(chunk, spans, rows)
             for name, values in arrays.items():
@@ -164,7 +178,8 @@ def build_shard(corpus: Corpus, encoder: Encoder, folder: Path, shard: int, num_
                 occ["key"].append(np.arange(len(phrase_texts), len(phrase_texts) + len(occ_texts),
                                             dtype=np.int32))
                 phrase_texts.extend(occ_texts)
-                vectors = encoder.encode_spans(texts, [[(s, e) for s, e, _ in x] for x in spans])
+                vectors = encoder.encode_spans(texts, [[(s, e) for s, e, _ in x] for x in spans],
+                                               progress)
             else:
                 new_texts = []
                 keys = np.empty(len(occ_texts), dtype=np.int32)
@@ -176,17 +191,15 @@ def build_shard(corpus: Corpus, encoder: Encoder, folder: Path, shard: int, num_
                     keys[i] = key
                 occ["key"].append(keys)
                 phrase_texts.extend(new_texts)
-                vectors = encoder.encode_texts(new_texts)
+                vectors = encoder.encode_texts(new_texts, progress, "encoding phrases")
             seconds["phrases"] += time.perf_counter() - tick
             phrase_file.write(np.ascontiguousarray(vectors, np.float32).tobytes())
             if not encoder.contextual:
                 tick = time.perf_counter()
-                sentence_vectors = encoder.encode_texts(texts)
+                sentence_vectors = encoder.encode_texts(texts, progress, "encoding sentences")
                 seconds["sentences"] += time.perf_counter() - tick
                 vector_file.write(np.ascontiguousarray(sentence_vectors, np.float32).tobytes())
-            for s in chunk:
-                sentence_file.write(json.dumps([s.id, s.text, s.doc_id, s.title],
-                                               ensure_ascii=False) + "\n")
+            sentence_file.writelines(map(sentence_line, chunk))
             rows += len(chunk)
             bar.update(len(chunk))
     bar.close()
@@ -204,8 +217,7 @@ def build_shard(corpus: Corpus, encoder: Encoder, folder: Path, shard: int, num_
             "seconds": {k: round(v, 2) for k, v in seconds.items()}
             | {"total": round(time.perf_counter() - started, 2)}}
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
-    shutil.rmtree(folder, ignore_errors=True)  # a mismatched shard left from another build
-    os.replace(tmp, folder)
+    replace_folder(tmp, folder)  # over a mismatched shard left from another build, if any
     return meta
 
 
@@ -242,8 +254,7 @@ class _Shard:
         counts, dim = meta["counts"], meta["dim"]
         try:
             with np.load(folder / "occurrences.npz") as data:
-                self.occ = {k: data[k] for k in ("sentence", "start", "end", "key", "plural",
-                                                 "title")}
+                self.occ = {k: data[k] for k in OCCURRENCE_FIELDS}
             self.phrase_texts = json.loads((folder / "phrases.json").read_text(encoding="utf-8"))
             sizes = {name: (folder / f"{name}.f32").stat().st_size
                      for name in ("phrases", "sentences") if not meta.get("contextual")
@@ -339,14 +350,6 @@ def merge_shards(shards: list[_Shard], tmp: Path, index_type: str, progress: boo
     """Write the index files of the merged shards into ``tmp``; return manifest fields."""
     from tqdm import tqdm
 
-    from gener.retrieval.index import (
-        describe_faiss,
-        new_faiss_index,
-        train_faiss_index,
-        train_sample_size,
-        write_faiss_index,
-    )
-
     num_shards, dim = len(shards), shards[0].meta["dim"]
     contextual = bool(shards[0].meta.get("contextual"))
     n_sentences = sum(s.meta["counts"]["sentences"] for s in shards)
@@ -429,33 +432,29 @@ def distributed_state():
     return PartialState(cpu=not torch.cuda.is_available(), timeout=timedelta(hours=24))
 
 
-def build_sharded(corpus: Corpus, encoder: Encoder, path: Path, index_type: str,
-                  settings: dict, fingerprint: str, num_shards: int, progress: bool = True,
-                  candidates: CandidateFn | None = None, max_tokens: int = 6,
-                  state=None) -> dict | None:
+def build_index(corpus: Corpus, encoder: Encoder, path: Path, settings: IndexSettings,
+                fingerprint: str, num_shards: int = 1, progress: bool = True,
+                candidates: CandidateFn | None = None, state=None) -> dict | None:
     """Build this process's missing shards, then (main process) merge them into ``path``.
 
     Returns the manifest on the main process, ``None`` on the others. Every process
     returns only once the merged index is in place.
     """
-    from gener.retrieval.index import FORMAT_VERSION
-
     if not isinstance(num_shards, int) or num_shards < 1:
         raise GenerError(f"the shard count must be at least 1 (got {num_shards})")
     rank, world = (state.process_index, state.num_processes) if state else (0, 1)
-    candidates = candidates or _spacy_candidates(max_tokens)
+    candidates = candidates or _spacy_candidates(settings.max_tokens)
+    recorded = settings.to_dict()  # in shard metas and the manifest
     started = time.perf_counter()
-    built = []
     for shard in range(rank, num_shards, world):
         folder = shard_dir(path, shard, num_shards)
         meta = read_shard_meta(folder)
         if meta is not None and _shard_matches(meta, shard, num_shards, fingerprint, encoder,
-                                               settings):
+                                               recorded):
             logger.info("shard %d/%d already built: %s", shard + 1, num_shards, folder)
             continue
-        meta = build_shard(corpus, encoder, folder, shard, num_shards, fingerprint, settings,
+        meta = build_shard(corpus, encoder, folder, shard, num_shards, fingerprint, recorded,
                            candidates, progress)
-        built.append(meta)
         logger.info("shard %d/%d: %d sentences, %d phrases in %.0fs (process %d/%d)",
                     shard + 1, num_shards, meta["counts"]["sentences"],
                     meta["counts"]["phrases"], meta["seconds"]["total"], rank + 1, world)
@@ -464,15 +463,16 @@ def build_sharded(corpus: Corpus, encoder: Encoder, path: Path, index_type: str,
         state.wait_for_everyone()
     manifest = None
     if rank == 0:
-        shards = _open_shards(path, num_shards, fingerprint, encoder, settings)
-        tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
+        shards = _open_shards(path, num_shards, fingerprint, encoder, recorded)
+        if not sum(s.meta["counts"]["occurrences"] for s in shards):
+            shutil.rmtree(path.with_name(f"{path.name}.shards"), ignore_errors=True)
+            raise GenerError(f"{corpus.name}: no candidate phrases found in the corpus")
+        tmp = temporary_folder(path)
         tick = time.perf_counter()
-        merged = merge_shards(shards, tmp, index_type, progress)
+        merged = merge_shards(shards, tmp, settings.index_type, progress)
         manifest = {
             "format": FORMAT_VERSION, "corpus": corpus.name, "fingerprint": fingerprint,
-            "encoder": encoder.identity(), **settings, "counts": merged["counts"],
+            "encoder": encoder.identity(), **recorded, "counts": merged["counts"],
             "faiss_file": merged["faiss_file"],
             "sharding": {"shards": num_shards, "processes": world,
                          "shard_seconds": [s.meta["seconds"] for s in shards],

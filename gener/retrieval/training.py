@@ -44,7 +44,7 @@ from gener.errors import GenerError
 from gener.io import atomic_write_text, replace_folder
 from gener.normalize import type_word_forms
 from gener.recipes import available_recipes, load_recipe
-from gener.retrieval.encoders import RETRIEVER_META, mean_pool, mean_pool_encode
+from gener.retrieval.meanpool import RETRIEVER_META, mean_pool, mean_pool_encode
 from gener.retrieval.search import CATEGORY_WEIGHT
 from gener.text import clean_title
 
@@ -344,7 +344,7 @@ def train_retriever(out: str | Path, searcher, corpus, settings: TrainSettings |
     meta["train_seconds"] = round(time.perf_counter() - started, 1)
     _save(out, model, tokenizer, meta)
     if settings.towers == "both":
-        from gener.retrieval.encoders import TunedBiEncoder
+        from gener.retrieval.meanpool import TunedBiEncoder
         from gener.retrieval.search import open_searcher
 
         tuned = open_searcher(corpus, TunedBiEncoder(str(out), str(out), encoder.device),
