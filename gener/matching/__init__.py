@@ -127,8 +127,9 @@ def annotate(retrievals, labels: list[str], seed: int = 0, deterministic: bool =
              abbreviation_entries: frozenset[str] | None = None,
              retrieved_rule9: str = "off", rule9_by_position: bool = False,
              normalize: bool = True) -> MatchResult:
-    """The whole stage: rules 1-7 (unless ``normalize`` is false: phrases taken as they are), rule 8 (scispacy, when ``detect_abbreviations``; retrieved
-    short forms of non-answers are then dropped, see
+    """The whole stage: rules 1-7 (unless ``normalize`` is false: phrases taken as they
+    are), rule 8 (scispacy, when ``detect_abbreviations``; retrieved short forms of
+    non-answers are then dropped, see
     :func:`gener.abbreviations.drop_short_forms_of_non_answers`), rule 10 (phrase mining over
     all evidence sentences), then :func:`match`.
 

@@ -38,9 +38,9 @@ from gener.matching.records import (
 from gener.matching.rules import (
     abbreviation_spans,
     composite,
+    mined_phrase_automaton,
     mined_spans,
     refine,
-    refiner,
     rule9_test,
 )
 from gener.matching.tokens import pad
@@ -162,7 +162,7 @@ class Matcher:
         self.lowercase_words = lowercase_words
         self.lowercase_kids = {kid for kid, key in enumerate(counts)
                                if key in lowercase_words and key not in dictionary.capitals_only}
-        self.refiner = refiner(miner) if miner else None
+        self.refiner = mined_phrase_automaton(miner) if miner else None
         # Rule 11: the keys that a coordinated modifier and a span's other words must make.
         self.composite_keys: frozenset[str] = frozenset()
         self.seed = seed

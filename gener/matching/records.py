@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gener.dictionary import PseudoDictionary
+from gener.io import atomic_file, atomic_write_text
 
 # Where a span came from, in the order of their codes.
 SOURCES = ("retrieved", "abbreviation", "matched", "refined")
@@ -117,26 +117,13 @@ def _jsonl_lines(records):
 
 def write_jsonl(records, path) -> None:
     """Write one JSON object per record to ``path`` (UTF-8, atomically)."""
-    from gener.dataset import atomic_write_text
-
     if not isinstance(records, Records):
         atomic_write_text(path, "\n".join(_jsonl_lines(records)) + "\n" if records else "")
         return
-    import tempfile
-
-    path = Path(path)  # as atomic_write_text, but writing the parts' bytes as they are
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            for part in records.parts:
-                f.write(part if isinstance(part, bytes) else part.encode("utf-8"))
-                f.write(b"\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, binary=True) as f:  # the parts' bytes as they are
+        for part in records.parts:
+            f.write(part if isinstance(part, bytes) else part.encode("utf-8"))
+            f.write(b"\n")
 
 
 def to_dataset(records: list[dict], labels: list[str]):

@@ -52,7 +52,7 @@ def refine(spans: list[list], mined: list[tuple[int, int]]) -> None:
             span[0], span[1], span[3] = best[0], best[1], REFINED
 
 
-def refiner(miner):
+def mined_phrase_automaton(miner):
     """Rule 10: an automaton of the mined phrase keys, each padded with spaces."""
     import ahocorasick
 
