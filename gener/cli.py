@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 
 from gener.commands import VERBS
 from gener.errors import GenerError
@@ -32,6 +33,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def redeliver_lost_interrupts() -> None:
+    """Make a Ctrl-C that lands in a finalizer stop the command all the same.
+
+    Python cannot raise from a ``__del__`` method or a generator being collected: it prints
+    "Exception ignored in ..." and goes on, so a KeyboardInterrupt raised there is lost and a
+    long command runs to its end. Such an interrupt is sent again a moment later (until one
+    lands outside a finalizer)."""
+    previous = sys.unraisablehook
+
+    def hook(unraisable) -> None:
+        if issubclass(unraisable.exc_type, KeyboardInterrupt):
+            threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
+        else:
+            previous(unraisable)
+
+    sys.unraisablehook = hook
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``gener`` console script."""
     parser = build_parser()
@@ -41,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.verb:
         parser.print_help()
         return 2
+    redeliver_lost_interrupts()
     try:
         status = int(args.run(args) or 0)
         sys.stdout.flush()

@@ -109,3 +109,20 @@ def test_closed_stdout_pipe_ends_quietly(argv):
     err = process.stderr.read()
     assert process.wait(timeout=60) == 141
     assert err == ""
+
+
+def test_an_interrupt_lost_in_a_finalizer_is_sent_again(monkeypatch):
+    import time
+
+    from gener.cli import redeliver_lost_interrupts
+
+    monkeypatch.setattr(sys, "unraisablehook", sys.unraisablehook)  # restored afterwards
+
+    class Finalized:
+        def __del__(self):
+            raise KeyboardInterrupt  # what Ctrl-C does when it lands here: Python drops it
+
+    redeliver_lost_interrupts()
+    with pytest.raises(KeyboardInterrupt):
+        Finalized()  # collected at once; the interrupt is lost, then sent again
+        time.sleep(5)
