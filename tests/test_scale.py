@@ -92,9 +92,12 @@ def test_two_processes_give_the_same_index_as_one(corpus_file, tiny_encoder, tmp
     one, two = (_index_path(tmp_path / d, corpus_file, encoder) for d in ("one", "two"))
     for name in INDEX_FILES:
         assert (one / name).read_bytes() == (two / name).read_bytes(), name
-    # The same as the unsharded build: same rows, keys and (up to float noise) scores.
+    # A plain build is one shard: same rows and keys as two, scores up to float noise.
     _build(corpus_file, tiny_encoder, tmp_path / "plain")
     plain = load_index(_index_path(tmp_path / "plain", corpus_file, encoder))
+    assert plain.manifest["sharding"] == {**plain.manifest["sharding"], "shards": 1,
+                                          "processes": 1}
+    assert [p.name for p in plain.path.parent.iterdir()] == [plain.path.name]  # shards merged
     sharded = load_index(one)
     for name in ("sentences.jsonl", "phrases.json"):
         assert (plain.path / name).read_bytes() == (one / name).read_bytes()
@@ -231,3 +234,14 @@ def test_bad_sharding_input_is_one_line_error(corpus_file, tiny_encoder, tmp_pat
     assert main([*base, "--shards", "2"]) == 1
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last.startswith("gener index: error: ") and "corrupt shard (meta.json" in last
+
+
+def test_a_corpus_without_candidates_is_one_line_error(corpus_file, tiny_encoder, tmp_path):
+    def nothing(texts):
+        return [[] for _ in texts]
+
+    encoder = load_encoder(tiny_encoder)
+    with pytest.raises(GenerError, match="no candidate phrases found in the corpus"):
+        ensure_index(TextCorpus(corpus_file), encoder, tmp_path, progress=False,
+                     candidates=nothing)
+    assert not any((tmp_path / "index").iterdir())  # neither an index nor shards are left
