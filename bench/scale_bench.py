@@ -58,13 +58,12 @@ def make_corpus(sentences: int, out: Path, seed: int = 0, names: bool = False) -
     from tqdm import tqdm
 
     from gener.corpus import WikiVitalCorpus
+    from gener.io import atomic_file
 
     source = [s.text.split(" ") for s in WikiVitalCorpus().sentences()]
     source = [words for words in source if len(words) >= 6]
     rng = np.random.default_rng(seed)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f"{out.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
+    with atomic_file(out) as f:
         for i in tqdm(range(sentences), desc="generating", unit="sentence"):
             a, b = rng.integers(len(source), size=2)
             head, tail = source[a], source[b]
@@ -73,7 +72,6 @@ def make_corpus(sentences: int, out: Path, seed: int = 0, names: bool = False) -
                 if names else []
             text = " ".join(head[:cut_a] + middle + tail[cut_b:])
             f.write(json.dumps({"id": f"g{i}", "text": text}, ensure_ascii=False) + "\n")
-    os.replace(tmp, out)
 
 
 class HashingEncoder:

@@ -29,10 +29,8 @@ is reported before and after training.
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
-import shutil
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
@@ -41,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from gener.errors import GenerError
-from gener.io import atomic_write_text, replace_folder
+from gener.io import atomic_write_text, replace_folder, temporary_folder
 from gener.normalize import type_word_forms
 from gener.recipes import available_recipes, load_recipe
 from gener.retrieval.meanpool import RETRIEVER_META, mean_pool, mean_pool_encode
@@ -494,9 +492,7 @@ def _mean(values: dict[str, float]) -> float:
 
 def _save(out: Path, model, tokenizer, meta: dict) -> None:
     """Write the folder next to ``out`` and move it into place."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp = temporary_folder(out)
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
     atomic_write_text(tmp / RETRIEVER_META, json.dumps(meta, indent=1, ensure_ascii=False))
