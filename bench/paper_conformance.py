@@ -13,7 +13,7 @@ what an earlier run left in --work)::
 
     python bench/paper_conformance.py --upstream /path/to/GeNER \\
         --upstream-python /path/to/venv/bin/python [--work /tmp/gener-conformance] \\
-        [--repeat 3] [--policy paper] [--inputs synthetic real]
+        [--repeat 5] [--upstream-repeat 1] [--policy paper] [--inputs synthetic real]
 
 The upstream Python needs numpy, tqdm, nltk and inflect (no NLTK data: the stopword list is
 written under --work). Differing sentences go to ``<work>/<input>/differences.jsonl``.
@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -175,39 +176,44 @@ def _read_jsonl(path: Path) -> list[dict]:
 
 # --- running -------------------------------------------------------------------------------
 
-def _timed(command: list[str], env: dict | None = None) -> float:
+def _timed(command: list[str], env: dict | None = None) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system of the process and the children it waited for)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode:
         raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
-    return elapsed
+    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def run_input(folder: Path, args, env: dict) -> dict:
-    """Run both sides ``args.repeat`` times, alternately; compare the last outputs."""
+    """Run annotate.py ``args.upstream_repeat`` times, each followed by ``args.repeat``
+    runs of gener match; compare the last outputs; median times."""
     config = json.loads((folder / "config.json").read_text())
     gener = [str(Path(sys.executable).parent / "gener"), "match", "--from-gener-retrieval",
              str(folder), "--gener-config", str(folder / "config.json"), "--out",
              str(folder / "gener_out")] + (["--policy", args.policy] if args.policy else [])
     upstream_times, gener_times = [], []
-    for n in range(args.repeat):
-        annotated = folder / f"annotated_{n}"
+    annotated = folder / "annotated"
+    run_config = folder / "run.json"
+    run_config.write_text(json.dumps({**config, "annotated_path": str(annotated)}))
+    for _ in range(args.upstream_repeat):
         shutil.rmtree(annotated, ignore_errors=True)
-        run_config = folder / f"run_{n}.json"
-        run_config.write_text(json.dumps({**config, "annotated_path": str(annotated)}))
         upstream_times.append(_timed([args.upstream_python, str(args.upstream / "annotate.py"),
                                       "--gener_config_path", str(run_config)], env))
-        gener_times.append(_timed(gener))
+        gener_times += [_timed(gener) for _ in range(args.repeat)]
     dictionary = json.loads((folder / "gener_out/dictionary.json").read_text())["phrases"]
-    result = compare(_read_jsonl(folder / f"annotated_{args.repeat - 1}/train_hf.json"),
+    result = compare(_read_jsonl(annotated / "train_hf.json"),
                      _read_jsonl(folder / "gener_out/train.jsonl"),
                      frozenset(k for k, v in dictionary.items() if len(v) > 1))
     with (folder / "differences.jsonl").open("w", encoding="utf-8") as f:
         for row in result.pop("differences"):
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    result["upstream_s"] = statistics.median(upstream_times)
-    result["gener_s"] = statistics.median(gener_times)
+    for side, times in (("upstream", upstream_times), ("gener", gener_times)):
+        result[f"{side}_s"] = statistics.median(t for t, _ in times)
+        result[f"{side}_cpu"] = statistics.median(c for _, c in times)
     return result
 
 
@@ -217,7 +223,10 @@ def main() -> None:
     parser.add_argument("--upstream-python", required=True, help="Python with its packages")
     parser.add_argument("--work", type=Path, default=Path("/tmp/gener-conformance"))
     parser.add_argument("--config", type=Path, default=CONFIG, help="GeNER config JSON")
-    parser.add_argument("--repeat", type=int, default=3, help="timed runs of each side")
+    parser.add_argument("--repeat", type=int, default=5,
+                        help="timed runs of gener match after each run of annotate.py")
+    parser.add_argument("--upstream-repeat", type=int, default=1,
+                        help="timed runs of annotate.py (about 80 s each on an idle core)")
     parser.add_argument("--policy", default="paper", help="gener match --policy ('': none)")
     parser.add_argument("--inputs", nargs="+", choices=("synthetic", "real"),
                         default=["synthetic", "real"])
@@ -229,7 +238,8 @@ def main() -> None:
         return
     env = {**os.environ, "NLTK_DATA": str(_write_stopwords(args.work))}
     print("| input | sentences | span-identical | identical with types | types differ by "
-          "draws only | tokens differ | annotate.py s | gener match s | speed-up |")
+          "draws only | tokens differ | annotate.py s (CPU s) | gener match s (CPU s) "
+          "| speed-up, wall (CPU) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in args.inputs:
         raw, folder = args.work / f"{name}_raw", args.work / name
@@ -248,8 +258,10 @@ def main() -> None:
         n = r["sentences"]
         print(f"| {name} | {n:,} | {r['span_identical'] / n:.2%} "
               f"| {r['type_identical'] / n:.2%} | {r['draws']} | {r['tokens_differ']} "
-              f"| {r['upstream_s']:.2f} | {r['gener_s']:.2f} "
-              f"| {r['upstream_s'] / r['gener_s']:.0f}x |", flush=True)
+              f"| {r['upstream_s']:.2f} ({r['upstream_cpu']:.2f}) "
+              f"| {r['gener_s']:.2f} ({r['gener_cpu']:.2f}) "
+              f"| {r['upstream_s'] / r['gener_s']:.0f}x "
+              f"({r['upstream_cpu'] / r['gener_cpu']:.0f}x) |", flush=True)
 
 
 if __name__ == "__main__":

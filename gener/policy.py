@@ -28,6 +28,7 @@ CHOICES = {
     "rule9": ("all", "common"),
     "retrieved_rule9": ("off", "all", "common"),
     "abbreviations": ("dictionary", "sentence"),
+    "retrieved_tokens": ("aligned", "covering"),
 }
 
 
@@ -60,6 +61,10 @@ class LabellingPolicy:
     # GeNER's annotate.py takes them as its retrieve.py wrote them (normalized).
     renormalize: bool = True
     # --- labelling ---
+    # A retrieved phrase that starts or ends inside a token ("Dallas" in "Dallas–Fort
+    # Worth") is not tagged ("aligned"), or the tokens it touches are, each phrase over the
+    # ones before it ("covering", the paper's).
+    retrieved_tokens: str = "aligned"
     # Label of a phrase retrieved for several labels: the label whose questions its text is
     # most similar to ("phrase"), or a draw in proportion to retrieval counts ("counts").
     labeling: str = "phrase"
@@ -144,6 +149,7 @@ PRESETS: dict[str, dict] = {
         "rule9_by_position": False,
         "abbreviations": "sentence",
         "renormalize": False,
+        "retrieved_tokens": "covering",
     },
 }
 

@@ -77,3 +77,21 @@ def test_unknown_policy_field_is_a_one_line_error(tmp_path, capsys):
                  "--set", "colour=red"]) == 1
     err = capsys.readouterr().err.strip()
     assert "unknown policy field 'colour'" in err and "\n" not in err
+
+
+def test_phrases_inside_tokens_tag_the_tokens_they_touch(tmp_path):
+    """annotate.py tags the tokens a phrase touches ("Canada–United States" for "United
+    States": the en dash is not ASCII punctuation), each phrase over the ones before it
+    ("Tijuana" after "San Diego" in "San Diego–Tijuana")."""
+    text = "The Canada–United States border and the San Diego–Tijuana area ."
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "Which_city.json").write_text(json.dumps({"sentence": text, "abbreviations": {},
+        "phrases": [{"name": name, "start": text.index(name), "end": text.index(name) + len(name)}
+                    for name in ("United States", "San Diego", "Tijuana")]}) + "\n")
+    (folder / "Which_sports_team.json").write_text(json.dumps({
+        "sentence": "Canada beat the Sox .", "abbreviations": {},
+        "phrases": [{"name": "Canada", "start": 0, "end": 6}]}) + "\n")
+    (folder / "config.json").write_text(json.dumps(CONFIG))
+    assert _tags(tmp_path, "--policy", "paper")[0] == "O B-LOC I-LOC O O O B-LOC B-LOC O O"
+    assert _tags(tmp_path)[0] == "O O O O O O O O O O"  # the default skips such phrases

@@ -79,7 +79,8 @@ def run(args) -> int:
                              workers=args.workers,
                              jsonl=out / "train.jsonl" if args.format == "jsonl" else None,
                              dictionary_json=out / "dictionary.json",
-                             normalize=policy.renormalize, **matching_options(policy))
+                             normalize=policy.renormalize,
+                             retrieved_tokens=policy.retrieved_tokens, **matching_options(policy))
     if args.format == "dataset":
         from gener.matching import to_dataset
 

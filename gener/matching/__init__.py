@@ -60,7 +60,7 @@ def match(retrievals, labels: list[str], seed: int = 0, deterministic: bool = Fa
           common_words: frozenset[str] | None = None,
           abbreviation_entries: frozenset[str] | None = None,
           retrieved_rule9: str = "off", capitals_only: frozenset[str] = frozenset(),
-          rule9_by_position: bool = False) -> MatchResult:
+          rule9_by_position: bool = False, retrieved_tokens: str = "aligned") -> MatchResult:
     """Annotate retrievals (see the module docstring).
 
     The phrases must already be normalized (rules 1-7), unless ``normalize`` is true: then
@@ -84,7 +84,9 @@ def match(retrievals, labels: list[str], seed: int = 0, deterministic: bool = Fa
     ``rule9_by_position``: rule 9 also skips a single word capitalised only by its position
     (first in its sentence or after ``.:;-("'``: "Treatment of ...", "CONCLUSION : ...") when
     the sentences usually write it lowercase (:class:`gener.casing.CaseProfile`) and rule 9
-    would skip it lowercase.
+    would skip it lowercase. ``retrieved_tokens``: a retrieved phrase that starts or ends
+    inside a token is not tagged ("aligned"), or the tokens it touches are, in the phrases'
+    order, each phrase over the ones before ("covering", as GeNER's annotate.py).
     """
     enabled = gc.isenabled()
     gc.disable()  # millions of small acyclic objects: collections would only cost time
@@ -103,7 +105,7 @@ def match(retrievals, labels: list[str], seed: int = 0, deterministic: bool = Fa
                 key for key in dictionary.counts
                 if " " not in key and profile.lower[key] > profile.capitalised[key])
         matcher = Matcher(dictionary, seed, deterministic, miner, key_labels, common_words,
-                          retrieved_rule9, lowercase_words)
+                          retrieved_rule9, lowercase_words, retrieved_tokens)
         if any(r.subquestion.has_rule(11) for r in retrievals):
             matcher.composite_keys = frozenset(dictionary.counts.keys() - shared) | written_keys(
                 shared, (s.sentence for r in retrievals for s in r.sentences))
@@ -126,7 +128,7 @@ def annotate(retrievals, labels: list[str], seed: int = 0, deterministic: bool =
              common_words: frozenset[str] | None = None,
              abbreviation_entries: frozenset[str] | None = None,
              retrieved_rule9: str = "off", rule9_by_position: bool = False,
-             normalize: bool = True) -> MatchResult:
+             normalize: bool = True, retrieved_tokens: str = "aligned") -> MatchResult:
     """The whole stage: rules 1-7 (unless ``normalize`` is false: phrases taken as they
     are), rule 8 (scispacy, when ``detect_abbreviations``; retrieved short forms of
     non-answers are then dropped, see
@@ -154,7 +156,8 @@ def annotate(retrievals, labels: list[str], seed: int = 0, deterministic: bool =
     return match(retrievals, labels, seed, deterministic, progress, miner=miner,
                  workers=workers, normalize=normalize, phrase_labels=phrase_labels,
                  common_words=common_words, abbreviation_entries=abbreviation_entries,
-                 retrieved_rule9=retrieved_rule9, rule9_by_position=rule9_by_position)
+                 retrieved_rule9=retrieved_rule9, rule9_by_position=rule9_by_position,
+                 retrieved_tokens=retrieved_tokens)
 
 
 def annotate_folder(folder, subquestions, labels: list[str], seed: int = 0,
@@ -162,7 +165,7 @@ def annotate_folder(folder, subquestions, labels: list[str], seed: int = 0,
                     detect_abbreviations: bool = False, workers: int | None = None,
                     jsonl: str | Path | None = None,
                     dictionary_json: str | Path | None = None, normalize: bool = True,
-                    **options) -> MatchResult:
+                    retrieved_tokens: str = "aligned", **options) -> MatchResult:
     """:func:`annotate` of :func:`gener.interop.read_gener_retrieval` ``(folder,
     subquestions)``, the same result, with the reading split between two processes.
 
@@ -175,16 +178,16 @@ def annotate_folder(folder, subquestions, labels: list[str], seed: int = 0,
     the parent. With ``dictionary_json`` (a path) the dictionary is saved there (by the
     child, while the parent matches). Whenever this cannot be done (one worker, abbreviation
     detection, phrase mining or rule 11, which look at every sentence, an error in either
-    process) the plain sequential path runs instead. ``normalize`` and ``options`` (the
-    other keyword arguments of :func:`annotate`): as there; any option means the sequential
-    path.
+    process) the plain sequential path runs instead. ``normalize``, ``retrieved_tokens``
+    and ``options`` (the other keyword arguments of :func:`annotate`): as there; any option
+    means the sequential path.
     """
     from gener.interop import numbered_lines, read_gener_retrieval, retrieval_file
 
     def sequential() -> MatchResult:
         result = annotate(read_gener_retrieval(folder, subquestions), labels, seed,
                           deterministic, progress, detect_abbreviations, workers,
-                          normalize=normalize, **options)
+                          normalize=normalize, retrieved_tokens=retrieved_tokens, **options)
         if jsonl is not None:
             write_jsonl(result.records, jsonl)
         if dictionary_json is not None:
@@ -210,7 +213,7 @@ def annotate_folder(folder, subquestions, labels: list[str], seed: int = 0,
     try:
         return annotate_halves(files, numbered, subquestions, labels, seed, deterministic,
                                progress, None if jsonl is None else Path(jsonl),
-                               dictionary_json, normalize) or sequential()
+                               dictionary_json, normalize, retrieved_tokens) or sequential()
     finally:
         if enabled:
             gc.enable()

@@ -100,14 +100,53 @@ def _by_position(text: str, start: int) -> bool:
     return not before or before[-1] in _POSITION_OPENERS
 
 
+def _covering(text: str, start: int, end: int) -> tuple[int, int]:
+    """The tokens that ``text[start:end]`` touches, as ``(first, last + 1)``."""
+    first = len(tokenize(text[:start]))
+    if start and not (text[start - 1].isspace() or text[start - 1] in PUNCTUATION
+                      or text[start] in PUNCTUATION):
+        first -= 1  # it starts inside a token
+    return first, len(tokenize(text[:end]))
+
+
+def _overwrite(spans: list[list], new: list) -> list[list]:
+    """``spans`` with ``new`` written over them, as tags written in turn: what it covers
+    goes, a span's part before it stays, and its part after it stays on its own, or joins
+    ``new`` if both have the same label (I- tags go on the span before them)."""
+    s, e = new[0], new[1]
+    out = []
+    for span in spans:
+        if span[1] <= s or e <= span[0]:
+            out.append(span)
+            continue
+        if span[0] < s:
+            out.append([span[0], s, span[2], span[3]])
+        if e < span[1]:
+            if span[2] == new[2]:
+                new[1] = span[1]
+            else:
+                out.append([e, span[1], span[2], span[3]])
+    out.append(new)
+    return out
+
+
 class Matcher:
     """What every chunk shares: the encoded automaton, label choices and output pieces."""
 
     def __init__(self, dictionary: PseudoDictionary, seed: int, deterministic: bool, miner,
                  key_labels: dict[str, int] | None = None,
                  common_words: frozenset[str] | None = None,
-                 retrieved_rule9: str = "off", lowercase_words: frozenset[str] = frozenset()):
+                 retrieved_rule9: str = "off", lowercase_words: frozenset[str] = frozenset(),
+                 retrieved_tokens: str = "aligned"):
         labels = dictionary.labels
+        if retrieved_tokens not in CHOICES["retrieved_tokens"]:
+            raise GenerError(f"retrieved_tokens must be one of "
+                             f"{', '.join(CHOICES['retrieved_tokens'])}, "
+                             f"not {retrieved_tokens!r}")
+        # A retrieved phrase that starts or ends inside a token: not tagged ("aligned"), or
+        # the tokens it touches are, in the phrases' order, each over the ones before
+        # ("covering").
+        self.covering = retrieved_tokens == "covering"
         # Rule 9 skips single lowercase tokens; given these words, only those among them.
         self.skipped_by_rule9 = rule9_test(common_words)
         # Rule 9 on retrieved phrases too ("all" or "common" words): its test, or None (off).
@@ -310,6 +349,7 @@ class Matcher:
         """
         names, vocab, key_codes = self.names, self.vocab, self.key_codes
         key_labels = self.key_labels
+        covering = self.covering
         skipped_by_rule9 = self.retrieved_skipped_by_rule9
         lowercase_words = self.lowercase_words
         out: list = [None] * len(items)
@@ -325,7 +365,8 @@ class Matcher:
                 parts = group.parts
                 phrases = [(name, p.start + s, p.start + e)
                            for p in sent.phrases for name, s, e in parts[p.name]]
-            phrases.sort(key=_leftmost_longest)  # nested retrieved spans: the longest wins
+            if not covering:
+                phrases.sort(key=_leftmost_longest)  # nested retrieved spans: the longest wins
             for name, start, end in phrases:
                 if not 0 <= start < end <= len(text):
                     skips["offset_outside_sentence"] += 1
@@ -334,7 +375,14 @@ class Matcher:
                     skips["text_mismatch"] += 1
                     continue
                 if not _aligned(text, start, end):
-                    skips["not_token_aligned"] += 1
+                    if covering:
+                        key = group.keys[name]
+                        ts, te = _covering(text, start, end)
+                        spans = _overwrite(spans, [ts, te, key_labels.get(key, group.label),
+                                                   RETRIEVED])
+                        kept.append(key)
+                    else:
+                        skips["not_token_aligned"] += 1
                     continue
                 known = names.get(name)
                 if known is None:
@@ -357,7 +405,11 @@ class Matcher:
                     ts = len(tokenize(text[:start]))
                 else:
                     ts -= g
-                if spans:
+                if covering:
+                    spans = _overwrite(spans, [ts, ts + n, key_labels.get(key, group.label),
+                                               RETRIEVED])
+                    kept.append(key)
+                elif spans:
                     te = ts + n
                     for s, e, _, _ in spans:
                         if s < te and ts < e:

@@ -82,10 +82,11 @@ PARENT_SHARE = 0.5
 
 
 def annotate_halves(files, numbered, subquestions, labels, seed, deterministic, progress,
-                    jsonl: Path | None, dictionary_json,
-                    normalize: bool = True) -> MatchResult | None:
+                    jsonl: Path | None, dictionary_json, normalize: bool = True,
+                    retrieved_tokens: str = "aligned") -> MatchResult | None:
     """The two-process part of :func:`gener.matching.annotate_folder` (None: do it
-    sequentially); ``normalize``: rules 1-7 on the phrases, else taken as they are."""
+    sequentially); ``normalize``: rules 1-7 on the phrases, else taken as they are;
+    ``retrieved_tokens``: see :func:`gener.matching.match`."""
     import marshal
 
     from gener.artifacts import SubquestionRetrieval
@@ -136,7 +137,8 @@ def annotate_halves(files, numbered, subquestions, labels, seed, deterministic, 
                 if dictionary is not None and dictionary.counts:
                     if dictionary_json is not None:
                         dictionary.save(dictionary_json)
-                    matcher = Matcher(dictionary, seed, deterministic, None)
+                    matcher = Matcher(dictionary, seed, deterministic, None,
+                                      retrieved_tokens=retrieved_tokens)
                     texts, stats = matcher.chunk(items, ids, [len(items)])
                     if fd is None:
                         _send_chunk(up, texts, stats)
@@ -168,7 +170,8 @@ def annotate_halves(files, numbered, subquestions, labels, seed, deterministic, 
         dictionary = _merged(labels, subquestions, adds, marshal.loads(theirs))
         if not dictionary.counts:
             return None
-        matcher = Matcher(dictionary, seed, deterministic, None)
+        matcher = Matcher(dictionary, seed, deterministic, None,
+                          retrieved_tokens=retrieved_tokens)
         bar = progress_bar(total, progress)
         texts, stats = matcher.chunk(items, ids, [len(items)])
         del items
