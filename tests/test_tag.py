@@ -108,3 +108,11 @@ def test_bad_model_and_missing_input_are_one_line(model, tmp_path, capsys):
     assert status == 1
     assert err.strip() == (f"gener tag: error: {tmp_path}: not a model folder: no config.json; "
                            "give a folder written by `gener train`")
+
+
+def test_unwritable_out_is_refused_before_the_model_loads(tmp_path, capsys):
+    (tmp_path / "doc.txt").write_text("Ireland\n")
+    status, _, err = _tag([str(tmp_path / "no-model"), str(tmp_path / "doc.txt"), "--out",
+                           str(tmp_path / "doc.txt" / "tagged.jsonl")], capsys)
+    assert status == 1
+    assert f"{tmp_path / 'doc.txt'}: cannot be created (" in err

@@ -67,8 +67,12 @@ def _check_inputs(args) -> list[str]:
                 first = next(((n, line) for n, line in enumerate(f, 1) if line.strip()), None)
             if first is not None:
                 _parse(first[1], field, path, first[0])
-    if args.out and Path(args.out).is_dir():
-        raise GenerError(f"--out {args.out}: is a folder")
+    if args.out:
+        from gener.dataset import check_writable
+
+        if Path(args.out).is_dir():
+            raise GenerError(f"--out {args.out}: is a folder")
+        check_writable(Path(args.out).absolute().parent)
     return inputs
 
 
@@ -132,9 +136,7 @@ def _format(text: str, record: dict | None, entities, fmt: str) -> str:
     return "".join(f"{w}\t{t}\n" for (w, _, _), t in zip(words, tags, strict=True)) + "\n"
 
 
-def _line_count(path: str) -> int | None:
-    if path == "-":
-        return None
+def _line_count(path: str) -> int:
     with open(path, "rb") as f:
         return sum(1 for _ in f)
 
