@@ -3,9 +3,10 @@
 Both read the same retrieval folders in GeNER's format (the output of GeNER's retrieve.py:
 phrases normalized by its ``normalize_phrase``, overlapping spans of a sentence dropped),
 for the 9 CoNLL-2003 subquestions of GeNER's config with abbreviations (rule 8) and boundary
-refinement (rule 10) off. Two inputs: bench/make_matching_input.py's synthetic folder, and
-real sentences of the default corpus with the phrases gener's retrieval returns for each
-subquestion. Per sentence, the entity spans of both outputs are compared (token offsets, then
+refinement (rule 10) off. Inputs: bench/make_matching_input.py's synthetic folder, real
+sentences of the default corpus with the phrases gener's retrieval returns for each
+subquestion, and the synthetic folder with its phrases as written ("the X", "X,"). Per
+sentence, the entity spans of both outputs are compared (token offsets, then
 with types); each command is timed as a whole process, alternately, several times.
 
 The upstream code is needed only to run this script, never by the tests. Steps (each reuses
@@ -13,10 +14,12 @@ what an earlier run left in --work)::
 
     python bench/paper_conformance.py --upstream /path/to/GeNER \\
         --upstream-python /path/to/venv/bin/python [--work /tmp/gener-conformance] \\
-        [--repeat 5] [--upstream-repeat 1] [--policy paper] [--inputs synthetic real]
+        [--repeat 5] [--upstream-repeat 1] [--policy paper default] \\
+        [--inputs synthetic real synthetic-as-written]
 
 The upstream Python needs numpy, tqdm, nltk and inflect (no NLTK data: the stopword list is
-written under --work). Differing sentences go to ``<work>/<input>/differences.jsonl``.
+written under --work). Differing sentences go to
+``<work>/<input>/gener_<policy>/differences.jsonl``.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 CONFIG = Path(__file__).resolve().parents[2] / "shared/data/gener/configs/conll-2003.json"
 PER_SUBQUESTION = 5000
+INPUTS = ("synthetic", "real", "synthetic-as-written")
 
 
 # --- inputs --------------------------------------------------------------------------------
@@ -70,19 +74,25 @@ def retrieve_real(out: Path, config: Path, k: int) -> None:
         (out / _file_name(entry)).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def normalize_folder(raw: Path, out: Path, config: Path, upstream: Path) -> None:
+def normalize_folder(raw: Path, out: Path, config: Path, upstream: Path | None) -> None:
     """GeNER's retrieve.py post-processing of a raw folder (run with the upstream Python):
     each phrase through its ``normalize_phrase``, in order, a part kept only where its text
-    is the sentence's and it overlaps no part kept before."""
-    import inflect
-
-    sys.path.insert(0, str(upstream))
-    from utils.norm_utils import normalize_phrase
-
+    is the sentence's and it overlaps no part kept before. Without ``upstream``, the phrases
+    are kept as they are (only the files and the config are laid out for annotate.py)."""
     entries = _subquestion_configs(config)
-    plural = inflect.engine()
-    ignore = [form for e in entries if e["remove_subtype"]
-              for form in (e["subtype"].lower(), plural.plural(e["subtype"].lower()))]
+    if upstream is None:
+        def normalize_phrase(name, entry, ignore):
+            return [name], [0]
+        ignore = []
+    else:
+        import inflect
+
+        sys.path.insert(0, str(upstream))
+        from utils.norm_utils import normalize_phrase
+
+        plural = inflect.engine()
+        ignore = [form for e in entries if e["remove_subtype"]
+                  for form in (e["subtype"].lower(), plural.plural(e["subtype"].lower()))]
     out.mkdir(parents=True, exist_ok=True)
     for entry in entries:
         name = _file_name(entry)
@@ -188,14 +198,16 @@ def _timed(command: list[str], env: dict | None = None) -> tuple[float, float]:
     return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def run_input(folder: Path, args, env: dict) -> dict:
+def run_input(folder: Path, args, env: dict) -> list[dict]:
     """Run annotate.py ``args.upstream_repeat`` times, each followed by ``args.repeat``
-    runs of gener match; compare the last outputs; median times."""
+    runs of gener match under each policy; compare the last outputs; median times. One
+    result per policy."""
     config = json.loads((folder / "config.json").read_text())
-    gener = [str(Path(sys.executable).parent / "gener"), "match", "--from-gener-retrieval",
-             str(folder), "--gener-config", str(folder / "config.json"), "--out",
-             str(folder / "gener_out")] + (["--policy", args.policy] if args.policy else [])
-    upstream_times, gener_times = [], []
+    commands = {policy: [str(Path(sys.executable).parent / "gener"), "match",
+                         "--from-gener-retrieval", str(folder), "--gener-config",
+                         str(folder / "config.json"), "--out", str(folder / f"gener_{policy}"),
+                         "--policy", policy] for policy in args.policy}
+    upstream_times, gener_times = [], {policy: [] for policy in args.policy}
     annotated = folder / "annotated"
     run_config = folder / "run.json"
     run_config.write_text(json.dumps({**config, "annotated_path": str(annotated)}))
@@ -203,18 +215,24 @@ def run_input(folder: Path, args, env: dict) -> dict:
         shutil.rmtree(annotated, ignore_errors=True)
         upstream_times.append(_timed([args.upstream_python, str(args.upstream / "annotate.py"),
                                       "--gener_config_path", str(run_config)], env))
-        gener_times += [_timed(gener) for _ in range(args.repeat)]
-    dictionary = json.loads((folder / "gener_out/dictionary.json").read_text())["phrases"]
-    result = compare(_read_jsonl(annotated / "train_hf.json"),
-                     _read_jsonl(folder / "gener_out/train.jsonl"),
-                     frozenset(k for k, v in dictionary.items() if len(v) > 1))
-    with (folder / "differences.jsonl").open("w", encoding="utf-8") as f:
-        for row in result.pop("differences"):
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    for side, times in (("upstream", upstream_times), ("gener", gener_times)):
-        result[f"{side}_s"] = statistics.median(t for t, _ in times)
-        result[f"{side}_cpu"] = statistics.median(c for _, c in times)
-    return result
+        for _ in range(args.repeat):
+            for policy, command in commands.items():
+                gener_times[policy].append(_timed(command))
+    upstream = _read_jsonl(annotated / "train_hf.json")
+    results = []
+    for policy in args.policy:
+        out = folder / f"gener_{policy}"
+        dictionary = json.loads((out / "dictionary.json").read_text())["phrases"]
+        result = compare(upstream, _read_jsonl(out / "train.jsonl"),
+                         frozenset(k for k, v in dictionary.items() if len(v) > 1))
+        with (out / "differences.jsonl").open("w", encoding="utf-8") as f:
+            for row in result.pop("differences"):
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        for side, times in (("upstream", upstream_times), ("gener", gener_times[policy])):
+            result[f"{side}_s"] = statistics.median(t for t, _ in times)
+            result[f"{side}_cpu"] = statistics.median(c for _, c in times)
+        results.append({"policy": policy, **result})
+    return results
 
 
 def main() -> None:
@@ -227,9 +245,13 @@ def main() -> None:
                         help="timed runs of gener match after each run of annotate.py")
     parser.add_argument("--upstream-repeat", type=int, default=1,
                         help="timed runs of annotate.py (about 80 s each on an idle core)")
-    parser.add_argument("--policy", default="paper", help="gener match --policy ('': none)")
-    parser.add_argument("--inputs", nargs="+", choices=("synthetic", "real"),
-                        default=["synthetic", "real"])
+    parser.add_argument("--policy", nargs="+", default=["paper", "default"],
+                        help="gener match --policy, each compared with the same annotate.py "
+                             "output")
+    parser.add_argument("--inputs", nargs="+", choices=INPUTS, default=["synthetic", "real"],
+                        help="synthetic-as-written: the synthetic phrases as "
+                             "make_matching_input.py writes them (\"the X\", \"X,\"), "
+                             "not normalized by GeNER's retrieve.py")
     parser.add_argument("--normalize", nargs=2, type=Path, metavar=("RAW", "OUT"),
                         help=argparse.SUPPRESS)  # the step run with the upstream Python
     args = parser.parse_args()
@@ -237,31 +259,33 @@ def main() -> None:
         normalize_folder(*args.normalize, args.config, args.upstream)
         return
     env = {**os.environ, "NLTK_DATA": str(_write_stopwords(args.work))}
-    print("| input | sentences | span-identical | identical with types | types differ by "
+    print("| input | policy | sentences | span-identical | identical with types | types differ by "
           "draws only | tokens differ | annotate.py s (CPU s) | gener match s (CPU s) "
           "| speed-up, wall (CPU) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in args.inputs:
-        raw, folder = args.work / f"{name}_raw", args.work / name
+        raw, folder = args.work / f"{name.split('-')[0]}_raw", args.work / name
         if not raw.exists():
             if name == "synthetic":
                 subprocess.run([sys.executable, str(HERE / "make_matching_input.py"), str(raw),
                                 "--sentences", str(PER_SUBQUESTION)], check=True)
             else:
                 retrieve_real(raw, args.config, PER_SUBQUESTION)
-        if not (folder / "config.json").exists():
+        if name == "synthetic-as-written" and not (folder / "config.json").exists():
+            normalize_folder(raw, folder, args.config, None)
+        elif not (folder / "config.json").exists():
             subprocess.run([args.upstream_python, __file__, "--upstream", str(args.upstream),
                             "--upstream-python", args.upstream_python, "--config",
                             str(args.config), "--normalize", str(raw), str(folder)],
                            env=env, check=True)
-        r = run_input(folder, args, env)
-        n = r["sentences"]
-        print(f"| {name} | {n:,} | {r['span_identical'] / n:.2%} "
-              f"| {r['type_identical'] / n:.2%} | {r['draws']} | {r['tokens_differ']} "
-              f"| {r['upstream_s']:.2f} ({r['upstream_cpu']:.2f}) "
-              f"| {r['gener_s']:.2f} ({r['gener_cpu']:.2f}) "
-              f"| {r['upstream_s'] / r['gener_s']:.0f}x "
-              f"({r['upstream_cpu'] / r['gener_cpu']:.0f}x) |", flush=True)
+        for r in run_input(folder, args, env):
+            n = r["sentences"]
+            print(f"| {name} | {r['policy']} | {n:,} | {r['span_identical'] / n:.2%} "
+                  f"| {r['type_identical'] / n:.2%} | {r['draws']} | {r['tokens_differ']} "
+                  f"| {r['upstream_s']:.2f} ({r['upstream_cpu']:.2f}) "
+                  f"| {r['gener_s']:.2f} ({r['gener_cpu']:.2f}) "
+                  f"| {r['upstream_s'] / r['gener_s']:.0f}x "
+                  f"({r['upstream_cpu'] / r['gener_cpu']:.0f}x) |", flush=True)
 
 
 if __name__ == "__main__":
