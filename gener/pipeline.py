@@ -69,4 +69,5 @@ def label(retrievals, recipe: Recipe, policy: LabellingPolicy,
                     abbreviation_entries=common_words()
                     if policy.abbreviations == "dictionary" else None,
                     retrieved_rule9=policy.retrieved_rule9,
-                    rule9_by_position=policy.rule9_by_position)
+                    rule9_by_position=policy.rule9_by_position,
+                    retrieved_tokens=policy.retrieved_tokens)
