@@ -277,7 +277,8 @@ def test_defaults_find_folders_under_the_working_directory(hub, artifacts, capsy
     assert main(["publish"]) == 0
     out = capsys.readouterr().out
     assert "model <token user>/gener-wnut16" in out and "model <token user>/gener-demo" in out
-    assert "space <token user>/gener" in out and "dataset " not in out  # no artifacts/datasets
+    assert "space <token user>/gener" in out and "\ndataset " not in out
+    assert "left out: the dataset (artifacts/datasets not found" in out
     assert main(["publish", "--datasets"]) == 1
     assert "artifacts/datasets: not a gener dataset folder" in capsys.readouterr().err
     shutil.rmtree("artifacts")

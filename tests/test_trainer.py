@@ -10,14 +10,8 @@ from gener.errors import GenerError
 from tests.tiny_models import save_tiny_bert
 from trainers import data as tdata
 from trainers.evaluation import METRIC_PATH, evaluate_model, score_tags
-from trainers.inference import (
-    Tagger,
-    bio_spans,
-    drop_common_words,
-    drop_uncapitalized,
-    predict_words,
-    split_words,
-)
+from trainers.hub_pipeline import apply_rules, common_words
+from trainers.inference import Tagger, bio_spans, predict_words, split_words
 from trainers.self_training import TrainConfig, self_training_loss, soft_labels, train
 
 NAMES = ["O", "B-Disease", "I-Disease", "B-LOC", "I-LOC"]
@@ -297,24 +291,28 @@ def test_bio_spans_and_split_words():
     assert split_words("Hi, you.") == [("Hi", 0, 2), (",", 2, 3), ("you", 4, 7), (".", 7, 8)]
 
 
-def test_drop_uncapitalized_drops_lowercase_entities_of_the_given_types_only():
+def test_capital_rule_drops_lowercase_entities_of_the_given_types_only():
     words = ["the", "government", "of", "France", "and", "cystic", "fibrosis"]
     tags = ["O", "B-ORG", "O", "B-LOC", "O", "B-Disease", "I-Disease"]
-    assert drop_uncapitalized(words, tags, {"ORG", "LOC"}) == [
+    assert apply_rules(words, tags, {"ORG", "LOC"}, (), frozenset()) == [
         "O", "O", "O", "B-LOC", "O", "B-Disease", "I-Disease"]
-    assert drop_uncapitalized(words, tags, ()) == tags
-    assert drop_uncapitalized(["bank", "of", "England"], ["B-ORG", "I-ORG", "I-ORG"],
-                              {"ORG"}) == ["B-ORG", "I-ORG", "I-ORG"]  # one capital keeps it
+    assert apply_rules(words, tags, (), (), frozenset()) == tags
+    assert apply_rules(["bank", "of", "England"], ["B-ORG", "I-ORG", "I-ORG"], {"ORG"}, (),
+                       frozenset()) == ["B-ORG", "I-ORG", "I-ORG"]  # one capital keeps it
 
 
-def test_drop_common_words_drops_one_word_lowercase_common_entities_of_the_given_types():
+def test_rule9_drops_one_word_lowercase_common_entities_of_the_given_types(tiny_model):
+    from gener.common_words import common_words as gener_common_words
+
+    common = common_words(tdata.load_tokenizer(tiny_model).get_vocab())
+    assert common == gener_common_words()  # the MiniLM vocabulary's whole lowercase words
     words = ["a", "mutation", "causes", "aniridia", "and", "missense", "mutation", "in", "Mutation"]
     tags = ["O", "B-Disease", "O", "B-Disease", "O", "B-Disease", "I-Disease", "O", "B-Gene"]
     # "aniridia" is no common word (WordPiece splits it); "missense mutation" has two words
-    assert drop_common_words(words, tags, {"Disease"}) == [
+    assert apply_rules(words, tags, (), {"Disease"}, common) == [
         "O", "O", "O", "B-Disease", "O", "B-Disease", "I-Disease", "O", "B-Gene"]
-    assert drop_common_words(words, tags, ()) == tags
-    assert drop_common_words(["Mutation"], ["B-Disease"], {"Disease"}) == ["B-Disease"]
+    assert apply_rules(words, tags, (), (), common) == tags
+    assert apply_rules(["Mutation"], ["B-Disease"], (), {"Disease"}, common) == ["B-Disease"]
 
 
 # --- training --------------------------------------------------------------------------------
@@ -378,11 +376,38 @@ def test_rule9_types_travel_with_the_model_and_filter_its_predictions(tiny_model
     tagger.rule9 = frozenset()  # the same model without the rule tags "ireland"
     plain = tagger.tag_words(words)
     assert all(row[5] == "B-LOC" for row in plain) and all(row[5] == "O" for row in ruled)
-    assert ruled == [drop_common_words(w, p, {"LOC"}) for w, p in zip(words, plain, strict=True)]
+    assert ruled == [apply_rules(w, p, (), {"LOC"}, tagger.common)
+                     for w, p in zip(words, plain, strict=True)]
     assert "common word" in (result.model_dir / "README.md").read_text()
     with pytest.raises(GenerError, match="rule 9 types"):
         train(make_dataset(), tmp_path / "m2", model_name=tiny_model,
               config=quick_config(rule9_types=["PER"]))
+
+
+def test_the_shipped_pipeline_applies_the_rules_as_tagger_does(tiny_model, tmp_path):
+    from transformers import pipeline
+    from transformers.pipelines import TokenClassificationPipeline
+
+    result = train(make_dataset(), tmp_path / "model", model_name=tiny_model,
+                   config=quick_config(capitalized_types=["LOC"], rule9_types=["Disease"]))
+    folder = str(result.model_dir)
+    assert (result.model_dir / "gener_pipeline.py").exists()
+    tagger = Tagger(folder)
+    shipped = pipeline(model=folder, trust_remote_code=True, aggregation_strategy="first")
+    plain = pipeline("token-classification", model=folder, aggregation_strategy="first")
+    assert type(plain) is TokenClassificationPipeline and type(shipped) is not type(plain)
+    texts = ["Cystic fibrosis is common in Ireland.", "cystic fibrosis is common in ireland",
+             "Fibrosis in ireland and France; fibrosis, Ireland."]
+    dropped = 0
+    for text in texts:
+        ours = [(e.label, e.start, e.end) for e in tagger.tag(text)]
+        assert ours == [(e["entity_group"], e["start"], e["end"]) for e in shipped(text)]
+        dropped += len(plain(text)) - len(ours)
+    assert dropped > 0  # the rules removed entities that the plain pipeline keeps
+    # A model trained from it without rules ships no pipeline.
+    again = train(make_dataset(), tmp_path / "again", model_name=folder, config=quick_config())
+    assert not (again.model_dir / "gener_pipeline.py").exists()
+    assert "gener-token-classification" not in (again.model_dir / "config.json").read_text()
 
 
 def test_train_without_validation_keeps_the_last_student(tiny_model, tmp_path):

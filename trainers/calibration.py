@@ -4,10 +4,11 @@ Generated labels miss entities, and a tagger trained on them learns part of thos
 O; another tagger over-predicts. Adding a bias ``b`` to the log-probability of O before each
 word's label is chosen trades one for the other (``b < 0``: more entities). ``gener train
 --calibrate`` tries the values of :data:`O_BIAS_GRID` on the validation split with the kept
-model and keeps the best (the smallest ``|b|`` among ties). Log-probabilities differ from
-logits by one constant per token, so adding ``b`` to O's log-probability chooses as adding it
-to O's logit does: :func:`fold_o_bias` adds it to the classifier's bias for O, and the saved
-model predicts with it wherever it is loaded (``transformers.pipeline`` included).
+model, scored after the model's rules on predictions, and keeps the best (the smallest
+``|b|`` among ties). Log-probabilities differ from logits by one constant per token, so
+adding ``b`` to O's log-probability chooses as adding it to O's logit does:
+:func:`fold_o_bias` adds it to the classifier's bias for O, and the saved model predicts with
+it wherever it is loaded (``transformers.pipeline`` included).
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ def label_bias(id2label: dict, o_bias: float):
 
 
 def choose_o_bias(model, tokenizer, sentences: list[list[str]], gold: list[list[str]],
-                  max_length: int = 256, batch_size: int = 64,
-                  grid=O_BIAS_GRID) -> tuple[float, list[dict]]:
-    """The grid value with the best validation F1, and every value's P/R/F1."""
+                  max_length: int = 256, batch_size: int = 64, grid=O_BIAS_GRID,
+                  rules=None) -> tuple[float, list[dict]]:
+    """The grid value with the best validation F1 (after ``rules(words, tags) -> tags``,
+    the model's rules on predictions), and every value's P/R/F1."""
     from trainers.data import entity_type
     from trainers.evaluation import score_tags
     from trainers.inference import word_log_probs
@@ -44,6 +46,9 @@ def choose_o_bias(model, tokenizer, sentences: list[list[str]], gold: list[list[
         bias = label_bias(id2label, o_bias)
         predicted = [[id2label[i] for i in (rows + bias).argmax(-1)] if len(rows) else []
                      for rows in log_probs]
+        if rules is not None:
+            predicted = [rules(words, tags) for words, tags in zip(sentences, predicted,
+                                                                   strict=True)]
         scores = score_tags(predicted, gold, types)
         table.append({"o_bias": o_bias, "precision": round(scores["precision"], 4),
                       "recall": round(scores["recall"], 4), "f1": round(scores["f1"], 4)})

@@ -4,7 +4,10 @@ Long inputs are cut into overlapping windows at word boundaries; each word takes
 prediction of the window where it sits farthest from the edges, and spans are decoded over
 the whole document, so entities crossing a window boundary come out whole. Nothing is
 truncated (a single word longer than the window keeps its first sub-tokens, which are the
-ones that carry its label).
+ones that carry its label). On a text that fits in one window, :class:`Tagger` gives what
+``pipeline(model=..., aggregation_strategy="first")`` gives, with the model's rules on
+predictions applied as the pipeline shipped with the model applies them
+(:mod:`trainers.hub_pipeline`).
 """
 
 from __future__ import annotations
@@ -19,12 +22,6 @@ from trainers.data import PadCollator, encode_windows, entity_type, load_tokeniz
 
 WORD = re.compile(r"\w+|[^\w\s]")
 DEFAULT_STRIDE = 32
-# Model config key: entity types whose entities must have a capital letter (see
-# drop_uncapitalized); gener's Tagger applies it, transformers' pipeline does not.
-CAPITALIZED_KEY = "gener_capitalized_types"
-# Model config key: entity types none of whose entities is a lowercase single common word
-# (see drop_common_words); applied the same way.
-COMMON_WORD_KEY = "gener_rule9_types"
 
 
 def word_log_probs(model, tokenizer, sentences: list[list[str]], max_length: int = 256,
@@ -94,45 +91,6 @@ def bio_spans(tags: list[str]) -> list[tuple[str, int, int]]:
         if kind and current is None:
             current = (kind, i)
     return spans
-
-
-def drop_uncapitalized(words: list[str], tags: list[str], types) -> list[str]:
-    """``tags`` without the entities of ``types`` that have no capital letter in any word.
-
-    An uncased tagger cannot see case, so it tags "government" as it tags "Government"; a
-    recipe whose subquestions of a label all apply rule 3 (all-lowercase phrases are no
-    entities) states that every entity of that label is capitalised."""
-    if not types:
-        return tags
-    kept = list(tags)
-    for kind, first, end in bio_spans(tags):
-        if kind in types and not any(c.isupper() for word in words[first:end] for c in word):
-            kept[first:end] = ["O"] * (end - first)
-    return kept
-
-
-def drop_common_words(words: list[str], tags: list[str], types) -> list[str]:
-    """``tags`` without the one-word entities of ``types`` that are lowercase common words.
-
-    A recipe whose subquestions of a label all apply rule 9 never labels a lowercase single
-    common word ("mutation", "phenotype"; :mod:`gener.common_words`) as that label, but a
-    tagger trained on "missense mutation" and "severe phenotype" still predicts the word
-    alone."""
-    if not types:
-        return tags
-    from gener.common_words import common_words
-
-    common = common_words()
-    kept = list(tags)
-    for kind, first, end in bio_spans(tags):
-        if kind in types and end - first == 1 and words[first] in common:
-            kept[first] = "O"
-    return kept
-
-
-def apply_label_rules(words: list[str], tags: list[str], capitalized, rule9) -> list[str]:
-    """``tags`` after :func:`drop_uncapitalized` and :func:`drop_common_words`."""
-    return drop_common_words(words, drop_uncapitalized(words, tags, capitalized), rule9)
 
 
 def split_words(text: str) -> list[tuple[str, int, int]]:
@@ -215,8 +173,11 @@ class Tagger:
         self.max_length = min(max_length, limit - 2 if limit > 2 else limit)
         self.stride = stride
         self.batch_size = batch_size
+        from trainers.hub_pipeline import CAPITALIZED_KEY, RULE9_KEY, common_words
+
         self.capitalized = frozenset(getattr(self.model.config, CAPITALIZED_KEY, None) or ())
-        self.rule9 = frozenset(getattr(self.model.config, COMMON_WORD_KEY, None) or ())
+        self.rule9 = frozenset(getattr(self.model.config, RULE9_KEY, None) or ())
+        self.common = common_words(self.tokenizer.get_vocab())
 
     @property
     def types(self) -> list[str]:
@@ -227,9 +188,14 @@ class Tagger:
         """BIO tags for every word of every pre-split sentence."""
         ids, _ = predict_words(self.model, self.tokenizer, sentences, self.max_length,
                                self.stride, self.batch_size)
-        return [apply_label_rules(words, [self.id2label[i] for i in row], self.capitalized,
-                                  self.rule9)
+        return [self._rules(words, [self.id2label[i] for i in row])
                 for words, row in zip(sentences, ids, strict=True)]
+
+    def _rules(self, words: list[str], tags: list[str]) -> list[str]:
+        """``tags`` after the model's rules on predictions (trainers.hub_pipeline)."""
+        from trainers.hub_pipeline import apply_rules
+
+        return apply_rules(words, tags, self.capitalized, self.rule9, self.common)
 
     def tag(self, text: str) -> list[Entity]:
         """Entities in raw text of any length, with character offsets."""
@@ -243,8 +209,7 @@ class Tagger:
                                     self.max_length, self.stride, self.batch_size)
         out = []
         for text, words, row, row_scores in zip(texts, split, ids, scores, strict=True):
-            tags = apply_label_rules([w for w, _, _ in words], [self.id2label[i] for i in row],
-                                     self.capitalized, self.rule9)
+            tags = self._rules([w for w, _, _ in words], [self.id2label[i] for i in row])
             entities = []
             for label, first, end in bio_spans(tags):
                 start, stop = words[first][1], words[end - 1][2]

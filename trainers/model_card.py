@@ -76,27 +76,7 @@ def render_model_card(info: dict, name: str) -> str:
         for row in _rows(info):
             lines.append(f"| {row['dataset']} | {row['split']} | {_fmt(row.get('precision'))} "
                          f"| {_fmt(row.get('recall'))} | {_fmt(row.get('f1'))} |")
-    lines += ["", "## Usage", "", "```python", "from transformers import pipeline",
-              'tagger = pipeline("token-classification", model="PATH_OR_ID", '
-              'aggregation_strategy="first")',
-              'tagger("Cystic fibrosis is common in Ireland.")', "```", "",
-              "Each word takes the label of its first sub-token, as in training and in the "
-              'results above; "simple" would label sub-tokens separately and can return word '
-              'pieces such as "##cher". `pipeline` truncates a long text; '
-              "`trainers.inference.Tagger(PATH).tag(text)` gives the same entities with a "
-              "sliding window over texts of any length.", ""]
-    if config.get("capitalized_types"):
-        lines += [f"The recipe drops all-lowercase phrases (rule 3) for "
-                  f"{', '.join(config['capitalized_types'])}, which an uncased model cannot "
-                  "see: `Tagger` drops its predictions of those types that have no capital "
-                  "letter (model config `gener_capitalized_types`), and its validation F1 was "
-                  "measured that way. `pipeline` does not apply this rule.", ""]
-    if config.get("rule9_types"):
-        lines += [f"The recipe never labels a lowercase single common word (rule 9) as "
-                  f"{', '.join(config['rule9_types'])}: `Tagger` drops such one-word "
-                  "predictions of those types (model config `gener_rule9_types`), and its "
-                  "validation F1 was measured that way. `pipeline` does not apply this rule.",
-                  ""]
+    lines += _usage(config)
     if info.get("o_bias") is not None:
         best = max(info["calibration"], key=lambda row: row["f1"])
         lines += [f"The classifier's bias for O has {info['o_bias']} added (in the saved "
@@ -105,6 +85,37 @@ def render_model_card(info: dict, name: str) -> str:
                   f"best validation F1 ({best['f1']:.4f}, against {info['best_f1']:.4f} "
                   "without).", ""]
     return "\n".join(lines)
+
+
+def _usage(config: dict) -> list[str]:
+    """The Usage section: the pipeline call that gives the results above, and the rules on
+    predictions that the model's own pipeline (``gener_pipeline.py``) applies."""
+    capitalized, rule9 = config.get("capitalized_types"), config.get("rule9_types")
+    call = ('pipeline(model="PATH_OR_ID", trust_remote_code=True, aggregation_strategy="first")'
+            if capitalized or rule9 else
+            'pipeline("token-classification", model="PATH_OR_ID", aggregation_strategy="first")')
+    lines = ["", "## Usage", "", "```python", "from transformers import pipeline",
+             f"tagger = {call}", 'tagger("Cystic fibrosis is common in Ireland.")', "```", "",
+             "Each word takes the label of its first sub-token, as in training and in the "
+             'results above; "simple" labels sub-tokens separately and can return word pieces '
+             'such as "##cher". `pipeline` truncates a long text; '
+             "`trainers.inference.Tagger(PATH).tag(text)` gives the same entities with a "
+             "sliding window over texts of any length.", ""]
+    if not (capitalized or rule9):
+        return lines
+    lines += ["`trust_remote_code=True` runs `gener_pipeline.py`, shipped with the model: "
+              "transformers' token-classification pipeline, then the rules below, which "
+              "gave the results above; `pipeline(\"token-classification\", ...)` gives the "
+              "predictions without them.", ""]
+    if capitalized:
+        lines.append(f"- {', '.join(capitalized)}: an entity without a capital letter is "
+                     "dropped (the recipe's rule 3 keeps no all-lowercase phrase, and an "
+                     "uncased model cannot see case).")
+    if rule9:
+        lines.append(f"- {', '.join(rule9)}: a one-word entity that is a lowercase common "
+                     "word (a whole word of the vocabulary) is dropped (the recipe's rule 9 "
+                     "never labels one).")
+    return lines + [""]
 
 
 def _rows(info: dict) -> list[dict]:

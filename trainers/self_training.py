@@ -32,13 +32,15 @@ from trainers.data import (
     label_names,
     load_tokenizer,
 )
-from trainers.inference import CAPITALIZED_KEY, COMMON_WORD_KEY
 from trainers.model_card import INFO_NAME, write_model_card
 
 logger = logging.getLogger(__name__)
 
 CHECKPOINTS = "checkpoints"
 LOG_NAME = "train_log.jsonl"
+# The pipeline shipped with a model that has rules on predictions, and its task name.
+PIPELINE_FILE = "gener_pipeline.py"
+PIPELINE_TASK = "gener-token-classification"
 
 
 @dataclass
@@ -71,7 +73,7 @@ class TrainConfig:
     data_version: str | None = None
     validation_name: str | None = None
     # Entity types whose entities have a capital letter (the recipe's rule 3): predictions of
-    # them without one are dropped, in validation and in the saved model's Tagger.
+    # them without one are dropped, in validation and by the saved model's pipeline.
     capitalized_types: list[str] = field(default_factory=list)
     # Entity types that are never a lowercase single common word (the recipe's rule 9):
     # such predictions are dropped in the same places.
@@ -125,6 +127,31 @@ def self_training_loss(student_logits, teacher_logits, label_mask, threshold: fl
         return student_logits.sum() * 0.0, 0.0
     loss = F.kl_div(student[keep].log_softmax(-1), targets[keep], reduction="batchmean")
     return loss, keep.float().mean().item()
+
+
+def ship_rules(model_config, config: TrainConfig) -> None:
+    """Store the rules on predictions in ``model_config``, with the pipeline that applies them
+    (:mod:`trainers.hub_pipeline`) named in its ``custom_pipelines`` when there are any."""
+    from trainers.hub_pipeline import CAPITALIZED_KEY, RULE9_KEY
+
+    setattr(model_config, CAPITALIZED_KEY, list(config.capitalized_types))
+    setattr(model_config, RULE9_KEY, list(config.rule9_types))
+    pipelines = dict(getattr(model_config, "custom_pipelines", None) or {})
+    pipelines.pop(PIPELINE_TASK, None)
+    if config.capitalized_types or config.rule9_types:
+        pipelines[PIPELINE_TASK] = {
+            "impl": f"{Path(PIPELINE_FILE).stem}.GenerTokenClassificationPipeline",
+            "pt": ["AutoModelForTokenClassification"], "tf": [], "type": "text"}
+    model_config.custom_pipelines = pipelines
+
+
+def label_rules(config: TrainConfig, tokenizer):
+    """``rules(words, tags) -> tags``: the run's rules on predictions."""
+    from trainers.hub_pipeline import apply_rules, common_words
+
+    capitalized, rule9 = set(config.capitalized_types), set(config.rule9_types)
+    common = common_words(tokenizer.get_vocab()) if rule9 else frozenset()
+    return lambda words, tags: apply_rules(words, tags, capitalized, rule9, common)
 
 
 def _check_labels(names: list[str]) -> None:
@@ -186,7 +213,7 @@ class _Run:
         from accelerate.utils import gather_object
 
         from trainers.evaluation import score_tags
-        from trainers.inference import apply_label_rules, predict_words
+        from trainers.inference import predict_words
 
         sentences, gold = self.validation
         rank, world = self.acc.process_index, self.acc.num_processes
@@ -197,10 +224,9 @@ class _Run:
                                self.config.max_length, batch_size=self.config.eval_batch_size,
                                autocast=self.acc.autocast)
         student.train()
-        capitalized, rule9 = self.config.capitalized_types, self.config.rule9_types
+        rules = label_rules(self.config, self.tokenizer)
         predicted = dict(gather_object([
-            (i, apply_label_rules(sentences[i], [self.names[t] for t in row], capitalized,
-                                  rule9))
+            (i, rules(sentences[i], [self.names[t] for t in row]))
             for i, row in zip(mine, ids, strict=True)]))
         return score_tags([predicted[i] for i in range(len(sentences))], gold, self.types)
 
@@ -408,8 +434,7 @@ def train(train_dataset, out_dir, model_name: str = "minilm", validation_dataset
             label2id={n: i for i, n in enumerate(names)}, ignore_mismatched_sizes=True)
     except OSError as err:
         raise GenerError(f"cannot load model {model_name!r}: {err}") from err
-    setattr(model.config, CAPITALIZED_KEY, list(config.capitalized_types))
-    setattr(model.config, COMMON_WORD_KEY, list(config.rule9_types))
+    ship_rules(model.config, config)
     examples = encode_training_examples(train_dataset, tokenizer, config.max_length)
     if config.t_early >= config.max_steps:
         logger.warning("t_early (%d) >= max_steps (%d): no self-training stage",
@@ -486,6 +511,8 @@ def _save_final(out: Path, student, tokenizer, best: Path | None, info: dict,
     else:
         student.save_pretrained(str(staging))
     tokenizer.save_pretrained(str(staging))
+    if config is not None and (config.capitalized_types or config.rule9_types):
+        shutil.copyfile(Path(__file__).with_name("hub_pipeline.py"), staging / PIPELINE_FILE)
     if calibration is not None:
         _calibrate(staging, tokenizer, calibration, config, info)
     (staging / INFO_NAME).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
@@ -504,7 +531,8 @@ def _calibrate(folder: Path, tokenizer, validation, config: TrainConfig, info: d
     model = AutoModelForTokenClassification.from_pretrained(str(folder)).eval()
     sentences, gold = validation
     o_bias, table = choose_o_bias(model, tokenizer, sentences, gold, config.max_length,
-                                  config.eval_batch_size)
+                                  config.eval_batch_size,
+                                  rules=label_rules(config, tokenizer))
     fold_o_bias(model, o_bias)
     model.save_pretrained(str(folder))
     info.update(o_bias=o_bias, calibration=table)

@@ -37,8 +37,8 @@ def add_parser(subparsers) -> None:
                         help="weight of O tags in the supervised stage's loss, in (0, 1] "
                              "(default 1; lower trusts the dictionary's misses less)")
     parser.add_argument("--calibrate", action="store_true",
-                        help="choose the kept model's O bias on the validation split (added to "
-                             "O's log-probability by gener's Tagger; trainers.calibration)")
+                        help="choose a bias on O on the validation split and fold it into the "
+                             "kept model's classifier (trainers.calibration)")
     parser.add_argument("--max-length", type=int, default=128, help="tokens per window")
     parser.add_argument("--eval-every", type=int, default=100,
                         help="steps between evaluations and checkpoints")
@@ -46,12 +46,13 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--mixed-precision", choices=["no", "bf16", "fp16"], default="no")
     parser.add_argument("--capital-rule", choices=["recipe", "off"], default="recipe",
                         help="recipe (default): drop predicted entities without a capital "
-                             "letter for the labels whose subquestions all apply rule 3; off: "
-                             "keep every prediction")
+                             "letter for the labels whose subquestions all apply rule 3, in "
+                             "validation and in the pipeline shipped with the model; off: keep "
+                             "every prediction")
     parser.add_argument("--common-word-rule", choices=["recipe", "off"], default="recipe",
                         help="recipe (default): drop predicted one-word entities that are "
                              "lowercase common words for the labels whose subquestions all "
-                             "apply rule 9; off: keep them (gener before 2026-12-02)")
+                             "apply rule 9, in the same places; off: keep them")
     parser.add_argument("--resume", action="store_true",
                         help="continue from the checkpoint an interrupted run left in --out")
     parser.set_defaults(run=run)
