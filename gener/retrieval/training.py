@@ -1,4 +1,4 @@
-"""Training the ``gener-retriever`` encoder without NER labels (issue 9).
+"""Training the ``gener-retriever`` encoder without NER labels.
 
 Supervision comes from the corpus itself. Each wiki-vital article has a short ``description``
 ("Infectious disease caused by ..."); the last word of its head ("infectious disease") is the
