@@ -52,3 +52,6 @@ class SubquestionRetrieval:
 
     subquestion: Subquestion
     sentences: list[RetrievedSentence]
+    # Candidate answers with their confidence (gener.answers.Answer), when the policy
+    # scores answers; empty under a quota of k sentences.
+    answers: list = field(default_factory=list)

@@ -181,6 +181,19 @@ def render_card_body(manifests: dict[str, dict]) -> str:
         for sq in m.get("subquestions", []):
             rules = ", ".join(str(r) for r in sq["rules"])
             lines.append(f"| {sq['label']} | {sq['question']} | {sq['k']} | {rules} |")
+        report = m.get("labels_report")
+        if report:
+            lines += ["", "Answers kept per label (confidence at least "
+                      f"{m['policy']['min_confidence']}), their estimated precision, and the "
+                      "data they gave:", "",
+                      "| label | answers | estimated precision | mentions | sentences | note |",
+                      "|---|---|---|---|---|---|"]
+            for label, row in report.items():
+                note = "few answers in this corpus" if row["few_answers"] else ""
+                estimate = row["estimated_precision"]
+                lines.append(f"| {label} | {row['answers']} | "
+                             f"{'-' if estimate is None else estimate} | {row['mentions']} | "
+                             f"{row['sentences']} | {note} |")
         counts = m.get("entities_per_type", {})
         if counts:
             lines += ["", "| label | entities |", "|---|---|"]

@@ -43,11 +43,19 @@ def open_searcher(corpus, policy: LabellingPolicy, encoder: str = "minilm",
 def retrieve(recipe: Recipe, searcher, policy: LabellingPolicy):
     """Per subquestion of the prepared ``recipe``, its evidence sentences with their
     retrieved phrases; and ``{phrase key: label}`` for phrases retrieved for several labels
-    (empty unless the policy labels by phrase with a bi-encoder)."""
+    (empty unless the policy labels by phrase with a bi-encoder).
+
+    With a bi-encoder and a ``min_confidence`` above 0, the evidence is where the answers
+    that reach it occur (:mod:`gener.answers`), and each retrieval lists its scored
+    answers; otherwise it is the paper's top k sentences."""
+    from gener.answers import retrieve_answers
     from gener.phrase_labels import label_phrases
     from gener.retrieval.search import retrieve_with
 
-    retrievals = retrieve_with(searcher, recipe, extend_heads=policy.head_extension)
+    if policy.min_confidence > 0 and not searcher.index.contextual:
+        retrievals = retrieve_answers(searcher, recipe, policy.min_confidence)
+    else:
+        retrievals = retrieve_with(searcher, recipe, extend_heads=policy.head_extension)
     labels = {}
     if policy.labeling == "phrase" and not searcher.index.contextual:
         labels = label_phrases(retrievals, searcher.phrase_similarities)

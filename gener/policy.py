@@ -39,11 +39,15 @@ class LabellingPolicy:
     preset: str = "default"
     # --- retrieval ---
     # ν: weight of the first sentence (and its category phrase) of the document a phrase
-    # names. 0 for builds: taggers trained on ν = 1 data scored lower on validation.
-    definition_weight: float = 0.0
+    # names (the ranking of `gener ask`).
+    definition_weight: float = 1.0
     # Pseudo-relevance feedback: each question asked again with the mean vector of its N best
     # phrases; 0 turns it off.
-    feedback_phrases: int = 50
+    feedback_phrases: int = 0
+    # Answer confidence (gener.answers): a build keeps the answers whose probability of
+    # being an instance of the asked type reaches this, and its evidence sentences are
+    # where they occur (k at most); 0 keeps the paper's quota of k evidence sentences.
+    min_confidence: float = 0.5
     # A retrieved lowercase word that ends a longer candidate also retrieves that candidate
     # ("cancer" -> "ovarian cancer"), for subquestions without rule 3.
     head_extension: bool = True
@@ -89,6 +93,8 @@ class LabellingPolicy:
                                  f"not {getattr(self, name)!r}")
         if self.feedback_phrases < 0:
             raise GenerError("policy field feedback_phrases: must be 0 (off) or more")
+        if not 0 <= self.min_confidence <= 1:
+            raise GenerError("policy field min_confidence: must be a probability, from 0 to 1")
         if self.head_similarity is not None and not -1 <= self.head_similarity <= 1:
             raise GenerError("policy field head_similarity: must be a cosine, from -1 to 1")
 
@@ -139,7 +145,7 @@ PRESETS: dict[str, dict] = {
     # The paper's behaviour (GeNER's released code), for reproduction.
     "paper": {
         "definition_weight": 0.0,
-        "feedback_phrases": 0,
+        "min_confidence": 0.0,
         "head_extension": False,
         "rule3": "lowercase",
         "rule11": False,

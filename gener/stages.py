@@ -50,14 +50,26 @@ class BuildResult:
     entities_per_type: dict[str, int]
     dictionary_size: int
     seconds_per_stage: dict[str, float] = field(default_factory=dict)
+    # Per label: answers kept, estimated precision, mentions, sentences, few_answers
+    # (gener.answers.label_report); None under a quota of k sentences.
+    labels_report: dict[str, dict] | None = None
 
     def summary(self) -> str:
         """A few human-readable lines."""
+        from gener.answers import report_lines
+
         entities = ", ".join(f"{k} {v}" for k, v in self.entities_per_type.items()) or "none"
         stages = ", ".join(f"{k} {v:.1f}s" for k, v in self.seconds_per_stage.items())
-        return (f"dataset: {self.dataset_dir} (config {self.config}, version {self.version})\n"
-                f"sentences: {self.num_sentences}; entities: {entities}; "
-                f"dictionary: {self.dictionary_size} phrases\ntime: {stages}")
+        lines = [f"dataset: {self.dataset_dir} (config {self.config}, version {self.version})",
+                 f"sentences: {self.num_sentences}; entities: {entities}; "
+                 f"dictionary: {self.dictionary_size} phrases"]
+        for label, row in (self.labels_report or {}).items():
+            estimate = row["estimated_precision"]
+            lines.append(f"{label}: {row['answers']} answers kept, estimated precision "
+                         f"{'-' if estimate is None else f'{estimate:.2f}'}, "
+                         f"{row['mentions']} mentions in {row['sentences']} sentences")
+        lines += report_lines(self.labels_report or {})
+        return "\n".join(lines + [f"time: {stages}"])
 
 
 def _digest(data: object) -> str:
@@ -108,14 +120,33 @@ def _retrieval_file(stage_dir: Path, index: int, retrieval_type: str) -> Path:
     return stage_dir / f"{index:02d}_{_slug(retrieval_type)}.jsonl"
 
 
+def _answers_file(stage_dir: Path, index: int, retrieval_type: str) -> Path:
+    return stage_dir / f"{index:02d}_{_slug(retrieval_type)}.answers.jsonl"
+
+
+def _jsonl(rows) -> str:
+    lines = [json.dumps(row, sort_keys=True, ensure_ascii=False) for row in rows]
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
 def load_retrievals(recipe: Recipe, work_dir: str | Path) -> list[SubquestionRetrieval]:
     """The retrieval stage's output in a build's work folder, one per subquestion."""
+    from gener.answers import Answer
+
     retrievals = []
     for i, sq in enumerate(recipe.subquestions):
-        path = _retrieval_file(Path(work_dir) / "retrieval", i, sq.type)
-        with open(path, encoding="utf-8") as f:
-            sentences = [RetrievedSentence.from_dict(json.loads(line)) for line in f]
-        retrievals.append(SubquestionRetrieval(sq, sentences))
+        stage_dir = Path(work_dir) / "retrieval"
+        sentences = [RetrievedSentence.from_dict(row)
+                     for row in _read_jsonl(_retrieval_file(stage_dir, i, sq.type))]
+        answers_path = _answers_file(stage_dir, i, sq.type)
+        answers = ([Answer.from_dict(row) for row in _read_jsonl(answers_path)]
+                   if answers_path.exists() else [])
+        retrievals.append(SubquestionRetrieval(sq, sentences, answers))
     return retrievals
 
 
@@ -138,10 +169,12 @@ def run_retrieval(recipe: Recipe, corpus: Corpus, settings: BuildSettings, stage
                                       settings.cache_dir, settings.progress)
     retrievals, labels = pipeline.retrieve(recipe, searcher, settings.policy)
     for i, retrieval in enumerate(retrievals):
-        lines = [json.dumps(s.to_dict(), sort_keys=True, ensure_ascii=False)
-                 for s in retrieval.sentences]
-        atomic_write_text(_retrieval_file(stage.dir, i, retrieval.subquestion.type),
-                          "\n".join(lines) + ("\n" if lines else ""))
+        sq_type = retrieval.subquestion.type
+        atomic_write_text(_retrieval_file(stage.dir, i, sq_type),
+                          _jsonl(s.to_dict() for s in retrieval.sentences))
+        if retrieval.answers:
+            atomic_write_text(_answers_file(stage.dir, i, sq_type),
+                              _jsonl(a.to_dict() for a in retrieval.answers))
     atomic_write_text(stage.dir / PHRASE_LABELS,
                       json.dumps(labels, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
     stage.mark_done()
@@ -160,6 +193,10 @@ def run_annotation(retrievals, recipe: Recipe, settings: BuildSettings, stage: _
     result = pipeline.label(retrievals, recipe, settings.policy, phrase_labels,
                             seed=settings.seed, progress=settings.progress)
     if not result.records:
+        if any(r.answers for r in retrievals):
+            raise GenerError(f"recipe {recipe.name}: no answer reached confidence "
+                             f"{settings.policy.min_confidence} in this corpus; nothing to "
+                             "label (a lower --set min_confidence=P keeps less likely ones)")
         raise GenerError(f"recipe {recipe.name}: retrieval returned no sentences")
     write_jsonl(result.records, stage.dir / RECORDS)
     result.dictionary.save(stage.dir / DICTIONARY)
@@ -171,6 +208,7 @@ def run_annotation(retrievals, recipe: Recipe, settings: BuildSettings, stage: _
 def generate(recipe: Recipe, corpus: Corpus, work_dir: str | Path,
              settings: BuildSettings | None = None) -> Generated:
     """Run (or resume) retrieval and matching; return where the labelled records are."""
+    from gener.answers import label_report
     from gener.pipeline import prepare
     from gener.retrieval.encoders import encoder_fingerprint
     from gener.retrieval.search import RETRIEVAL_VERSION, scoring
@@ -198,6 +236,10 @@ def generate(recipe: Recipe, corpus: Corpus, work_dir: str | Path,
                                     _Stage(work_dir, "matching", inputs), phrase_labels)
     timings["matching"] = time.perf_counter() - started
     stats = json.loads((annotation_dir / STATS).read_text(encoding="utf-8"))
+    answers = [a for r in retrievals for a in r.answers]
+    report = (label_report(answers, recipe.labels, policy.min_confidence,
+                           stats["spans_per_type"], _sentences_per_label(annotation_dir))
+              if answers else None)
     manifest = {
         "recipe": recipe.name,
         "description": recipe.description,
@@ -213,15 +255,25 @@ def generate(recipe: Recipe, corpus: Corpus, work_dir: str | Path,
         "version": f"{__version__}+{_digest(inputs)}",
         "dictionary_size": stats["dictionary_phrases"],
         "entities_per_type": stats["spans_per_type"],
+        **({"labels_report": report} if report else {}),
         "self_training": {"t_early": recipe.self_training.t_early,
                           "t_update": recipe.self_training.t_update},
     }
     return Generated(annotation_dir / RECORDS, annotation_dir / DICTIONARY, manifest, timings)
 
 
+def _sentences_per_label(annotation_dir: Path) -> dict[str, int]:
+    """How many labelled sentences have an entity of each label."""
+    counts: dict[str, int] = {}
+    for record in _read_jsonl(annotation_dir / RECORDS):
+        for label in {span["type"] for span in record["spans"]}:
+            counts[label] = counts.get(label, 0) + 1
+    return counts
+
+
 # The policy fields that change what retrieval returns (the others act after it).
 RETRIEVAL_FIELDS = ("definition_weight", "feedback_phrases", "head_extension",
-                    "head_similarity", "labeling")
+                    "head_similarity", "labeling", "min_confidence")
 
 
 def build(recipe: Recipe, corpus: Corpus, out_dir: str | Path,
@@ -246,4 +298,5 @@ def build(recipe: Recipe, corpus: Corpus, out_dir: str | Path,
     atomic_write_text(copy_dictionary, generated.dictionary_path.read_text(encoding="utf-8"))
     generated.seconds_per_stage["write"] = time.perf_counter() - started
     return BuildResult(out_dir, recipe.name, m["version"], len(dataset), m["entities_per_type"],
-                       m["dictionary_size"], generated.seconds_per_stage)
+                       m["dictionary_size"], generated.seconds_per_stage,
+                       m.get("labels_report"))

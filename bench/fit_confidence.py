@@ -1,0 +1,190 @@
+"""Fit gener.answers' logistic model of answer confidence, on types no measurement uses.
+
+Fitting types are description types of the default corpus (gener.retrieval.training's
+grouping of articles by the head noun of their description) that no benchmark or recipe
+uses and that are not bench/label_precision.py's held-out types. For "Which T?" each
+candidate answer of the ranking gets gener.answers' features and is judged against the
+titles of T's articles (bench/label_precision.py's Judge). A logistic regression (each
+type weighing the same, L2) gives the weights; per threshold, the mean over types of the
+candidates' mention precision and of the gold recall is printed, on the fitting types and
+by leave-types-out folds.
+
+    python bench/fit_confidence.py [--types 60] [--json bench/results/confidence_fit.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from label_precision import (  # noqa: E402
+    HELD_OUT,
+    Judge,
+    TypeSpec,
+    gold_titles,
+    key,
+    type_forms,
+)
+
+THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+
+
+def fitting_types(articles: list[dict], n: int, seed: int, min_articles: int = 8) -> dict:
+    """Up to ``n`` description types (single nouns) with their gold titles (as
+    bench/label_precision.py reads them: description or first-sentence category), seeded."""
+    from gener.retrieval.training import benchmark_type_forms, training_types
+
+    used = benchmark_type_forms()
+    held = set()
+    for name, spec in HELD_OUT.items():
+        held |= type_forms(name, spec)
+    grouped = training_types(articles, used)
+    pool = {t: titles for t, titles in {**grouped.train, **grouped.dev}.items()
+            if " " not in t and len(titles) >= min_articles
+            and not (type_forms(t, TypeSpec()) & (held | used))}
+    names = sorted(pool)
+    random.Random(seed).shuffle(names)
+    return {t: gold_titles(articles, t, TypeSpec()) for t in sorted(names[:n])}
+
+
+def collect(types: dict, sentences: list[str]):
+    """Features, verdicts, occurrence counts and type ids of every candidate."""
+    from gener import answers as ga
+    from gener.corpus import WikiVitalCorpus
+    from gener.pipeline import open_searcher, prepare
+    from gener.policy import LabellingPolicy
+    from gener.recipes import recipe_from_question
+
+    policy = LabellingPolicy()
+    searcher = open_searcher(WikiVitalCorpus(), policy, progress=False)
+    rows, verdicts, counts, groups, gold = [], [], [], [], []
+    for g, (entity_type, titles) in enumerate(types.items()):
+        judge = Judge(titles, TypeSpec())
+        recipe = prepare(recipe_from_question(f"Which {entity_type}?"), policy)
+        sq = recipe.subquestions[0]
+        ranked = searcher.rank_subquestions([sq], limit=ga.DEPTH)[0]
+        query = searcher.encoder.encode_questions([sq.question])[0]
+        found = ga.candidates(searcher, sq, ranked)
+        x = ga.features(searcher, sq, found, query)
+        rows.append(x)
+        verdicts += [judge.correct(a.name) for a in found]
+        counts += [max(a.occurrences, 1) for a in found]
+        groups += [g] * len(found)
+        occurring = judge.occurring(sentences)
+        gold.append((occurring, {a.name: judge.answers.get(key(a.name), set()) for a in found}))
+        print(f"{entity_type}: {len(found)} candidates, {sum(judge.correct(a.name) for a in found)}"
+              f" right, {len(occurring)} gold in corpus", flush=True)
+    return (np.vstack(rows), np.array(verdicts, dtype=np.float64),
+            np.array(counts, dtype=np.float64), np.array(groups), gold)
+
+
+def fit(x: np.ndarray, y: np.ndarray, groups: np.ndarray, l2: float = 1.0,
+        steps: int = 50) -> tuple[np.ndarray, float]:
+    """Weighted logistic regression by Newton steps; each type's candidates weigh 1 in all."""
+    sizes = np.bincount(groups)
+    w = 1.0 / sizes[groups]
+    design = np.column_stack([x, np.ones(len(x))])
+    beta = np.zeros(design.shape[1])
+    penalty = np.full(design.shape[1], l2 / len(sizes))
+    penalty[-1] = 0.0
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-design @ beta))
+        grad = design.T @ (w * (p - y)) + penalty * beta
+        hess = (design * (w * p * (1 - p))[:, None]).T @ design + np.diag(penalty)
+        beta -= np.linalg.solve(hess, grad)
+    return beta[:-1], float(beta[-1])
+
+
+def table(p, y, counts, groups, gold, names_of, thresholds=THRESHOLDS) -> list[dict]:
+    """Per threshold: means over types of mention precision (candidates weighted by their
+    occurrences), of gold recall, of the estimated precision and of kept answers."""
+    out = []
+    for tau in thresholds:
+        precisions, recalls, estimates, kept_counts = [], [], [], []
+        for g in np.unique(groups):
+            m = (groups == g) & (p >= tau)
+            occurring, titles_of = gold[g]
+            kept_counts.append(int(m.sum()))
+            if m.sum():
+                precisions.append(float((y[m] * counts[m]).sum() / counts[m].sum()))
+                estimates.append(float((p[m] * counts[m]).sum() / counts[m].sum()))
+            if occurring:
+                found = set()
+                for name in np.array(names_of)[m]:
+                    found |= titles_of.get(name, set())
+                recalls.append(len(found & occurring) / len(occurring))
+        out.append({"threshold": tau, "types_with_answers": len(precisions),
+                    "mention_precision": round(float(np.mean(precisions)), 4) if precisions else None,
+                    "estimated_precision": round(float(np.mean(estimates)), 4) if estimates else None,
+                    "recall": round(float(np.mean(recalls)), 4) if recalls else None,
+                    "answers": round(float(np.mean(kept_counts)), 1)})
+    return out
+
+
+def auc(values: np.ndarray, y: np.ndarray) -> float:
+    """The probability that a right candidate's value exceeds a wrong one's (ties: half)."""
+    order = np.argsort(values, kind="stable")
+    ranks = np.empty(len(values))
+    ranks[order] = np.arange(1, len(values) + 1)
+    for value in np.unique(values):  # mean ranks for ties
+        tied = values == value
+        ranks[tied] = ranks[tied].mean()
+    positives = y.sum()
+    return float((ranks[y == 1].sum() - positives * (positives + 1) / 2)
+                 / (positives * (len(y) - positives)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    from gener import answers as ga
+    from gener.corpus import WikiVitalCorpus
+    from gener.io import atomic_write_text
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--types", type=int, default=60)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args(argv)
+    corpus = WikiVitalCorpus()
+    types = fitting_types(corpus.articles(), args.types, args.seed)
+    sentences = [s.text for s in corpus.sentences()]
+    x, y, counts, groups, gold = collect(types, sentences)
+    names_of = []  # candidate names in collect's order
+    for _, titles_of in gold:
+        names_of += list(titles_of)
+    for name, column in zip(ga.FEATURES, x.T, strict=True):
+        print(f"AUC {name}: {auc(column, y):.3f}")
+    weights, bias = fit(x, y, groups)
+    print("weights:", dict(zip(ga.FEATURES, np.round(weights, 4).tolist(), strict=True)),
+          "bias:", round(bias, 4))
+    fitted = table(ga.confidence(x, weights, bias), y, counts, groups, gold, names_of)
+    # Leave-types-out: each fold's types scored by a model fitted without them.
+    folds = np.arange(len(types)) % args.folds
+    p_out = np.zeros(len(y))
+    for f in range(args.folds):
+        test = folds[groups] == f
+        w, b = fit(x[~test], y[~test], np.unique(groups[~test], return_inverse=True)[1])
+        p_out[test] = ga.confidence(x[test], w, b)
+    held = table(p_out, y, counts, groups, gold, names_of)
+    for name, rows in (("fitted", fitted), ("types left out", held)):
+        print(name)
+        for row in rows:
+            print("  " + json.dumps(row))
+    if args.json:
+        atomic_write_text(args.json, json.dumps({
+            "types": list(types), "candidates": len(y), "right": int(y.sum()),
+            "weights": dict(zip(ga.FEATURES, np.round(weights, 4).tolist(), strict=True)),
+            "bias": round(bias, 4), "fitted": fitted, "types_left_out": held}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,249 @@
+"""Answer confidence: which retrieved phrases are instances of the asked type.
+
+A question's ranking is good at its head and drifts after it ("Which river?": rivers, then
+"north", "water", "region"). Each distinct phrase of the ranking's first
+:data:`CANDIDATES` gets a probability of being an answer from evidence that needs no
+labels of the asked type:
+
+- ``relative_score``: its best occurrence's score less the mean score of the
+  :data:`HEAD` best phrases;
+- ``consensus``: the cosine of its vector with the mean vector of the head's phrases
+  (itself left out);
+- ``question``: the cosine of its vector with the question's;
+- ``name_agreement``: whether it is a name (a capital letter, and the corpus does not
+  usually write it lowercase) as the head's phrases mostly are, or a common noun as they
+  mostly are;
+- ``common_word``: a single lowercase word of the encoder's vocabulary;
+- ``titled``: a document of the corpus is named after it;
+- ``definition`` and ``category``: the cosine of the question with that document's first
+  sentence, and with the category phrase of that sentence ("a river in Southern Africa"
+  -> "river"), 0 without such a document;
+- ``category_consensus``: the cosine of that category phrase with the mean of the head's
+  category phrases (0 without one);
+- ``log_rank``: the log of its rank among distinct phrases.
+
+A logistic model of these (:data:`WEIGHTS`, :data:`BIAS`) was fitted by
+bench/fit_confidence.py on the default corpus, for description types that no benchmark,
+recipe or held-out measurement uses (bench/CONFIDENCE.md). A build keeps the answers whose
+confidence reaches the policy's ``min_confidence``; its evidence sentences are the
+corpus's sentences where kept answers occur, best first, at most k.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from gener.artifacts import RetrievedPhrase, RetrievedSentence, SubquestionRetrieval
+from gener.recipes import Recipe, Subquestion
+
+FEATURES = ("relative_score", "consensus", "question", "name_agreement", "common_word",
+            "titled", "definition", "category", "category_consensus", "log_rank")
+# Fitted by bench/fit_confidence.py (bench/CONFIDENCE.md); the features' order is FEATURES.
+WEIGHTS = (0.3078, -0.1609, -2.3214, 0.5062, 0.5921, 0.0037, 1.3727, 5.1412, 0.7699, -0.6802)
+BIAS = -2.2897
+CANDIDATES = 400  # distinct phrases of a ranking that may become answers
+HEAD = 10  # best phrases whose consensus the others are compared with
+DEPTH = 30_000  # occurrences of a ranking read for candidates
+FEW_ANSWERS = 20  # a label with fewer kept answers is reported as having little data
+
+
+@dataclass
+class Answer:
+    """A candidate answer to one subquestion, with its confidence and evidence."""
+
+    name: str
+    label: str
+    score: float
+    rank: int
+    confidence: float = 0.0
+    occurrences: int = 0  # occurrences in the corpus of the phrase keys it was read from
+    features: dict[str, float] = field(default_factory=dict)
+    keys: list[int] = field(default_factory=list)  # index phrase keys it was read from
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Answer:
+        return cls(**data)
+
+
+def candidates(searcher, sq: Subquestion, ranked) -> list[Answer]:
+    """The first :data:`CANDIDATES` distinct normalized phrases of a ranking, each with its
+    best score and the phrase keys (within :data:`DEPTH` occurrences) that give it."""
+    found: dict[str, Answer] = {}
+    index = searcher.index
+    occurrences, scores = ranked
+    for occ, score in zip(occurrences[:DEPTH].tolist(), scores[:DEPTH].tolist(), strict=True):
+        if not searcher.valid(occ, sq):
+            continue
+        key = int(index.occ_key[occ])
+        for name, _, _ in searcher._survivors(index.phrase_texts[key], 0, sq):
+            answer = found.get(name)
+            if answer is None:
+                if len(found) >= CANDIDATES:
+                    continue
+                answer = found[name] = Answer(name, sq.label, float(score), len(found) + 1)
+            if key not in answer.keys:
+                answer.keys.append(key)
+    answers = list(found.values())
+    for answer in answers:
+        keys = np.array(answer.keys, dtype=np.int64)
+        answer.occurrences = int((index.key_ptr[keys + 1] - index.key_ptr[keys]).sum())
+    return answers
+
+
+def features(searcher, sq: Subquestion, answers: list[Answer], query: np.ndarray) -> np.ndarray:
+    """The :data:`FEATURES` of each answer (rows), in the ranking's order."""
+    from gener.common_words import common_words
+
+    if not answers:
+        return np.zeros((0, len(FEATURES)), dtype=np.float64)
+    head = min(HEAD, len(answers))
+    names = [a.name for a in answers]
+    vectors = np.asarray(searcher._text_vectors(names), dtype=np.float64)
+    total = vectors[:head].sum(axis=0)
+    centroids = np.repeat(total[None, :], len(answers), axis=0)
+    if head > 1:
+        centroids[:head] -= vectors[:head]  # the head's own phrases are left out
+    centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-9)
+    profile = searcher.case_profile
+    is_name = np.array([any(c.isupper() for c in n) and not profile.usually_lowercase(n)
+                        for n in names], dtype=np.float64)
+    share = is_name[:head].mean()
+    common = common_words()
+    index = searcher.index
+    scores = np.array([a.score for a in answers], dtype=np.float64)
+    query = np.asarray(query, dtype=np.float32)
+    category_sims = searcher._category_similarities(query[None, :])[0]
+    definition, category = np.zeros(len(answers)), np.zeros(len(answers))
+    columns = np.full(len(answers), -1)
+    for i, answer in enumerate(answers):
+        for key in answer.keys:
+            row = int(index.key_definition[key])
+            if row >= 0:
+                definition[i] = max(definition[i], float(index.sentence_vectors[row] @ query))
+            column = int(searcher._category_column[key])
+            if column >= 0 and category_sims[column] >= category[i]:
+                category[i], columns[i] = float(category_sims[column]), column
+    category_vectors = searcher._category_vectors.astype(np.float64)
+    head_columns = columns[:head][columns[:head] >= 0]
+    category_consensus = np.zeros(len(answers))
+    if len(head_columns):
+        mean = category_vectors[head_columns].mean(axis=0)
+        mean /= max(np.linalg.norm(mean), 1e-9)
+        has = columns >= 0
+        category_consensus[has] = category_vectors[columns[has]] @ mean
+    return np.column_stack([
+        scores - scores[:head].mean(),
+        (vectors * centroids).sum(axis=1),
+        vectors @ np.asarray(query, dtype=np.float64),
+        is_name * share + (1 - is_name) * (1 - share),
+        [" " not in n and n.islower() and n in common for n in names],
+        [any(index.key_definition[k] >= 0 for k in a.keys) for a in answers],
+        definition, category, category_consensus,
+        np.log([a.rank for a in answers]),
+    ]).astype(np.float64)
+
+
+def confidence(rows: np.ndarray, weights=WEIGHTS, bias: float = BIAS) -> np.ndarray:
+    """The logistic model's probability for each row of :func:`features`."""
+    return 1.0 / (1.0 + np.exp(-(rows @ np.asarray(weights, dtype=np.float64) + bias)))
+
+
+def score_answers(searcher, sq: Subquestion, ranked, query: np.ndarray) -> list[Answer]:
+    """Candidates of a ranking with their features and confidence."""
+    answers = candidates(searcher, sq, ranked)
+    rows = features(searcher, sq, answers, query)
+    for answer, row, p in zip(answers, rows, confidence(rows), strict=True):
+        answer.features = {n: round(float(v), 4) for n, v in zip(FEATURES, row, strict=True)}
+        answer.confidence = round(float(p), 4)
+    return answers
+
+
+def evidence(searcher, kept: list[Answer], k: int) -> list[RetrievedSentence]:
+    """The sentences where the kept answers occur (every occurrence of the phrase keys they
+    were read from), ordered by their best answer's score, at most ``k``; each with the
+    occurrences of kept answers in it."""
+    index = searcher.index
+    score_of: dict[int, float] = {}
+    for answer in kept:
+        for key in answer.keys:
+            score_of[key] = max(score_of.get(key, -math.inf), answer.score)
+    if not score_of:
+        return []
+    keys = np.array(sorted(score_of), dtype=np.int64)
+    starts, ends = index.key_ptr[keys], index.key_ptr[keys + 1]
+    occ = np.concatenate([index.key_order[s:e] for s, e in zip(starts, ends, strict=True)])
+    occ_scores = np.array([score_of[int(k)] for k in index.occ_key[occ].tolist()])
+    rows = index.occ_sentence[occ]
+    order = np.lexsort((index.occ_start[occ], rows, -occ_scores))
+    by_sentence: dict[int, list[int]] = {}
+    for o in occ[order].tolist():
+        row = int(index.occ_sentence[o])
+        if row in by_sentence or len(by_sentence) < k:
+            by_sentence.setdefault(row, []).append(o)
+    texts = index.phrase_texts
+    chosen = []
+    for row, group in by_sentence.items():
+        group.sort(key=lambda o: (int(index.occ_start[o]), int(index.occ_end[o])))
+        phrases = [RetrievedPhrase(texts[int(index.occ_key[o])], int(index.occ_start[o]),
+                                   int(index.occ_end[o]),
+                                   round(score_of[int(index.occ_key[o])], 6)) for o in group]
+        sentence = index.sentences[row]
+        chosen.append(RetrievedSentence(sentence.text, phrases, sentence.id,
+                                        max(p.score for p in phrases)))
+    return chosen
+
+
+def retrieve_answers(searcher, recipe: Recipe,
+                     min_confidence: float) -> list[SubquestionRetrieval]:
+    """Per subquestion: the evidence of its kept answers, with every candidate answer and
+    its confidence (kept or not)."""
+    subquestions = list(recipe.subquestions)
+    queries = searcher.subquestion_queries(subquestions)
+    questions = [sq.question for sq in subquestions]
+    rankings = searcher.rank(questions, None, [sq.type for sq in subquestions],
+                             queries=queries, limit=DEPTH)
+    raw = np.asarray(searcher.encoder.encode_questions(questions))
+    retrievals = []
+    for sq, ranked, query in zip(subquestions, rankings, raw, strict=True):
+        answers = score_answers(searcher, sq, ranked, query)
+        kept = [a for a in answers if a.confidence >= min_confidence]
+        retrievals.append(SubquestionRetrieval(sq, evidence(searcher, kept, sq.k), answers))
+    return retrievals
+
+
+def label_report(answers: list[Answer], labels: list[str], min_confidence: float,
+                 spans_per_type: dict[str, int], sentences_per_type: dict[str, int]) -> dict:
+    """Per label: answers kept, their estimated precision (their confidences' mean weighted
+    by their occurrences, as mentions are), mentions, sentences, and whether the corpus
+    holds few answers."""
+    report = {}
+    for label in labels:
+        kept: dict[str, Answer] = {}
+        for answer in (a for a in answers if a.label == label):
+            best = kept.get(answer.name)
+            if answer.confidence >= min_confidence and (
+                    best is None or answer.confidence > best.confidence):
+                kept[answer.name] = answer
+        weight = sum(max(a.occurrences, 1) for a in kept.values())
+        estimate = sum(a.confidence * max(a.occurrences, 1) for a in kept.values())
+        report[label] = {
+            "answers": len(kept),
+            "estimated_precision": round(estimate / weight, 4) if kept else None,
+            "mentions": spans_per_type.get(label, 0),
+            "sentences": sentences_per_type.get(label, 0),
+            "few_answers": len(kept) < FEW_ANSWERS,
+        }
+    return report
+
+
+def report_lines(report: dict) -> list[str]:
+    """One plain line per label with few answers."""
+    return [f"{label}: only {row['answers']} answers found in this corpus (fewer than "
+            f"{FEW_ANSWERS}); its data is thin and the label may not be learnt"
+            for label, row in report.items() if row["few_answers"]]
