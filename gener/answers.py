@@ -72,8 +72,9 @@ class Answer:
 
 
 def candidates(searcher, sq: Subquestion, ranked) -> list[Answer]:
-    """The first :data:`CANDIDATES` distinct normalized phrases of a ranking, each with its
-    best score and the phrase keys (within :data:`DEPTH` occurrences) that give it."""
+    """The first :data:`CANDIDATES` distinct normalized phrases of a ranking (case variants
+    are one: "Smallpox", "smallpox"), each with its best score and the phrase keys (within
+    :data:`DEPTH` occurrences) that give it."""
     found: dict[str, Answer] = {}
     index = searcher.index
     occurrences, scores = ranked
@@ -82,11 +83,12 @@ def candidates(searcher, sq: Subquestion, ranked) -> list[Answer]:
             continue
         key = int(index.occ_key[occ])
         for name, _, _ in searcher._survivors(index.phrase_texts[key], 0, sq):
-            answer = found.get(name)
+            answer = found.get(name.casefold())
             if answer is None:
                 if len(found) >= CANDIDATES:
                     continue
-                answer = found[name] = Answer(name, sq.label, float(score), len(found) + 1)
+                answer = found[name.casefold()] = Answer(name, sq.label, float(score),
+                                                         len(found) + 1)
             if key not in answer.keys:
                 answer.keys.append(key)
     answers = list(found.values())
@@ -226,10 +228,10 @@ def label_report(answers: list[Answer], labels: list[str], min_confidence: float
     for label in labels:
         kept: dict[str, Answer] = {}
         for answer in (a for a in answers if a.label == label):
-            best = kept.get(answer.name)
+            best = kept.get(answer.name.casefold())
             if answer.confidence >= min_confidence and (
                     best is None or answer.confidence > best.confidence):
-                kept[answer.name] = answer
+                kept[answer.name.casefold()] = answer
         weight = sum(max(a.occurrences, 1) for a in kept.values())
         estimate = sum(a.confidence * max(a.occurrences, 1) for a in kept.values())
         report[label] = {

@@ -193,10 +193,6 @@ def run_annotation(retrievals, recipe: Recipe, settings: BuildSettings, stage: _
     result = pipeline.label(retrievals, recipe, settings.policy, phrase_labels,
                             seed=settings.seed, progress=settings.progress)
     if not result.records:
-        if any(r.answers for r in retrievals):
-            raise GenerError(f"recipe {recipe.name}: no answer reached confidence "
-                             f"{settings.policy.min_confidence} in this corpus; nothing to "
-                             "label (a lower --set min_confidence=P keeps less likely ones)")
         raise GenerError(f"recipe {recipe.name}: retrieval returned no sentences")
     write_jsonl(result.records, stage.dir / RECORDS)
     result.dictionary.save(stage.dir / DICTIONARY)
@@ -229,6 +225,10 @@ def generate(recipe: Recipe, corpus: Corpus, work_dir: str | Path,
     retrievals, phrase_labels = run_retrieval(recipe, corpus, settings,
                                               _Stage(work_dir, "retrieval", inputs))
     timings["retrieval"] = time.perf_counter() - started
+    if any(r.answers for r in retrievals) and not any(r.sentences for r in retrievals):
+        raise GenerError(f"recipe {recipe.name}: no answer reached confidence "
+                         f"{policy.min_confidence} in this corpus, so there is nothing to "
+                         "label (--set min_confidence=P with a lower P keeps less likely ones)")
 
     started = time.perf_counter()
     inputs = {**inputs, "seed": settings.seed, "policy": policy.to_dict()}

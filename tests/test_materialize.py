@@ -24,9 +24,12 @@ def workspace(tmp_path_factory):
     (root / "corpus.txt").write_text("\n".join(DOCS) + "\n", encoding="utf-8")
     for name, label, entity_type, rules in (("disease_tiny", "Disease", "disease", [4, 9]),
                                             ("country_tiny", "LOC", "country", [1, 3, 4])):
+        # A seven-line corpus holds no confident answer: these recipes take the paper's
+        # quota of k sentences (answer confidence: tests/test_answers.py).
         (root / f"{name}.yaml").write_text(yaml.safe_dump({
-            "name": name, "subquestions": [{"label": label, "type": entity_type, "k": 4,
-                                            "rules": rules}]}))
+            "name": name, "policy": {"min_confidence": 0},
+            "subquestions": [{"label": label, "type": entity_type, "k": 4,
+                              "rules": rules}]}))
     return root
 
 
@@ -86,7 +89,7 @@ def test_builder_class_generates_a_shipped_config(workspace, tmp_path, monkeypat
 
     monkeypatch.setenv("GENER_CACHE", str(workspace / "cache"))
     builder = GenerBuilder(config_name="demo", k=2, corpus=str(workspace / "corpus.txt"),
-                           cache_dir=str(tmp_path))
+                           policy={"min_confidence": 0}, cache_dir=str(tmp_path))
     builder.download_and_prepare()
     train = builder.as_dataset("train")
     assert train.features["ner_tags"].feature.names == [
@@ -99,17 +102,19 @@ def test_build_redoes_retrieval_when_the_score_weights_change(workspace, tmp_pat
     import dataclasses
 
     from gener.corpus import TextCorpus
+    from gener.policy import LabellingPolicy
     from gener.recipes import load_recipe
     from gener.stages import BuildSettings, generate
 
     recipe = load_recipe(str(workspace / "disease_tiny.yaml"))
-    settings = BuildSettings(cache_dir=str(workspace / "cache"), progress=False)
+    settings = BuildSettings(cache_dir=str(workspace / "cache"), progress=False,
+                             policy=LabellingPolicy(min_confidence=0))
     corpus = TextCorpus(workspace / "corpus.txt")
     first = generate(recipe, corpus, tmp_path, settings)
     done = (tmp_path / "retrieval.done.json").read_text()
     assert generate(recipe, corpus, tmp_path, settings).manifest == first.manifest  # reused
     assert (tmp_path / "retrieval.done.json").read_text() == done
-    policy = settings.policy.with_overrides({"definition_weight": 1.0})
+    policy = settings.policy.with_overrides({"definition_weight": 0.0})
     settings = dataclasses.replace(settings, policy=policy)
     again = generate(recipe, corpus, tmp_path, settings)
     assert (tmp_path / "retrieval.done.json").read_text() != done  # retrieved again
@@ -126,7 +131,8 @@ def test_build_labels_each_phrase_of_a_multi_label_recipe_once(workspace, tmp_pa
 
     recipe = load_recipe("demo")  # country, city (LOC) and disease (Disease)
     corpus = TextCorpus(workspace / "corpus.txt")
-    settings = BuildSettings(cache_dir=str(workspace / "cache"), progress=False)
+    settings = BuildSettings(cache_dir=str(workspace / "cache"), progress=False,
+                             policy=LabellingPolicy(min_confidence=0))
     by_phrase = generate(recipe, corpus, tmp_path / "phrase", settings)
     labels = json.loads((tmp_path / "phrase/retrieval/phrase_labels.json").read_text())
     dictionary = json.loads(by_phrase.dictionary_path.read_text())["phrases"]
@@ -135,7 +141,8 @@ def test_build_labels_each_phrase_of_a_multi_label_recipe_once(workspace, tmp_pa
     assert by_phrase.manifest["policy"]["labeling"] == "phrase"
     counts = generate(recipe, corpus, tmp_path / "counts",
                       BuildSettings(cache_dir=str(workspace / "cache"), progress=False,
-                                    policy=LabellingPolicy(labeling="counts")))
+                                    policy=LabellingPolicy(labeling="counts",
+                                                           min_confidence=0)))
     assert json.loads((tmp_path / "counts/retrieval/phrase_labels.json").read_text()) == {}
     assert counts.manifest["version"] != by_phrase.manifest["version"]
 
@@ -153,7 +160,7 @@ def test_rebuilding_with_other_settings_never_reuses_the_old_dataset(workspace, 
     records = tmp_path / ".gener-work" / "disease_tiny" / "matching" / RECORDS
     tags = {}
     for choice in ("off", "all"):  # rule 9 on retrieved phrases changes the records
-        policy = LabellingPolicy(retrieved_rule9=choice)
+        policy = LabellingPolicy(retrieved_rule9=choice, min_confidence=0)
         build(recipe, corpus, tmp_path, BuildSettings(cache_dir=str(workspace / "cache"),
                                                       progress=False, policy=policy))
         train = datasets.load_dataset(str(tmp_path), "disease_tiny", split="train")

@@ -460,7 +460,7 @@ def test_feedback_asks_again_with_the_mean_vector_of_the_best_phrases(corpus_fil
                              feedback_phrases=-1)
 
 
-def test_feedback_option_defaults_build_on_and_ask_off(tmp_path, capsys):
+def test_feedback_option_defaults_off_and_ask_takes_it(tmp_path, capsys):
     from gener.cli import build_parser
     from gener.commands.build import settings_from_args
     from gener.recipes import load_recipe
@@ -470,9 +470,9 @@ def test_feedback_option_defaults_build_on_and_ask_off(tmp_path, capsys):
     demo = load_recipe("demo")
     assert parser.parse_args(["ask", "x"]).feedback_phrases == 0
     policy = settings_from_args(parser.parse_args(["build", "demo"]), demo).policy
-    assert policy.feedback_phrases == search.FEEDBACK_PHRASES  # the search's default
-    args = parser.parse_args(["build", "demo", "--set", "feedback_phrases=0"])
-    assert settings_from_args(args, demo).policy.feedback_phrases == 0
+    assert policy.feedback_phrases == 0  # builds rank as ask does
+    args = parser.parse_args(["build", "demo", "--set", f"feedback_phrases={search.FEEDBACK_PHRASES}"])
+    assert settings_from_args(args, demo).policy.feedback_phrases == search.FEEDBACK_PHRASES
     path = tmp_path / "docs.txt"
     path.write_text("\n".join(DOCS) + "\n", encoding="utf-8")
     argv = ["ask", "Which disease?", "--corpus", str(path), "--cache-dir", str(tmp_path / "c"),

@@ -138,21 +138,34 @@ def labelled(highlighted) -> list[tuple[str, str]]:
             if seg["class_or_confidence"]]
 
 
-def test_ask_lists_entities_evidence_dictionary_and_dataset(client):
+def test_ask_on_a_corpus_without_confident_answers_says_so(client):
     status, entities, evidence, dictionary, path = client.predict(
         "Which disease?\n  Which country? ", 3, api_name="/ask")
+    assert "2 question(s)" in status and "no answer reached confidence 0.5" in status
+    assert "confidence" in entities["headers"] and path is None
+
+
+def test_ask_lists_entities_evidence_dictionary_and_dataset(space_settings):
+    import dataclasses
+
+    from gener.policy import LabellingPolicy
+
+    app, settings = space_settings  # the quota of k sentences: the tiny corpus has no
+    space = app.Space(dataclasses.replace(settings, policy=LabellingPolicy(min_confidence=0)))
+    status, entities, evidence, dictionary, path = space.ask(
+        "Which disease?\n  Which country? ", 3)
     assert "2 question(s)" in status
-    rows = [dict(zip(entities["headers"], row, strict=True)) for row in entities["data"]]
+    rows = entities.to_dict("records")
     assert {r["question"] for r in rows} == {"Which disease?", "Which country?"}
     diseases = [r for r in rows if r["label"] == "DISEASE"]
     assert 1 <= len(diseases) <= 3 and {r["entity"] for r in diseases} & set(
         ["Tuberculosis", "Malaria", "Asthma", "Influenza"])
     assert all(r["entity"] in r["evidence"] for r in rows)
     assert [r["score"] for r in diseases] == sorted((r["score"] for r in diseases), reverse=True)
-    spans = labelled(evidence)
+    spans = [(text, label) for text, label in evidence if label]
     assert {label for _, label in spans} == {"DISEASE", "COUNTRY"}
     assert "disease" not in {text for text, _ in spans}
-    phrases = {row[0] for row in dictionary["data"]}
+    phrases = set(dictionary["phrase"])
     assert {text.lower() for text, _ in spans} <= phrases
     records = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()]
     assert len(records) == 6 and {r["question"] for r in records} == {"Which disease?",

@@ -80,7 +80,7 @@ class Settings:
     datasets: list[str] = field(default_factory=list)
     cache_dir: str | None = None
     encoder: str = "minilm"
-    policy: str = "default"  # labelling policy preset of the Ask tab's datasets
+    policy: object = "default"  # the Ask tab's labelling policy: a preset or LabellingPolicy
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -187,7 +187,8 @@ class Space:
         from gener.policy import LabellingPolicy
 
         self.settings = settings
-        self.policy = LabellingPolicy.named(settings.policy)
+        self.policy = (settings.policy if isinstance(settings.policy, LabellingPolicy)
+                       else LabellingPolicy.named(settings.policy))
         self.models = find_model_choices(settings.models)
         self.configs = find_dataset_configs(settings.datasets)
         self.downloads = tempfile.TemporaryDirectory(prefix="gener-space-")
@@ -293,9 +294,11 @@ class Space:
         retrievals, phrase_labels = pipeline.retrieve(recipe, searcher, self.policy)
         rows, segments = [], []  # segments: evidence with normalized phrases
         for sq, found, retrieval in zip(recipe.subquestions, ranked, retrievals, strict=True):
+            confidence = {a.name.casefold(): a.confidence for a in retrieval.answers}
             for rank, hit in enumerate(searcher.unique_phrases(found, sq), 1):
                 rows.append({"question": sq.question, "rank": rank, "entity": hit.phrase,
                              "label": sq.label, "score": round(hit.score, 4),
+                             "confidence": confidence.get(hit.phrase.casefold()),
                              "evidence": hit.sentence})
                 if rank >= top_k:
                     break
@@ -305,6 +308,10 @@ class Space:
                                        [(p.start, p.end, sq.label) for p in sentence.phrases])
                 segments.append(("\n", None))
             segments.append(("\n", None))
+        if not any(r.sentences for r in retrievals):
+            return (f"{len(rows)} entities for {len(questions)} question(s); no answer reached "
+                    f"confidence {self.policy.min_confidence} in this corpus, so no dataset "
+                    "was made", pd.DataFrame(rows), segments, pd.DataFrame(), None)
         result = pipeline.label(retrievals, recipe, self.policy, phrase_labels, progress=False,
                                 detect_abbreviations=importlib.util.find_spec("scispacy")
                                 is not None)
@@ -321,6 +328,15 @@ class Space:
                   f"{stats['sentences']} evidence sentences; pseudo-dictionary of "
                   f"{stats['dictionary_phrases']} phrases; "
                   f"{sum(stats['spans_per_type'].values())} entities in the generated dataset.")
+        answers = [a for r in retrievals for a in r.answers]
+        if answers:
+            from gener.answers import label_report, report_lines
+
+            report = label_report(answers, recipe.labels, self.policy.min_confidence,
+                                  stats["spans_per_type"], {})
+            status += "".join(f" {label}: {row['answers']} answers kept (estimated precision "
+                              f"{row['estimated_precision']})." for label, row in report.items())
+            status += "".join(f" {line}." for line in report_lines(report))
         return status, pd.DataFrame(rows), segments, dictionary, str(path)
 
     # --- Tag ----------------------------------------------------------------------------------

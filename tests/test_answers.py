@@ -1,0 +1,77 @@
+"""Answer confidence: the threshold, the per-label report, and a corpus without answers."""
+
+import json
+
+import datasets
+import numpy as np
+from huggingface_hub import DatasetCard
+
+from gener import answers as ga
+from gener.cli import main
+
+DOCS = [
+    "Tuberculosis is an infectious disease caused by bacteria. It mostly affects the lungs.",
+    "Malaria is a mosquito-borne disease that affects humans. Malaria causes fever.",
+    "Asthma is a common long-term disease of the airways. Asthma is not contagious.",
+    "France is a country in Western Europe. Its capital is Paris.",
+    "Chess is a board game for two players. Bread is a staple food.",
+]
+
+
+def test_confidence_is_the_logistic_model_of_the_features():
+    rows = np.zeros((2, len(ga.FEATURES)))
+    rows[1, ga.FEATURES.index("category")] = 1.0
+    p = ga.confidence(rows)
+    assert np.isclose(p[0], 1 / (1 + np.exp(-ga.BIAS)))
+    assert p[1] > p[0]  # a category phrase like the question's raises it (positive weight)
+
+
+def test_label_report_counts_kept_answers_and_flags_few():
+    answers = [ga.Answer("Nile", "RIVER", 3.0, 1, 0.9, occurrences=3),
+               ga.Answer("nile", "RIVER", 2.0, 2, 0.95, occurrences=1),  # a case variant
+               ga.Answer("Danube", "RIVER", 2.5, 3, 0.6, occurrences=1),
+               ga.Answer("north", "RIVER", 2.0, 4, 0.2, occurrences=50)]
+    report = ga.label_report(answers, ["RIVER", "LAKE"], 0.5, {"RIVER": 7}, {"RIVER": 5})
+    river = report["RIVER"]
+    assert river["answers"] == 2 and river["mentions"] == 7 and river["sentences"] == 5
+    assert river["estimated_precision"] == round((0.95 * 1 + 0.6 * 1) / 2, 4)
+    assert river["few_answers"] and report["LAKE"] == {
+        "answers": 0, "estimated_precision": None, "mentions": 0, "sentences": 0,
+        "few_answers": True}
+    lines = ga.report_lines(report)
+    assert len(lines) == 2 and lines[0].startswith("RIVER: only 2 answers found")
+    assert ga.label_report(answers, ["RIVER"], 0.1, {}, {})["RIVER"]["answers"] == 3
+
+
+def test_a_corpus_without_confident_answers_is_one_line_and_a_threshold_keeps_some(
+        tmp_path, capsys):
+    corpus = tmp_path / "docs.txt"
+    corpus.write_text("\n".join(DOCS) + "\n", encoding="utf-8")
+    argv = ["build", "--question", "Which disease?", "--corpus", str(corpus),
+            "--cache-dir", str(tmp_path / "cache")]
+    assert main([*argv, "--out", str(tmp_path / "none")]) == 1
+    message = capsys.readouterr().err.strip().splitlines()[-1]  # after the progress bars
+    assert message.startswith("gener build: error: recipe which_disease: no answer reached confidence 0.5 "
+                              "in this corpus")
+    assert not list((tmp_path / "none").glob("*/train-*.parquet"))
+
+    out = tmp_path / "some"
+    assert main([*argv, "--out", str(out), "--set", "min_confidence=0.001"]) == 0
+    printed = capsys.readouterr().out
+    assert "DISEASE: " in printed and "answers kept, estimated precision" in printed
+    candidates = [json.loads(line) for line in
+                  (out / ".gener-work/which_disease/retrieval/00_disease.answers.jsonl")
+                  .read_text().splitlines()]
+    assert candidates and all(0 <= c["confidence"] <= 1 for c in candidates)
+    assert set(candidates[0]["features"]) == set(ga.FEATURES)
+    manifest = json.loads((out / "which_disease/gener.json").read_text())
+    report = manifest["labels_report"]["DISEASE"]
+    kept = {c["name"].casefold().replace(" ", "") for c in candidates
+            if c["confidence"] >= 0.001}
+    assert report["answers"] == len(kept) and report["few_answers"] == (len(kept) < 20)
+    train = datasets.load_dataset(str(out), "which_disease", split="train")
+    names = train.features["ner_tags"].feature.names
+    labelled = {"".join(row["tokens"][s["start"]:s["end"]]).casefold()
+                for row in train for s in row["spans"]}
+    assert labelled and labelled <= kept and "B-DISEASE" in names
+    assert "| DISEASE | %d |" % len(kept) in DatasetCard.load(out / "README.md").text
