@@ -42,8 +42,8 @@ from gener.recipes import Recipe, Subquestion
 FEATURES = ("relative_score", "consensus", "question", "name_agreement", "common_word",
             "titled", "definition", "category", "category_consensus", "log_rank")
 # Fitted by bench/fit_confidence.py (bench/CONFIDENCE.md); the features' order is FEATURES.
-WEIGHTS = (0.3078, -0.1609, -2.3214, 0.5062, 0.5921, 0.0037, 1.3727, 5.1412, 0.7699, -0.6802)
-BIAS = -2.2897
+WEIGHTS = (0.34, -0.1495, -2.2217, 0.5505, 0.5752, 0.0045, 1.5956, 4.7498, 0.7657, -0.7212)
+BIAS = -2.1713
 CANDIDATES = 400  # distinct phrases of a ranking that may become answers
 HEAD = 10  # best phrases whose consensus the others are compared with
 DEPTH = 30_000  # occurrences of a ranking read for candidates
