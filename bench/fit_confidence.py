@@ -121,10 +121,13 @@ def table(p, y, counts, groups, gold, names_of, thresholds=THRESHOLDS) -> list[d
                 for name in np.array(names_of)[m]:
                     found |= titles_of.get(name, set())
                 recalls.append(len(found & occurring) / len(occurring))
+        def mean(values):
+            return round(float(np.mean(values)), 4) if values else None
+
         out.append({"threshold": tau, "types_with_answers": len(precisions),
-                    "mention_precision": round(float(np.mean(precisions)), 4) if precisions else None,
-                    "estimated_precision": round(float(np.mean(estimates)), 4) if estimates else None,
-                    "recall": round(float(np.mean(recalls)), 4) if recalls else None,
+                    "mention_precision": mean(precisions),
+                    "estimated_precision": mean(estimates),
+                    "recall": mean(recalls),
                     "answers": round(float(np.mean(kept_counts)), 1)})
     return out
 

@@ -51,8 +51,8 @@ def test_a_corpus_without_confident_answers_is_one_line_and_a_threshold_keeps_so
             "--cache-dir", str(tmp_path / "cache")]
     assert main([*argv, "--out", str(tmp_path / "none")]) == 1
     message = capsys.readouterr().err.strip().splitlines()[-1]  # after the progress bars
-    assert message.startswith("gener build: error: recipe which_disease: no answer reached confidence 0.5 "
-                              "in this corpus")
+    assert message.startswith("gener build: error: recipe which_disease: no answer reached "
+                              "confidence 0.5 in this corpus")
     assert not list((tmp_path / "none").glob("*/train-*.parquet"))
 
     out = tmp_path / "some"
@@ -74,4 +74,4 @@ def test_a_corpus_without_confident_answers_is_one_line_and_a_threshold_keeps_so
     labelled = {"".join(row["tokens"][s["start"]:s["end"]]).casefold()
                 for row in train for s in row["spans"]}
     assert labelled and labelled <= kept and "B-DISEASE" in names
-    assert "| DISEASE | %d |" % len(kept) in DatasetCard.load(out / "README.md").text
+    assert f"| DISEASE | {len(kept)} |" in DatasetCard.load(out / "README.md").text

@@ -471,7 +471,8 @@ def test_feedback_option_defaults_off_and_ask_takes_it(tmp_path, capsys):
     assert parser.parse_args(["ask", "x"]).feedback_phrases == 0
     policy = settings_from_args(parser.parse_args(["build", "demo"]), demo).policy
     assert policy.feedback_phrases == 0  # builds rank as ask does
-    args = parser.parse_args(["build", "demo", "--set", f"feedback_phrases={search.FEEDBACK_PHRASES}"])
+    args = parser.parse_args(["build", "demo", "--set",
+                              f"feedback_phrases={search.FEEDBACK_PHRASES}"])
     assert settings_from_args(args, demo).policy.feedback_phrases == search.FEEDBACK_PHRASES
     path = tmp_path / "docs.txt"
     path.write_text("\n".join(DOCS) + "\n", encoding="utf-8")
