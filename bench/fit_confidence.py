@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import sys
 from pathlib import Path
 
@@ -34,7 +35,17 @@ from label_precision import (  # noqa: E402
     type_forms,
 )
 
-THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+THRESHOLDS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+# A first sentence that gives a life's dates: "Claude Monet (1840-1926) was ...".
+_LIFE = re.compile(r"\((?:[^()]*\b(?:born|died|c\.)\b|[^()]*\d{3,4}\s*[-\u2013]\s*\d{2,4})")
+
+
+def is_person_type(articles: list[dict], titles: list[str]) -> bool:
+    """Whether most of a type's articles open with a life's dates (its answers are people,
+    also named by surname, as bench/label_precision.py's person types are)."""
+    extracts = {a["title"]: a.get("extract") or "" for a in articles}
+    lives = sum(bool(_LIFE.search(extracts.get(t, "")[:300])) for t in titles)
+    return bool(titles) and lives > len(titles) / 2
 
 
 def fitting_types(articles: list[dict], n: int, seed: int, min_articles: int = 8) -> dict:
@@ -52,7 +63,12 @@ def fitting_types(articles: list[dict], n: int, seed: int, min_articles: int = 8
             and not (type_forms(t, TypeSpec()) & (held | used))}
     names = sorted(pool)
     random.Random(seed).shuffle(names)
-    return {t: gold_titles(articles, t, TypeSpec()) for t in sorted(names[:n])}
+    types = {}
+    for t in sorted(names[:n]):
+        titles = gold_titles(articles, t, TypeSpec())
+        spec = TypeSpec(person=is_person_type(articles, titles))
+        types[t] = (gold_titles(articles, t, spec), spec)
+    return types
 
 
 def collect(types: dict, sentences: list[str]):
@@ -66,8 +82,8 @@ def collect(types: dict, sentences: list[str]):
     policy = LabellingPolicy()
     searcher = open_searcher(WikiVitalCorpus(), policy, progress=False)
     rows, verdicts, counts, groups, gold = [], [], [], [], []
-    for g, (entity_type, titles) in enumerate(types.items()):
-        judge = Judge(titles, TypeSpec())
+    for g, (entity_type, (titles, spec)) in enumerate(types.items()):
+        judge = Judge(titles, spec)
         recipe = prepare(recipe_from_question(f"Which {entity_type}?"), policy)
         sq = recipe.subquestions[0]
         ranked = searcher.rank_subquestions([sq], limit=ga.DEPTH)[0]
@@ -80,8 +96,10 @@ def collect(types: dict, sentences: list[str]):
         groups += [g] * len(found)
         occurring = judge.occurring(sentences)
         gold.append((occurring, {a.name: judge.answers.get(key(a.name), set()) for a in found}))
-        print(f"{entity_type}: {len(found)} candidates, {sum(judge.correct(a.name) for a in found)}"
-              f" right, {len(occurring)} gold in corpus", flush=True)
+        person = " (person)" if spec.person else ""
+        print(f"{entity_type}{person}: {len(found)} candidates, "
+              f"{sum(judge.correct(a.name) for a in found)} right, "
+              f"{len(occurring)} gold in corpus", flush=True)
     return (np.vstack(rows), np.array(verdicts, dtype=np.float64),
             np.array(counts, dtype=np.float64), np.array(groups), gold)
 
