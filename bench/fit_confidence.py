@@ -36,15 +36,16 @@ from label_precision import (  # noqa: E402
 )
 
 THRESHOLDS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
-# A first sentence that gives a life's dates: "Claude Monet (1840-1926) was ...".
-_LIFE = re.compile(r"\((?:[^()]*\b(?:born|died|c\.)\b|[^()]*\d{3,4}\s*[-\u2013]\s*\d{2,4})")
+# A description that gives a life's dates: "French painter (1840–1926)", "(born 1961)".
+_LIFE = re.compile(r"\((?:born|b\.|died|d\.|c\.)?\s*\d{1,4}(?:\s*BC)?\s*[-\u2013]|\(born ")
 
 
 def is_person_type(articles: list[dict], titles: list[str]) -> bool:
-    """Whether most of a type's articles open with a life's dates (its answers are people,
-    also named by surname, as bench/label_precision.py's person types are)."""
-    extracts = {a["title"]: a.get("extract") or "" for a in articles}
-    lives = sum(bool(_LIFE.search(extracts.get(t, "")[:300])) for t in titles)
+    """Whether most of a type's articles have a life's dates in their description (its
+    answers are people, also named by surname, as bench/label_precision.py's person types
+    are)."""
+    descriptions = {a["title"]: a.get("description") or "" for a in articles}
+    lives = sum(bool(_LIFE.search(descriptions.get(t, ""))) for t in titles)
     return bool(titles) and lives > len(titles) / 2
 
 

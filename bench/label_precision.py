@@ -143,17 +143,20 @@ def type_forms(entity_type: str, spec: TypeSpec) -> frozenset[str]:
     return frozenset(forms)
 
 
-def gold_titles(articles: list[dict], entity_type: str, spec: TypeSpec) -> list[str]:
-    """Titles of the articles whose description or first-sentence category names the type,
-    less its subclasses (a title with the type word whose article opens "A ..." or with the
-    title's plural: "A terrestrial planet is ...", "String instruments are ...") and the
-    type's ``not_answers``."""
+def gold_titles(articles: list[dict], entity_type: str, spec: TypeSpec,
+                category: bool = True) -> list[str]:
+    """Titles of the articles whose description or first-sentence category (unless not
+    ``category``) names the type, less its subclasses (a title with the type word whose
+    article opens "A ..." or with the title's plural: "A terrestrial planet is ...", "String
+    instruments are ...") and the type's ``not_answers``."""
     forms = type_forms(entity_type, spec)
     gold = []
     for article in articles:
         extract = article.get("extract") or ""
-        if not forms & (head_nouns(article.get("description"))
-                        | head_nouns(category_phrase(extract))):
+        heads = head_nouns(article.get("description"))
+        if category:
+            heads |= head_nouns(category_phrase(extract))
+        if not forms & heads:
             continue
         title = article["title"]
         if forms & set(tokens(title)) and (_CLASS_OPENING(extract)
@@ -337,6 +340,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample-types", default="")
     parser.add_argument("--sample-out", default="label_precision_sample.tsv")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--gold", choices=("both", "description"), default="both",
+                        help="read the gold from descriptions and first-sentence categories, "
+                             "or from descriptions only (metadata that no build reads)")
     args = parser.parse_args(argv)
     datasets.disable_progress_bars()
     types = [t.strip() for t in args.types.split(",") if t.strip()]
@@ -349,7 +355,8 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(args.out) if args.out else Path(scratch)
         for entity_type in types:
             spec = HELD_OUT[entity_type]
-            judge = judges[entity_type] = Judge(gold_titles(articles, entity_type, spec), spec)
+            titles = gold_titles(articles, entity_type, spec, args.gold == "both")
+            judge = judges[entity_type] = Judge(titles, spec)
             row, mentions = measure(entity_type, judge, judge.occurring(sentences),
                                     root / entity_type)
             rows.append(row)

@@ -20,6 +20,8 @@ labels of the asked type:
   -> "river"), 0 without such a document;
 - ``category_consensus``: the cosine of that category phrase with the mean of the head's
   category phrases (0 without one);
+- ``category_head``: the cosine of the category phrase's last word with the asked type
+  ("a mosquito-borne infectious disease" -> "disease" for "Which disease?"; 0 without one);
 - ``log_rank``: the log of its rank among distinct phrases.
 
 A logistic model of these (:data:`WEIGHTS`, :data:`BIAS`) was fitted by
@@ -32,6 +34,7 @@ corpus's sentences where kept answers occur, best first, at most k.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -40,13 +43,15 @@ from gener.artifacts import RetrievedPhrase, RetrievedSentence, SubquestionRetri
 from gener.recipes import Recipe, Subquestion
 
 FEATURES = ("relative_score", "consensus", "question", "name_agreement", "common_word",
-            "titled", "definition", "category", "category_consensus", "log_rank")
+            "titled", "definition", "category", "category_consensus", "category_head", "log_rank")
 # Fitted by bench/fit_confidence.py (bench/CONFIDENCE.md); the features' order is FEATURES.
-WEIGHTS = (0.34, -0.1495, -2.2217, 0.5505, 0.5752, 0.0045, 1.5956, 4.7498, 0.7657, -0.7212)
-BIAS = -2.1713
+WEIGHTS = (0.1873, 0.0921, -1.8591, 0.487, 0.3475, 0.0029, 1.6314, 1.7361, -0.639, 5.1715, -0.6278)
+BIAS = -3.5898
 CANDIDATES = 400  # distinct phrases of a ranking that may become answers
 HEAD = 10  # best phrases whose consensus the others are compared with
 DEPTH = 30_000  # occurrences of a ranking read for candidates
+# Bump when candidates, features or evidence change: builds then retrieve again.
+VERSION = 2
 FEW_ANSWERS = 20  # a label with fewer kept answers is reported as having little data
 
 
@@ -131,6 +136,7 @@ def features(searcher, sq: Subquestion, answers: list[Answer], query: np.ndarray
             column = int(searcher._category_column[key])
             if column >= 0 and category_sims[column] >= category[i]:
                 category[i], columns[i] = float(category_sims[column]), column
+    category_head = _category_heads(searcher, sq.type, columns)
     category_vectors = searcher._category_vectors.astype(np.float64)
     head_columns = columns[:head][columns[:head] >= 0]
     category_consensus = np.zeros(len(answers))
@@ -146,9 +152,32 @@ def features(searcher, sq: Subquestion, answers: list[Answer], query: np.ndarray
         is_name * share + (1 - is_name) * (1 - share),
         [" " not in n and n.islower() and n in common for n in names],
         [any(index.key_definition[k] >= 0 for k in a.keys) for a in answers],
-        definition, category, category_consensus,
+        definition, category, category_consensus, category_head,
         np.log([a.rank for a in answers]),
     ]).astype(np.float64)
+
+
+def _category_heads(searcher, entity_type: str, columns: np.ndarray) -> np.ndarray:
+    """Per answer, the cosine of its category phrase's last word with the asked type (0
+    without a category phrase)."""
+    index = searcher.index
+    keys = np.flatnonzero(index.key_category >= 0)
+    found = np.unique(index.key_category[keys])  # the columns' phrase keys, in column order
+    out = np.zeros(len(columns))
+    has = np.flatnonzero(columns >= 0)
+    if not len(has):
+        return out
+    heads = [index.phrase_texts[int(found[c])].split()[-1].lower() for c in columns[has]]
+    vectors = searcher.word_vectors([entity_type.lower(), *heads])
+    target = vectors[entity_type.lower()]
+    out[has] = [float(vectors[h] @ target) for h in heads]
+    return out
+
+
+def fingerprint() -> dict:
+    """What a build's answers depend on besides the policy, for its stage records."""
+    return {"version": VERSION, "weights": list(WEIGHTS), "bias": BIAS,
+            "candidates": CANDIDATES, "head": HEAD, "depth": DEPTH}
 
 
 def confidence(rows: np.ndarray, weights=WEIGHTS, bias: float = BIAS) -> np.ndarray:
@@ -167,38 +196,46 @@ def score_answers(searcher, sq: Subquestion, ranked, query: np.ndarray) -> list[
 
 
 def evidence(searcher, kept: list[Answer], k: int) -> list[RetrievedSentence]:
-    """The sentences where the kept answers occur (every occurrence of the phrase keys they
-    were read from), ordered by their best answer's score, at most ``k``; each with the
-    occurrences of kept answers in it."""
-    index = searcher.index
-    score_of: dict[int, float] = {}
-    for answer in kept:
-        for key in answer.keys:
-            score_of[key] = max(score_of.get(key, -math.inf), answer.score)
-    if not score_of:
+    """The corpus's sentences where kept answers are written (names as they are, common
+    nouns in any case: "Malaria", "malaria"), best answer's score first, at most ``k``; each
+    with the answers found in it."""
+    if not kept:
         return []
-    keys = np.array(sorted(score_of), dtype=np.int64)
-    starts, ends = index.key_ptr[keys], index.key_ptr[keys + 1]
-    occ = np.concatenate([index.key_order[s:e] for s, e in zip(starts, ends, strict=True)])
-    occ_scores = np.array([score_of[int(k)] for k in index.occ_key[occ].tolist()])
-    rows = index.occ_sentence[occ]
-    order = np.lexsort((index.occ_start[occ], rows, -occ_scores))
-    by_sentence: dict[int, list[int]] = {}
-    for o in occ[order].tolist():
-        row = int(index.occ_sentence[o])
-        if row in by_sentence or len(by_sentence) < k:
-            by_sentence.setdefault(row, []).append(o)
-    texts = index.phrase_texts
-    chosen = []
-    for row, group in by_sentence.items():
-        group.sort(key=lambda o: (int(index.occ_start[o]), int(index.occ_end[o])))
-        phrases = [RetrievedPhrase(texts[int(index.occ_key[o])], int(index.occ_start[o]),
-                                   int(index.occ_end[o]),
-                                   round(score_of[int(index.occ_key[o])], 6)) for o in group]
-        sentence = index.sentences[row]
-        chosen.append(RetrievedSentence(sentence.text, phrases, sentence.id,
-                                        max(p.score for p in phrases)))
-    return chosen
+    profile = searcher.case_profile
+    score_of: dict[str, float] = {}
+    names, nouns = set(), set()
+    for answer in kept:
+        name = answer.name
+        if any(c.isupper() for c in name) and not profile.usually_lowercase(name):
+            names.add(name)
+        else:
+            nouns.add(name)
+        score_of[name.casefold()] = max(score_of.get(name.casefold(), -math.inf), answer.score)
+    patterns = [_pattern(group, flags) for group, flags in ((names, 0), (nouns, re.IGNORECASE))
+                if group]
+    found = []
+    for row, sentence in enumerate(searcher.index.sentences):
+        spans = sorted({(m.start(), m.end()) for pattern in patterns
+                        for m in pattern.finditer(sentence.text)})
+        phrases, end = [], -1
+        for start, stop in spans:  # the first of overlapping spans, the longest at a start
+            if start < end:
+                continue
+            stop = max(e for s_, e in spans if s_ == start)
+            text = sentence.text[start:stop]
+            phrases.append(RetrievedPhrase(text, start, stop, round(score_of[text.casefold()], 6)))
+            end = stop
+        if phrases:
+            found.append((-max(p.score for p in phrases), row, sentence, phrases))
+    found.sort(key=lambda item: item[:2])
+    return [RetrievedSentence(sentence.text, phrases, sentence.id, -best)
+            for best, _, sentence, phrases in found[:k]]
+
+
+def _pattern(texts: set[str], flags: int) -> re.Pattern:
+    """One regular expression for whole-word occurrences of any of ``texts``."""
+    alternatives = "|".join(re.escape(t) for t in sorted(texts, key=lambda t: (-len(t), t)))
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", flags)
 
 
 def retrieve_answers(searcher, recipe: Recipe,

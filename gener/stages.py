@@ -204,6 +204,7 @@ def run_annotation(retrievals, recipe: Recipe, settings: BuildSettings, stage: _
 def generate(recipe: Recipe, corpus: Corpus, work_dir: str | Path,
              settings: BuildSettings | None = None) -> Generated:
     """Run (or resume) retrieval and matching; return where the labelled records are."""
+    from gener.answers import fingerprint as answers_fingerprint
     from gener.answers import label_report
     from gener.pipeline import prepare
     from gener.retrieval.encoders import encoder_fingerprint
@@ -222,6 +223,8 @@ def generate(recipe: Recipe, corpus: Corpus, work_dir: str | Path,
               "encoder": encoder_fingerprint(settings.encoder),
               "scoring": scoring(policy.definition_weight, policy.feedback_phrases),
               "policy": retrieval_policy, "retrieval": RETRIEVAL_VERSION, "gener": __version__}
+    if policy.min_confidence > 0:
+        inputs["answers"] = answers_fingerprint()
     retrievals, phrase_labels = run_retrieval(recipe, corpus, settings,
                                               _Stage(work_dir, "retrieval", inputs))
     timings["retrieval"] = time.perf_counter() - started

@@ -111,6 +111,7 @@ class Searcher:
         self._untyped: dict[tuple, dict[str, list[tuple[str, int, int]]]] = {}
         self._key_of: dict[str, int] | None = None
         self._head_vectors: dict[str, np.ndarray] = {}
+        self._word_vectors: dict[str, np.ndarray] = {}
         self._head_queries: dict[str, np.ndarray] = {}
         self._category_column: np.ndarray | None = None  # per key: its category's column
         self._category_vectors: np.ndarray | None = None
@@ -285,6 +286,13 @@ class Searcher:
         if missing:
             vectors[missing] = self.encoder.encode_texts([texts[i] for i in missing])
         return vectors
+
+    def word_vectors(self, words) -> dict[str, np.ndarray]:
+        """Unit vectors of words (each encoded once per searcher)."""
+        new = sorted(set(words) - self._word_vectors.keys())
+        if new:
+            self._word_vectors.update(zip(new, self._text_vectors(new), strict=True))
+        return {w: self._word_vectors[w] for w in words}
 
     def head_similarity_of(self, head: str, question: str) -> float:
         """``cos(question, head word)``; the index's head words are encoded once, together."""
