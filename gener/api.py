@@ -38,7 +38,8 @@ def ask(question: str, corpus=None, top_k: int = 100, encoder: str = "minilm",
         feedback_phrases: int = 0, progress: bool = False) -> list:
     """The ``top_k`` best distinct answers to ``question`` in ``corpus`` (a corpus spec or
     :class:`~gener.corpus.Corpus`; default: the Wikipedia corpus), best first, each a
-    :class:`~gener.retrieval.search.RankedPhrase` with its evidence sentence.
+    :class:`~gener.retrieval.search.RankedPhrase` with its evidence sentence and, with a
+    bi-encoder, the confidence that a build gives it (None beyond the candidates scored).
 
     The ranking's weights are ``gener ask``'s (ν = 1, no feedback: the best ranking on its
     proxy benchmark, bench/RETRIEVAL.md); builds use their labelling policy's."""
@@ -60,6 +61,14 @@ def ask(question: str, corpus=None, top_k: int = 100, encoder: str = "minilm",
         answers.append(hit)
         if len(answers) >= top_k:
             break
+    if not searcher.index.contextual:  # the confidence a build would give each answer
+        from gener.answers import score_answers
+
+        query = searcher.encoder.encode_questions([question])[0]
+        scored = {a.name.casefold(): a.confidence
+                  for a in score_answers(searcher, subquestion, ranked, query)}
+        for hit in answers:
+            hit.confidence = scored.get(hit.phrase.casefold())
     return answers
 
 

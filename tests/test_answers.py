@@ -75,3 +75,12 @@ def test_a_corpus_without_confident_answers_is_one_line_and_a_threshold_keeps_so
                 for row in train for s in row["spans"]}
     assert labelled and labelled <= kept and "B-DISEASE" in names
     assert f"| DISEASE | {len(kept)} |" in DatasetCard.load(out / "README.md").text
+
+
+def test_ask_shows_the_confidence_a_build_gives(tmp_path, capsys):
+    corpus = tmp_path / "docs.txt"
+    corpus.write_text("\n".join(DOCS) + "\n", encoding="utf-8")
+    assert main(["ask", "Which disease?", "--corpus", str(corpus), "--cache-dir",
+                 str(tmp_path / "cache"), "--json", "--top-k", "3"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) == 3 and all(0 <= row["confidence"] <= 1 for row in rows)

@@ -47,9 +47,11 @@ def run(args) -> int:
     for n, hit in enumerate(answers, 1):
         if args.json:
             print(json.dumps({"rank": n, "phrase": hit.phrase, "score": round(hit.score, 4),
+                              "confidence": hit.confidence,
                               "type": entity_type, "sentence": hit.sentence,
                               "sentence_id": hit.sentence_id, "start": hit.start,
                               "end": hit.end}, ensure_ascii=False))
         else:
-            print(f"{n:4d}  {hit.score:.3f}  {hit.phrase}\n      {hit.sentence}")
+            confidence = "" if hit.confidence is None else f"  confidence {hit.confidence:.2f}"
+            print(f"{n:4d}  {hit.score:.3f}  {hit.phrase}{confidence}\n      {hit.sentence}")
     return 0

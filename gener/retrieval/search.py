@@ -88,6 +88,7 @@ class RankedPhrase:
     sentence_id: str
     start: int
     end: int
+    confidence: float | None = None  # gener.answers' probability that it is an answer
 
 
 class Searcher:
