@@ -84,3 +84,13 @@ def test_ask_shows_the_confidence_a_build_gives(tmp_path, capsys):
                  str(tmp_path / "cache"), "--json", "--top-k", "3"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(rows) == 3 and all(0 <= row["confidence"] <= 1 for row in rows)
+
+
+def test_thin_labels_are_named_for_training_and_the_model_card():
+    from trainers.model_card import thin_labels
+
+    manifest = {"labels_report": {
+        "LOC": {"answers": 85, "few_answers": False},
+        "Disease": {"answers": 17, "few_answers": True}}}
+    assert thin_labels(manifest) == "Disease (17 answers)"
+    assert thin_labels({}) == ""

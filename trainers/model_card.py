@@ -63,6 +63,8 @@ def render_model_card(info: dict, name: str) -> str:
         f"- recipe: `{config.get('recipe') or 'unknown'}`",
         f"- data version: `{config.get('data_version') or 'unknown'}`",
         f"- labelling policy: `{info.get('policy') or 'unknown'}`",
+        *([f"- labels with few answers in the data's corpus: {info['thin_labels']} (the "
+           "model has seen little of them)"] if info.get("thin_labels") else []),
         f"- base model: `{base}`",
         f"- training sentences: {info['train_sentences']} ({info['train_windows']} windows)",
         f"- kept model: {kept}",
@@ -148,6 +150,14 @@ def policy_text(manifest: dict) -> str | None:
     return f"{policy.describe()}, digest {manifest.get('policy_digest') or policy.digest()}"
 
 
+def thin_labels(manifest: dict) -> str:
+    """The labels that a build reported as having few answers, with their counts ("" if
+    none): "Disease (17 answers)"."""
+    report = manifest.get("labels_report") or {}
+    return ", ".join(f"{label} ({row['answers']} answers)" for label, row in report.items()
+                     if row.get("few_answers"))
+
+
 def record_policy(model_dir: str | Path, manifest: dict) -> None:
     """Record the labelling policy of the training data (its manifest) in the model's training
     info and re-render its card."""
@@ -157,6 +167,9 @@ def record_policy(model_dir: str | Path, manifest: dict) -> None:
         return
     info = json.loads((model_dir / INFO_NAME).read_text(encoding="utf-8"))
     info["policy"] = text
+    thin = thin_labels(manifest)
+    if thin:
+        info["thin_labels"] = thin
     atomic_write_text(model_dir / INFO_NAME, json.dumps(info, indent=2) + "\n")
     write_model_card(model_dir, info)
 

@@ -114,11 +114,14 @@ def run(args) -> int:
     from gener.benchmarks import load_benchmark
     from gener.errors import GenerError
     from trainers.data import load_training_dataset, read_manifest
-    from trainers.model_card import record_policy
+    from trainers.model_card import record_policy, thin_labels
     from trainers.self_training import TrainConfig, train
 
     dataset = load_training_dataset(args.dataset, config=args.config)
     manifest = read_manifest(args.dataset, args.config)
+    if thin_labels(manifest):
+        print(f"warning: few answers in the data's corpus for {thin_labels(manifest)}: the "
+              "model will see little of them")
     t_early, t_update = _schedule(args, manifest)
     validation_name = _validation_name(args, manifest)
     validation = None
