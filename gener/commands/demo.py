@@ -22,7 +22,8 @@ def add_parser(subparsers) -> None:
                     "CoNLL-2003 (LOC) and NCBI-disease test splits.")
     add_build_options(parser)
     parser.add_argument("--out", default="artifacts/demo", help="artifacts folder")
-    parser.add_argument("--k", type=positive_int, default=None, help="sentences per subquestion")
+    parser.add_argument("--k", type=positive_int, default=None,
+                        help="most evidence sentences per subquestion")
     parser.add_argument("--max-steps", type=positive_int, default=200, help="training steps")
     parser.add_argument("--model", default="minilm", help="tagger to fine-tune")
     parser.add_argument("--benchmarks", default=None, help="benchmarks folder (optional)")

@@ -17,7 +17,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--all", action="store_true", help="every shipped recipe")
     parser.add_argument("--out", required=True, help="dataset folder")
     parser.add_argument("--k", type=positive_int, default=None,
-                        help="sentences per subquestion (overrides each recipe's k_l)")
+                        help="most evidence sentences per subquestion (overrides each "
+                             "recipe's k_l)")
     parser.add_argument("--overwrite", action="store_true",
                         help="write into a folder that holds another dataset")
     add_corpus_options(parser)

@@ -66,7 +66,8 @@ def add_recipe_options(parser) -> None:
     parser.add_argument("--question", help='one-line recipe from a question: "Which microbe?"')
     parser.add_argument("--types", help='one-line recipe from types: "disease,chemical compound"')
     parser.add_argument("--k", type=positive_int, default=None,
-                        help="sentences per subquestion (overrides the recipe's k_l)")
+                        help="most evidence sentences per subquestion (overrides the "
+                             "recipe's k_l)")
     parser.add_argument("--name", default=None,
                         help="config name for a one-line recipe (default: from the question "
                              "or types, e.g. which_river)")
