@@ -149,12 +149,15 @@ def main() -> None:
           f"{n} sentences of {args.benchmark} test; batch size {args.batch_size}; "
           f"{args.rounds} rounds (median)")
     ours = n / statistics.median(s for s, _, _ in runs["gener tag"])
-    print("| way | timed | sentences/s | gener tag's speed-up | peak memory (MiB) |")
-    print("|---|---|---|---|---|")
+    print("| way | timed | sentences/s | gener tag's speed-up | whole process, sentences/s "
+          "| gener tag's speed-up, whole processes | peak memory (MiB) |")
+    print("|---|---|---|---|---|---|---|")
     for name, measured in runs.items():
         seconds = statistics.median(s for s, _, _ in measured)
+        whole = statistics.median(w for _, w, _ in measured)
         timed = "whole command" if name == "gener tag" else "tagging only"
         print(f"| {name} | {timed} | {n / seconds:.1f} | {ours / (n / seconds):.2f}x | "
+              f"{n / whole:.1f} | {ours / (n / whole):.2f}x | "
               f"{max(p for _, _, p in measured)} |")
     for name in ("pipeline, one call per sentence", "pipeline, whole list, batch_size"):
         same = agreement(rows["gener tag"], rows[name])
