@@ -5,9 +5,11 @@ grouping of articles by the head noun of their description) that no benchmark or
 uses and that are not bench/label_precision.py's held-out types. For "Which T?" each
 candidate answer of the ranking gets gener.answers' features and is judged against the
 titles of T's articles (bench/label_precision.py's Judge). A logistic regression (each
-type weighing the same, L2) gives the weights; per threshold, the mean over types of the
+type weighing the same, L2) gives the weights, then Platt scaling on its leave-types-out
+scores, with candidates weighted by their occurrences, makes a kept set's mean confidence
+its mention precision (folded into the weights); per threshold, the mean over types of the
 candidates' mention precision and of the gold recall is printed, on the fitting types and
-by leave-types-out folds.
+by leave-types-out folds (calibration by inner folds).
 
     python bench/fit_confidence.py [--types 60] [--json bench/results/confidence_fit.json]
 """
@@ -122,6 +124,38 @@ def fit(x: np.ndarray, y: np.ndarray, groups: np.ndarray, l2: float = 1.0,
     return beta[:-1], float(beta[-1])
 
 
+def calibrate(scores: np.ndarray, y: np.ndarray, counts: np.ndarray, groups: np.ndarray,
+              steps: int = 50) -> tuple[float, float]:
+    """Platt scaling ``(a, b)`` of logistic scores (``w·x + bias``) so that a kept set's
+    mean confidence matches its mention precision: candidates weigh their occurrences,
+    each type weighing 1 in all."""
+    totals = np.bincount(groups, weights=counts)
+    w = counts / totals[groups]
+    design = np.column_stack([scores, np.ones(len(scores))])
+    beta = np.array([1.0, 0.0])
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-design @ beta))
+        grad = design.T @ (w * (p - y))
+        hess = (design * (w * p * (1 - p))[:, None]).T @ design + 1e-9 * np.eye(2)
+        beta -= np.linalg.solve(hess, grad)
+    return float(beta[0]), float(beta[1])
+
+
+def fit_calibrated(x, y, counts, groups, folds: int) -> tuple[np.ndarray, float]:
+    """The logistic model fitted on all the types, then scaled by :func:`calibrate` on its
+    leave-types-out scores (``folds`` folds of types), folded into one weight vector."""
+    groups = np.unique(groups, return_inverse=True)[1]
+    fold_of = np.arange(groups.max() + 1) % folds
+    scores = np.zeros(len(y))
+    for f in range(folds):
+        test = fold_of[groups] == f
+        w, b = fit(x[~test], y[~test], np.unique(groups[~test], return_inverse=True)[1])
+        scores[test] = x[test] @ w + b
+    a, c = calibrate(scores, y, counts, groups)
+    w, b = fit(x, y, groups)
+    return a * w, a * b + c
+
+
 def table(p, y, counts, groups, gold, names_of, thresholds=THRESHOLDS) -> list[dict]:
     """Per threshold: means over types of mention precision (candidates weighted by their
     occurrences), of gold recall, of the estimated precision and of kept answers."""
@@ -184,16 +218,18 @@ def main(argv: list[str] | None = None) -> int:
         names_of += list(titles_of)
     for name, column in zip(ga.FEATURES, x.T, strict=True):
         print(f"AUC {name}: {auc(column, y):.3f}")
-    weights, bias = fit(x, y, groups)
+    weights, bias = fit_calibrated(x, y, counts, groups, args.folds)
     print("weights:", dict(zip(ga.FEATURES, np.round(weights, 4).tolist(), strict=True)),
           "bias:", round(bias, 4))
     fitted = table(ga.confidence(x, weights, bias), y, counts, groups, gold, names_of)
-    # Leave-types-out: each fold's types scored by a model fitted without them.
+    # Leave-types-out: each fold's types scored by a model fitted (and calibrated, by inner
+    # folds) without them.
     folds = np.arange(len(types)) % args.folds
     p_out = np.zeros(len(y))
     for f in range(args.folds):
         test = folds[groups] == f
-        w, b = fit(x[~test], y[~test], np.unique(groups[~test], return_inverse=True)[1])
+        w, b = fit_calibrated(x[~test], y[~test], counts[~test], groups[~test],
+                              args.folds - 1)
         p_out[test] = ga.confidence(x[test], w, b)
     held = table(p_out, y, counts, groups, gold, names_of)
     for name, rows in (("fitted", fitted), ("types left out", held)):

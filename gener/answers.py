@@ -24,7 +24,8 @@ labels of the asked type:
   ("a mosquito-borne infectious disease" -> "disease" for "Which disease?"; 0 without one);
 - ``log_rank``: the log of its rank among distinct phrases.
 
-A logistic model of these (:data:`WEIGHTS`, :data:`BIAS`) was fitted by
+A logistic model of these (:data:`WEIGHTS`, :data:`BIAS`), calibrated so that a kept
+set's mean confidence is its share of right mentions, was fitted by
 bench/fit_confidence.py on the default corpus, for description types that no benchmark,
 recipe or held-out measurement uses (bench/CONFIDENCE.md). A build keeps the answers whose
 confidence reaches the policy's ``min_confidence``; its evidence sentences are the
@@ -45,13 +46,13 @@ from gener.recipes import Recipe, Subquestion
 FEATURES = ("relative_score", "consensus", "question", "name_agreement", "common_word",
             "titled", "definition", "category", "category_consensus", "category_head", "log_rank")
 # Fitted by bench/fit_confidence.py (bench/CONFIDENCE.md); the features' order is FEATURES.
-WEIGHTS = (0.1873, 0.0921, -1.8591, 0.487, 0.3475, 0.0029, 1.6314, 1.7361, -0.639, 5.1715, -0.6278)
-BIAS = -3.5898
+WEIGHTS = (0.2337, 0.1149, -2.32, 0.6078, 0.4336, 0.0036, 2.0358, 2.1665, -0.7975, 6.4536, -0.7834)
+BIAS = -4.2275
 CANDIDATES = 400  # distinct phrases of a ranking that may become answers
 HEAD = 10  # best phrases whose consensus the others are compared with
 DEPTH = 30_000  # occurrences of a ranking read for candidates
 # Bump when candidates, features or evidence change: builds then retrieve again.
-VERSION = 2
+VERSION = 3
 FEW_ANSWERS = 20  # a label with fewer kept answers is reported as having little data
 
 
