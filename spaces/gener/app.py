@@ -335,7 +335,8 @@ class Space:
             report = label_report(answers, recipe.labels, self.policy.min_confidence,
                                   stats["spans_per_type"], {})
             status += "".join(f" {label}: {row['answers']} answers kept (estimated precision "
-                              f"{row['estimated_precision']})." for label, row in report.items())
+                              f"{row['estimated_precision'] or 0:.2f})."
+                              for label, row in report.items())
             status += "".join(f" {line}." for line in report_lines(report))
         return status, pd.DataFrame(rows), segments, dictionary, str(path)
 
