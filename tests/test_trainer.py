@@ -594,3 +594,16 @@ def test_train_verb_takes_rule_3_and_rule_9_types_from_the_dataset_or_its_recipe
         "PER", "LOC", "ORG"]
     assert _types_with_rule(Namespace(config="ncbi_disease"), {}, 9, "recipe") == ["Disease"]
     assert _types_with_rule(Namespace(config="no_such"), {}, 3, "recipe") == []
+
+
+def test_tag_weights_balance_rare_labels_and_keep_the_o_weight():
+    from trainers.self_training import tag_weights
+
+    names = ["O", "B-LOC", "I-LOC", "B-Disease", "I-Disease"]
+    examples = [{"input_ids": [0] * 6, "labels": [-100, 1, 2, 0, 3, -100]},
+                {"input_ids": [0] * 5, "labels": [1, 1, 1, 1, 0]}]  # B-LOC 5, I-LOC 1, B-Disease 1
+    weights = tag_weights(examples, names, TrainConfig(o_weight=0.5))
+    assert weights == pytest.approx([0.5, 1.0, 5 ** 0.5, 5 ** 0.5, 1.0])  # I-Disease unseen: 1
+    assert tag_weights(examples, names, TrainConfig(balance_labels=False)) is None
+    many = [{"input_ids": [0] * 300, "labels": [1] * 300}, {"input_ids": [0], "labels": [3]}]
+    assert tag_weights(many, names, TrainConfig())[3] == 10.0  # capped

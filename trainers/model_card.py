@@ -15,7 +15,8 @@ from gener.io import atomic_write_text
 INFO_NAME = "gener_training.json"
 _HYPERPARAMETERS = ("t_early", "t_update", "max_steps", "batch_size", "grad_accum",
                     "learning_rate", "weight_decay", "warmup_ratio", "confidence_threshold",
-                    "o_weight", "calibrate", "max_length", "mixed_precision", "seed")
+                    "o_weight", "balance_labels", "calibrate", "max_length",
+                    "mixed_precision", "seed")
 
 
 def _results(info: dict) -> list:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -36,6 +38,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--o-weight", type=float, default=1.0,
                         help="weight of O tags in the supervised stage's loss, in (0, 1] "
                              "(default 1; lower trusts the dictionary's misses less)")
+    parser.add_argument("--balance-labels", action=argparse.BooleanOptionalAction,
+                        default=True,
+                        help="weight rare entity tags up in the supervised stage's loss "
+                             "(default: on; --no-balance-labels weighs every tag alike)")
     parser.add_argument("--calibrate", action="store_true",
                         help="choose a bias on O on the validation split and fold it into the "
                              "kept model's classifier (trainers.calibration)")
@@ -138,6 +144,7 @@ def run(args) -> int:
         max_steps=args.max_steps if args.max_steps is not None else t_early + 2 * t_update,
         batch_size=args.batch_size, grad_accum=args.grad_accum, learning_rate=args.lr,
         confidence_threshold=args.threshold, o_weight=args.o_weight,
+        balance_labels=args.balance_labels,
         calibrate=args.calibrate,
         max_length=args.max_length,
         eval_every=args.eval_every, seed=args.seed, mixed_precision=args.mixed_precision,
