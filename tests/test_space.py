@@ -98,7 +98,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def space_settings(tmp_path_factory):
     """Settings over a tiny corpus, a tiny trained model and a tiny dataset folder."""
     from gener.corpus import TextCorpus
@@ -114,7 +114,7 @@ def space_settings(tmp_path_factory):
                              datasets=[str(root / "dataset")], cache_dir=str(cache))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def served(space_settings):
     """The Space launched on a free local port: app module, url, model and config choices."""
     app, settings = space_settings
@@ -127,7 +127,7 @@ def served(space_settings):
     demo.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def client(served):
     return gradio_client.Client(served.url, verbose=False)
 

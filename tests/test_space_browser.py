@@ -56,12 +56,12 @@ class DevTools:
         message, self.buffer = self.buffer.split(b"\0", 1)
         return json.loads(message)
 
-    def send(self, method: str, session: str | None = None, **params) -> dict:
+    def send(self, method: str, attached: str | None = None, **params) -> dict:
         """Send a command and return its result (events seen meanwhile are kept)."""
         self.next_id += 1
         command = {"id": self.next_id, "method": method, "params": params}
-        if session:
-            command["sessionId"] = session
+        if attached:
+            command["sessionId"] = attached
         self.writer.write(json.dumps(command).encode() + b"\0")
         self.writer.flush()
         while True:
@@ -91,21 +91,21 @@ def test_tag_tab_shows_highlighted_entities(served, tmp_path):  # noqa: F811 (fi
     browser = DevTools(CHROMIUM, str(tmp_path / "profile"))
     try:
         target = browser.send("Target.createTarget", url="about:blank")["targetId"]
-        session = browser.send("Target.attachToTarget", targetId=target,
-                               flatten=True)["sessionId"]
-        browser.send("Network.enable", session)
-        browser.send("Emulation.setDeviceMetricsOverride", session, width=1280, height=1000,
+        attached = browser.send("Target.attachToTarget", targetId=target,
+                                flatten=True)["sessionId"]
+        browser.send("Network.enable", attached)
+        browser.send("Emulation.setDeviceMetricsOverride", attached, width=1280, height=1000,
                      deviceScaleFactor=1, mobile=False)
-        browser.send("Page.navigate", session, url=f"{served.url}?tab=tag&example=0")
+        browser.send("Page.navigate", attached, url=f"{served.url}?tab=tag&example=0")
         deadline, shown = time.monotonic() + 45, None
         while time.monotonic() < deadline and not shown:
             time.sleep(0.25)
-            shown = browser.send("Runtime.evaluate", session, expression=ENTITIES_SHOWN,
+            shown = browser.send("Runtime.evaluate", attached, expression=ENTITIES_SHOWN,
                                  returnByValue=True)["result"].get("value")
         assert shown, "the Tag tab never showed highlighted entities"
         assert "Cystic fibrosis" in shown["marked"] and "Disease" in shown["text"]
         time.sleep(0.5)  # let the highlight colours settle before the screenshot
-        png = base64.b64decode(browser.send("Page.captureScreenshot", session,
+        png = base64.b64decode(browser.send("Page.captureScreenshot", attached,
                                             format="png")["data"])
         requests = [e["params"]["request"]["url"] for e in browser.events
                     if e.get("method") == "Network.requestWillBeSent"]

@@ -32,7 +32,7 @@ def make_dataset(n=24, names=NAMES):
     return datasets.Dataset.from_dict(rows, features=features)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def tiny_model(tmp_path_factory):
     """A 2-layer, 32-wide random BERT with the MiniLM tokenizer, saved to a folder."""
     return save_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
@@ -289,6 +289,17 @@ def test_bio_spans_and_split_words():
     assert bio_spans(["B-A", "I-A", "I-B", "O", "I-A", "B-A"]) == [
         ("A", 0, 2), ("B", 2, 3), ("A", 4, 5), ("A", 5, 6)]
     assert split_words("Hi, you.") == [("Hi", 0, 2), (",", 2, 3), ("you", 4, 7), (".", 7, 8)]
+
+
+def test_the_shipped_pipeline_reads_entities_as_bio_spans_does():
+    import itertools
+
+    from trainers.hub_pipeline import entity_spans
+
+    tags = ["O", "B-A", "I-A", "B-B", "I-B"]
+    for length in range(5):
+        for sequence in itertools.product(tags, repeat=length):
+            assert entity_spans(list(sequence)) == bio_spans(list(sequence))
 
 
 def test_capital_rule_drops_lowercase_entities_of_the_given_types_only():

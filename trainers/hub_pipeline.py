@@ -23,7 +23,9 @@ def common_words(vocabulary) -> frozenset:
 
 
 def entity_spans(tags: list) -> list:
-    """(type, first, end) of each entity in BIO tags, grouped as the pipeline groups words."""
+    """(type, first, end) of each entity in BIO tags, grouped as the pipeline groups words:
+    ``trainers.inference.bio_spans``, written again because this file ships alone (a test
+    keeps the two equal)."""
     spans, current = [], None
     for i, tag in enumerate(list(tags) + ["O"]):
         kind = tag[2:] if tag[:2] in ("B-", "I-") else None

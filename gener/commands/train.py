@@ -125,9 +125,10 @@ def run(args) -> int:
 
     dataset = load_training_dataset(args.dataset, config=args.config)
     manifest = read_manifest(args.dataset, args.config)
-    if thin_labels(manifest):
-        print(f"warning: few answers in the data's corpus for {thin_labels(manifest)}: the "
-              "model will see little of them")
+    thin = thin_labels(manifest)
+    if thin:
+        print(f"warning: few answers in the data's corpus for {thin}: the model will see "
+              "little of them")
     t_early, t_update = _schedule(args, manifest)
     validation_name = _validation_name(args, manifest)
     validation = None
