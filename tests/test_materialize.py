@@ -129,7 +129,7 @@ def test_build_labels_each_phrase_of_a_multi_label_recipe_once(workspace, tmp_pa
     from gener.recipes import load_recipe
     from gener.stages import BuildSettings, generate
 
-    recipe = load_recipe("demo")  # country, city (LOC) and disease (Disease)
+    recipe = load_recipe("demo")  # LOC and Disease subquestions
     corpus = TextCorpus(workspace / "corpus.txt")
     settings = BuildSettings(cache_dir=str(workspace / "cache"), progress=False,
                              policy=LabellingPolicy(min_confidence=0))

@@ -15,7 +15,8 @@ DEMO_EVALUATIONS = (("conll2003", "LOC"), ("ncbi_disease", "Disease"))
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "demo", help="build the demo dataset on the default corpus and train a small tagger",
-        description="Runs the `demo` recipe (Which country? Which city? Which disease?) over "
+        description="Runs the `demo` recipe (Which country, city, state in the USA? Which "
+                    "disease, disorder?) over "
                     "the default Wikipedia corpus, builds the dataset, self-trains the default "
                     "MiniLM tagger on it, and prints where the artifacts are and their figures. "
                     "When the benchmarks folder is present, the tagger is also scored on the "
