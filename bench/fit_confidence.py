@@ -222,17 +222,29 @@ def main(argv: list[str] | None = None) -> int:
     print("weights:", dict(zip(ga.FEATURES, np.round(weights, 4).tolist(), strict=True)),
           "bias:", round(bias, 4))
     fitted = table(ga.confidence(x, weights, bias), y, counts, groups, gold, names_of)
+    # The model for corpora whose documents have no titles: the document features are 0
+    # there, as gener.answers.features gives them.
+    untitled = x.copy()
+    untitled[:, [ga.FEATURES.index(f) for f in ga.DOCUMENT_FEATURES]] = 0.0
+    untitled_weights, untitled_bias = fit_calibrated(untitled, y, counts, groups, args.folds)
+    print("untitled weights:", np.round(untitled_weights, 4).tolist(),
+          "bias:", round(untitled_bias, 4))
     # Leave-types-out: each fold's types scored by a model fitted (and calibrated, by inner
     # folds) without them.
     folds = np.arange(len(types)) % args.folds
-    p_out = np.zeros(len(y))
+    p_out, p_untitled = np.zeros(len(y)), np.zeros(len(y))
     for f in range(args.folds):
         test = folds[groups] == f
         w, b = fit_calibrated(x[~test], y[~test], counts[~test], groups[~test],
                               args.folds - 1)
         p_out[test] = ga.confidence(x[test], w, b)
+        w, b = fit_calibrated(untitled[~test], y[~test], counts[~test], groups[~test],
+                              args.folds - 1)
+        p_untitled[test] = ga.confidence(untitled[test], w, b)
     held = table(p_out, y, counts, groups, gold, names_of)
-    for name, rows in (("fitted", fitted), ("types left out", held)):
+    held_untitled = table(p_untitled, y, counts, groups, gold, names_of)
+    for name, rows in (("fitted", fitted), ("types left out", held),
+                       ("untitled documents, types left out", held_untitled)):
         print(name)
         for row in rows:
             print("  " + json.dumps(row))
@@ -240,7 +252,11 @@ def main(argv: list[str] | None = None) -> int:
         atomic_write_text(args.json, json.dumps({
             "types": list(types), "candidates": len(y), "right": int(y.sum()),
             "weights": dict(zip(ga.FEATURES, np.round(weights, 4).tolist(), strict=True)),
-            "bias": round(bias, 4), "fitted": fitted, "types_left_out": held}, indent=1) + "\n")
+            "bias": round(bias, 4), "fitted": fitted, "types_left_out": held,
+            "untitled_weights": dict(zip(ga.FEATURES, np.round(untitled_weights, 4).tolist(),
+                                         strict=True)),
+            "untitled_bias": round(untitled_bias, 4),
+            "untitled_types_left_out": held_untitled}, indent=1) + "\n")
     return 0
 
 

@@ -27,9 +27,11 @@ labels of the asked type:
 A logistic model of these (:data:`WEIGHTS`, :data:`BIAS`), calibrated so that a kept
 set's mean confidence is its share of right mentions, was fitted by
 bench/fit_confidence.py on the default corpus, for description types that no benchmark,
-recipe or held-out measurement uses (bench/CONFIDENCE.md). A build keeps the answers whose
-confidence reaches the policy's ``min_confidence``; its evidence sentences are the
-corpus's sentences where kept answers occur, best first, at most k.
+recipe or held-out measurement uses (bench/CONFIDENCE.md). A corpus whose documents have no
+titles (plain text, a benchmark's sentences) has none of the document features; it takes
+a second model fitted the same way without them (:data:`UNTITLED_WEIGHTS`). A build keeps
+the answers whose confidence reaches the policy's ``min_confidence``; its evidence
+sentences are the corpus's sentences where kept answers occur, best first, at most k.
 """
 
 from __future__ import annotations
@@ -48,11 +50,16 @@ FEATURES = ("relative_score", "consensus", "question", "name_agreement", "common
 # Fitted by bench/fit_confidence.py (bench/CONFIDENCE.md); the features' order is FEATURES.
 WEIGHTS = (0.2337, 0.1149, -2.32, 0.6078, 0.4336, 0.0036, 2.0358, 2.1665, -0.7975, 6.4536, -0.7834)
 BIAS = -4.2275
+# Zero where no phrase names a document of the corpus (plain text, a benchmark's sentences);
+# such corpora take UNTITLED_WEIGHTS, the model fitted without them.
+DOCUMENT_FEATURES = ("titled", "definition", "category", "category_consensus", "category_head")
+UNTITLED_WEIGHTS = (1.4112, 0.1228, -3.6426, 1.5506, 0.5562, 0.0, 0.0, 0.0, 0.0, 0.0, -1.1553)
+UNTITLED_BIAS = 2.498
 CANDIDATES = 400  # distinct phrases of a ranking that may become answers
 HEAD = 10  # best phrases whose consensus the others are compared with
 DEPTH = 30_000  # occurrences of a ranking read for candidates
 # Bump when candidates, features or evidence change: builds then retrieve again.
-VERSION = 3
+VERSION = 4
 FEW_ANSWERS = 20  # a label with fewer kept answers is reported as having little data
 
 
@@ -178,7 +185,16 @@ def _category_heads(searcher, entity_type: str, columns: np.ndarray) -> np.ndarr
 def fingerprint() -> dict:
     """What a build's answers depend on besides the policy, for its stage records."""
     return {"version": VERSION, "weights": list(WEIGHTS), "bias": BIAS,
+            "untitled_weights": list(UNTITLED_WEIGHTS), "untitled_bias": UNTITLED_BIAS,
             "candidates": CANDIDATES, "head": HEAD, "depth": DEPTH}
+
+
+def model_for(searcher) -> tuple[tuple[float, ...], float]:
+    """The weights and bias that fit the searcher's corpus: :data:`UNTITLED_WEIGHTS` where
+    no phrase names a document (its document features are 0 for every answer)."""
+    if (searcher.index.key_definition >= 0).any():
+        return WEIGHTS, BIAS
+    return UNTITLED_WEIGHTS, UNTITLED_BIAS
 
 
 def confidence(rows: np.ndarray, weights=WEIGHTS, bias: float = BIAS) -> np.ndarray:
@@ -190,7 +206,8 @@ def score_answers(searcher, sq: Subquestion, ranked, query: np.ndarray) -> list[
     """Candidates of a ranking with their features and confidence."""
     answers = candidates(searcher, sq, ranked)
     rows = features(searcher, sq, answers, query)
-    for answer, row, p in zip(answers, rows, confidence(rows), strict=True):
+    for answer, row, p in zip(answers, rows, confidence(rows, *model_for(searcher)),
+                              strict=True):
         answer.features = {n: round(float(v), 4) for n, v in zip(FEATURES, row, strict=True)}
         answer.confidence = round(float(p), 4)
     return answers

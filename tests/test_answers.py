@@ -49,14 +49,14 @@ def test_a_corpus_without_confident_answers_is_one_line_and_a_threshold_keeps_so
     corpus.write_text("\n".join(DOCS) + "\n", encoding="utf-8")
     argv = ["build", "--question", "Which disease?", "--corpus", str(corpus),
             "--cache-dir", str(tmp_path / "cache")]
-    assert main([*argv, "--out", str(tmp_path / "none")]) == 1
+    assert main([*argv, "--out", str(tmp_path / "none"), "--set", "min_confidence=0.9999"]) == 1
     message = capsys.readouterr().err.strip().splitlines()[-1]  # after the progress bars
     assert message.startswith("gener build: error: recipe which_disease: no answer reached "
-                              "confidence 0.5 in this corpus")
+                              "confidence 0.9999 in this corpus")
     assert not list((tmp_path / "none").glob("*/train-*.parquet"))
 
     out = tmp_path / "some"
-    assert main([*argv, "--out", str(out), "--set", "min_confidence=0.001"]) == 0
+    assert main([*argv, "--out", str(out)]) == 0  # the default threshold
     printed = capsys.readouterr().out
     assert "DISEASE: " in printed and "answers kept, estimated precision" in printed
     candidates = [json.loads(line) for line in
@@ -64,10 +64,15 @@ def test_a_corpus_without_confident_answers_is_one_line_and_a_threshold_keeps_so
                   .read_text().splitlines()]
     assert candidates and all(0 <= c["confidence"] <= 1 for c in candidates)
     assert set(candidates[0]["features"]) == set(ga.FEATURES)
+    # A text file's documents have no titles: no document features, the untitled model.
+    rows = np.array([[c["features"][f] for f in ga.FEATURES] for c in candidates])
+    assert not rows[:, [ga.FEATURES.index(f) for f in ga.DOCUMENT_FEATURES]].any()
+    assert np.allclose([c["confidence"] for c in candidates],
+                       ga.confidence(rows, ga.UNTITLED_WEIGHTS, ga.UNTITLED_BIAS), atol=1e-3)
     manifest = json.loads((out / "which_disease/gener.json").read_text())
     report = manifest["labels_report"]["DISEASE"]
     kept = {c["name"].casefold().replace(" ", "") for c in candidates
-            if c["confidence"] >= 0.001}
+            if c["confidence"] >= 0.5}
     assert report["answers"] == len(kept) and report["few_answers"] == (len(kept) < 20)
     train = datasets.load_dataset(str(out), "which_disease", split="train")
     names = train.features["ner_tags"].feature.names
