@@ -38,6 +38,8 @@ from label_precision import (  # noqa: E402
 )
 
 THRESHOLDS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+# Features that come from the document a candidate names; 0 where none does.
+DOCUMENT_FEATURES = ("titled", "definition", "category", "category_consensus", "category_head")
 # A description that gives a life's dates: "French painter (1840–1926)", "(born 1961)".
 _LIFE = re.compile(r"\((?:born|b\.|died|d\.|c\.)?\s*\d{1,4}(?:\s*BC)?\s*[-\u2013]|\(born ")
 
@@ -222,10 +224,10 @@ def main(argv: list[str] | None = None) -> int:
     print("weights:", dict(zip(ga.FEATURES, np.round(weights, 4).tolist(), strict=True)),
           "bias:", round(bias, 4))
     fitted = table(ga.confidence(x, weights, bias), y, counts, groups, gold, names_of)
-    # The model for corpora whose documents have no titles: the document features are 0
-    # there, as gener.answers.features gives them.
+    # What a model can do without document evidence, as on a corpus whose documents have no
+    # titles (the document features are 0 there): measured, not shipped (bench/CONFIDENCE.md).
     untitled = x.copy()
-    untitled[:, [ga.FEATURES.index(f) for f in ga.DOCUMENT_FEATURES]] = 0.0
+    untitled[:, [ga.FEATURES.index(f) for f in DOCUMENT_FEATURES]] = 0.0
     untitled_weights, untitled_bias = fit_calibrated(untitled, y, counts, groups, args.folds)
     print("untitled weights:", np.round(untitled_weights, 4).tolist(),
           "bias:", round(untitled_bias, 4))

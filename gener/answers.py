@@ -27,11 +27,11 @@ labels of the asked type:
 A logistic model of these (:data:`WEIGHTS`, :data:`BIAS`), calibrated so that a kept
 set's mean confidence is its share of right mentions, was fitted by
 bench/fit_confidence.py on the default corpus, for description types that no benchmark,
-recipe or held-out measurement uses (bench/CONFIDENCE.md). A corpus whose documents have no
-titles (plain text, a benchmark's sentences) has none of the document features; it takes
-a second model fitted the same way without them (:data:`UNTITLED_WEIGHTS`). A build keeps
-the answers whose confidence reaches the policy's ``min_confidence``; its evidence
-sentences are the corpus's sentences where kept answers occur, best first, at most k.
+recipe or held-out measurement uses (bench/CONFIDENCE.md). A build keeps the answers whose
+confidence reaches the policy's ``min_confidence``; its evidence sentences are the
+corpus's sentences where kept answers occur, best first, at most k. A corpus whose
+documents have no titles (plain text, a benchmark's sentences) gives no document evidence:
+its candidates cannot be verified, and :func:`nothing_kept` says so.
 """
 
 from __future__ import annotations
@@ -50,16 +50,11 @@ FEATURES = ("relative_score", "consensus", "question", "name_agreement", "common
 # Fitted by bench/fit_confidence.py (bench/CONFIDENCE.md); the features' order is FEATURES.
 WEIGHTS = (0.2337, 0.1149, -2.32, 0.6078, 0.4336, 0.0036, 2.0358, 2.1665, -0.7975, 6.4536, -0.7834)
 BIAS = -4.2275
-# Zero where no phrase names a document of the corpus (plain text, a benchmark's sentences);
-# such corpora take UNTITLED_WEIGHTS, the model fitted without them.
-DOCUMENT_FEATURES = ("titled", "definition", "category", "category_consensus", "category_head")
-UNTITLED_WEIGHTS = (1.4112, 0.1228, -3.6426, 1.5506, 0.5562, 0.0, 0.0, 0.0, 0.0, 0.0, -1.1553)
-UNTITLED_BIAS = 2.498
 CANDIDATES = 400  # distinct phrases of a ranking that may become answers
 HEAD = 10  # best phrases whose consensus the others are compared with
 DEPTH = 30_000  # occurrences of a ranking read for candidates
 # Bump when candidates, features or evidence change: builds then retrieve again.
-VERSION = 4
+VERSION = 3
 FEW_ANSWERS = 20  # a label with fewer kept answers is reported as having little data
 
 
@@ -185,16 +180,7 @@ def _category_heads(searcher, entity_type: str, columns: np.ndarray) -> np.ndarr
 def fingerprint() -> dict:
     """What a build's answers depend on besides the policy, for its stage records."""
     return {"version": VERSION, "weights": list(WEIGHTS), "bias": BIAS,
-            "untitled_weights": list(UNTITLED_WEIGHTS), "untitled_bias": UNTITLED_BIAS,
             "candidates": CANDIDATES, "head": HEAD, "depth": DEPTH}
-
-
-def model_for(searcher) -> tuple[tuple[float, ...], float]:
-    """The weights and bias that fit the searcher's corpus: :data:`UNTITLED_WEIGHTS` where
-    no phrase names a document (its document features are 0 for every answer)."""
-    if (searcher.index.key_definition >= 0).any():
-        return WEIGHTS, BIAS
-    return UNTITLED_WEIGHTS, UNTITLED_BIAS
 
 
 def confidence(rows: np.ndarray, weights=WEIGHTS, bias: float = BIAS) -> np.ndarray:
@@ -206,8 +192,7 @@ def score_answers(searcher, sq: Subquestion, ranked, query: np.ndarray) -> list[
     """Candidates of a ranking with their features and confidence."""
     answers = candidates(searcher, sq, ranked)
     rows = features(searcher, sq, answers, query)
-    for answer, row, p in zip(answers, rows, confidence(rows, *model_for(searcher)),
-                              strict=True):
+    for answer, row, p in zip(answers, rows, confidence(rows), strict=True):
         answer.features = {n: round(float(v), 4) for n, v in zip(FEATURES, row, strict=True)}
         answer.confidence = round(float(p), 4)
     return answers
@@ -282,7 +267,8 @@ def label_report(answers: list[Answer], labels: list[str], min_confidence: float
     report = {}
     for label in labels:
         kept: dict[str, Answer] = {}
-        for answer in (a for a in answers if a.label == label):
+        candidates = [a for a in answers if a.label == label]
+        for answer in candidates:
             best = kept.get(answer.name.casefold())
             if answer.confidence >= min_confidence and (
                     best is None or answer.confidence > best.confidence):
@@ -295,12 +281,34 @@ def label_report(answers: list[Answer], labels: list[str], min_confidence: float
             "mentions": spans_per_type.get(label, 0),
             "sentences": sentences_per_type.get(label, 0),
             "few_answers": len(kept) < FEW_ANSWERS,
+            # No candidate names a document: confidence rests on the ranking alone.
+            "ranking_only": bool(candidates) and not any(a.features.get("titled")
+                                                         for a in candidates),
         }
     return report
 
 
+def nothing_kept(answers: list[Answer], min_confidence: float) -> str:
+    """Why no answer was kept, in a few words for a one-line error."""
+    if answers and not any(a.features.get("titled") for a in answers):
+        return (f"no answer reached confidence {min_confidence}: no candidate names a "
+                "document of this corpus (its documents have no titles), so none could be "
+                "verified; --policy paper takes the paper's quota of k sentences per question")
+    return f"no answer reached confidence {min_confidence} in this corpus"
+
+
 def report_lines(report: dict) -> list[str]:
     """One plain line per label with few answers."""
-    return [f"{label}: only {row['answers']} answers found in this corpus (fewer than "
-            f"{FEW_ANSWERS}); its data is thin and the label may not be learnt"
-            for label, row in report.items() if row["few_answers"]]
+    lines = []
+    for label, row in report.items():
+        if not row["few_answers"]:
+            continue
+        if row.get("ranking_only"):
+            lines.append(f"{label}: only {row['answers']} answers verified (fewer than "
+                         f"{FEW_ANSWERS}); no candidate names a document of this corpus, so "
+                         "they were judged by their ranking alone and the corpus may hold "
+                         "more (--set min_confidence=P with a lower P keeps less certain ones)")
+        else:
+            lines.append(f"{label}: only {row['answers']} answers found in this corpus (fewer "
+                         f"than {FEW_ANSWERS}); its data is thin and the label may not be learnt")
+    return lines

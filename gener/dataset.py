@@ -189,7 +189,8 @@ def render_card_body(manifests: dict[str, dict]) -> str:
                       "| label | answers | estimated precision | mentions | sentences | note |",
                       "|---|---|---|---|---|---|"]
             for label, row in report.items():
-                note = "few answers in this corpus" if row["few_answers"] else ""
+                note = ("" if not row["few_answers"] else "few answers verified (ranking only)"
+                        if row.get("ranking_only") else "few answers in this corpus")
                 estimate = row["estimated_precision"]
                 lines.append(f"| {label} | {row['answers']} | "
                              f"{'-' if estimate is None else estimate} | {row['mentions']} | "

@@ -205,7 +205,7 @@ def generate(recipe: Recipe, corpus: Corpus, work_dir: str | Path,
              settings: BuildSettings | None = None) -> Generated:
     """Run (or resume) retrieval and matching; return where the labelled records are."""
     from gener.answers import fingerprint as answers_fingerprint
-    from gener.answers import label_report
+    from gener.answers import label_report, nothing_kept
     from gener.pipeline import prepare
     from gener.retrieval.encoders import encoder_fingerprint
     from gener.retrieval.search import RETRIEVAL_VERSION, scoring
@@ -229,9 +229,9 @@ def generate(recipe: Recipe, corpus: Corpus, work_dir: str | Path,
                                               _Stage(work_dir, "retrieval", inputs))
     timings["retrieval"] = time.perf_counter() - started
     if any(r.answers for r in retrievals) and not any(r.sentences for r in retrievals):
-        raise GenerError(f"recipe {recipe.name}: no answer reached confidence "
-                         f"{policy.min_confidence} in this corpus, so there is nothing to "
-                         "label (--set min_confidence=P with a lower P keeps less likely ones)")
+        answers = [a for r in retrievals for a in r.answers]
+        raise GenerError(f"recipe {recipe.name}: {nothing_kept(answers, policy.min_confidence)}"
+                         " (--set min_confidence=P with a lower P keeps less likely ones)")
 
     started = time.perf_counter()
     inputs = {**inputs, "seed": settings.seed, "policy": policy.to_dict()}

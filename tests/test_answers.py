@@ -37,9 +37,15 @@ def test_label_report_counts_kept_answers_and_flags_few():
     assert river["estimated_precision"] == round((0.95 * 1 + 0.6 * 1) / 2, 4)
     assert river["few_answers"] and report["LAKE"] == {
         "answers": 0, "estimated_precision": None, "mentions": 0, "sentences": 0,
-        "few_answers": True}
+        "few_answers": True, "ranking_only": False}
+    assert river["ranking_only"]  # no candidate names a document
     lines = ga.report_lines(report)
-    assert len(lines) == 2 and lines[0].startswith("RIVER: only 2 answers found")
+    assert len(lines) == 2 and lines[0].startswith("RIVER: only 2 answers verified")
+    assert "judged by their ranking alone" in lines[0]
+    assert lines[1].startswith("LAKE: only 0 answers found in this corpus")
+    answers[0].features = {"titled": 1.0}  # the Nile names a document
+    lines = ga.report_lines(ga.label_report(answers, ["RIVER"], 0.5, {}, {}))
+    assert lines[0].startswith("RIVER: only 2 answers found in this corpus")
     assert ga.label_report(answers, ["RIVER"], 0.1, {}, {})["RIVER"]["answers"] == 3
 
 
@@ -49,14 +55,16 @@ def test_a_corpus_without_confident_answers_is_one_line_and_a_threshold_keeps_so
     corpus.write_text("\n".join(DOCS) + "\n", encoding="utf-8")
     argv = ["build", "--question", "Which disease?", "--corpus", str(corpus),
             "--cache-dir", str(tmp_path / "cache")]
-    assert main([*argv, "--out", str(tmp_path / "none"), "--set", "min_confidence=0.9999"]) == 1
+    assert main([*argv, "--out", str(tmp_path / "none")]) == 1
     message = capsys.readouterr().err.strip().splitlines()[-1]  # after the progress bars
+    # A text file's documents have no titles: nothing could be verified, and it says so.
     assert message.startswith("gener build: error: recipe which_disease: no answer reached "
-                              "confidence 0.9999 in this corpus")
+                              "confidence 0.5: no candidate names a document of this corpus")
+    assert "--policy paper" in message
     assert not list((tmp_path / "none").glob("*/train-*.parquet"))
 
     out = tmp_path / "some"
-    assert main([*argv, "--out", str(out)]) == 0  # the default threshold
+    assert main([*argv, "--out", str(out), "--set", "min_confidence=0.001"]) == 0
     printed = capsys.readouterr().out
     assert "DISEASE: " in printed and "answers kept, estimated precision" in printed
     candidates = [json.loads(line) for line in
@@ -64,22 +72,26 @@ def test_a_corpus_without_confident_answers_is_one_line_and_a_threshold_keeps_so
                   .read_text().splitlines()]
     assert candidates and all(0 <= c["confidence"] <= 1 for c in candidates)
     assert set(candidates[0]["features"]) == set(ga.FEATURES)
-    # A text file's documents have no titles: no document features, the untitled model.
-    rows = np.array([[c["features"][f] for f in ga.FEATURES] for c in candidates])
-    assert not rows[:, [ga.FEATURES.index(f) for f in ga.DOCUMENT_FEATURES]].any()
-    assert np.allclose([c["confidence"] for c in candidates],
-                       ga.confidence(rows, ga.UNTITLED_WEIGHTS, ga.UNTITLED_BIAS), atol=1e-3)
     manifest = json.loads((out / "which_disease/gener.json").read_text())
     report = manifest["labels_report"]["DISEASE"]
     kept = {c["name"].casefold().replace(" ", "") for c in candidates
-            if c["confidence"] >= 0.5}
+            if c["confidence"] >= 0.001}
     assert report["answers"] == len(kept) and report["few_answers"] == (len(kept) < 20)
+    assert report["ranking_only"]  # no candidate names a document
     train = datasets.load_dataset(str(out), "which_disease", split="train")
     names = train.features["ner_tags"].feature.names
     labelled = {"".join(row["tokens"][s["start"]:s["end"]]).casefold()
                 for row in train for s in row["spans"]}
     assert labelled and labelled <= kept and "B-DISEASE" in names
     assert f"| DISEASE | {len(kept)} |" in DatasetCard.load(out / "README.md").text
+
+
+def test_the_reason_nothing_was_kept():
+    titled = ga.Answer("Nile", "RIVER", 3.0, 1, 0.2, features={"titled": 1.0})
+    untitled = ga.Answer("north", "RIVER", 2.0, 2, 0.1, features={"titled": 0.0})
+    assert ga.nothing_kept([titled, untitled], 0.5) == (
+        "no answer reached confidence 0.5 in this corpus")
+    assert "no candidate names a document" in ga.nothing_kept([untitled], 0.5)
 
 
 def test_ask_shows_the_confidence_a_build_gives(tmp_path, capsys):

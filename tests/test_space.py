@@ -138,18 +138,12 @@ def labelled(highlighted) -> list[tuple[str, str]]:
             if seg["class_or_confidence"]]
 
 
-def test_ask_on_a_corpus_without_confident_answers_says_so(space_settings):
-    import dataclasses
-
-    from gener.policy import LabellingPolicy
-
-    app, settings = space_settings
-    space = app.Space(dataclasses.replace(settings,
-                                          policy=LabellingPolicy(min_confidence=0.9999)))
-    status, entities, evidence, dictionary, path = space.ask(
-        "Which disease?\n  Which country? ", 3)
-    assert "2 question(s)" in status and "no answer reached confidence 0.9999" in status
-    assert "confidence" in entities.columns and path is None
+def test_ask_on_a_corpus_without_confident_answers_says_so(client):
+    status, entities, evidence, dictionary, path = client.predict(
+        "Which disease?\n  Which country? ", 3, api_name="/ask")
+    assert "2 question(s)" in status and "no answer reached confidence 0.5" in status
+    assert "no candidate names a document of this corpus" in status
+    assert "confidence" in entities["headers"] and path is None
 
 
 def test_ask_lists_entities_evidence_dictionary_and_dataset(space_settings):

@@ -309,9 +309,12 @@ class Space:
                 segments.append(("\n", None))
             segments.append(("\n", None))
         if not any(r.sentences for r in retrievals):
-            return (f"{len(rows)} entities for {len(questions)} question(s); no answer reached "
-                    f"confidence {self.policy.min_confidence} in this corpus, so no dataset "
-                    "was made", pd.DataFrame(rows), segments, pd.DataFrame(), None)
+            from gener.answers import nothing_kept
+
+            reason = nothing_kept([a for r in retrievals for a in r.answers],
+                                  self.policy.min_confidence)
+            return (f"{len(rows)} entities for {len(questions)} question(s); {reason}; no "
+                    "dataset was made", pd.DataFrame(rows), segments, pd.DataFrame(), None)
         result = pipeline.label(retrievals, recipe, self.policy, phrase_labels, progress=False,
                                 detect_abbreviations=importlib.util.find_spec("scispacy")
                                 is not None)
