@@ -281,16 +281,20 @@ def label_report(answers: list[Answer], labels: list[str], min_confidence: float
             "mentions": spans_per_type.get(label, 0),
             "sentences": sentences_per_type.get(label, 0),
             "few_answers": len(kept) < FEW_ANSWERS,
-            # No candidate names a document: confidence rests on the ranking alone.
-            "ranking_only": bool(candidates) and not any(a.features.get("titled")
-                                                         for a in candidates),
+            "ranking_only": ranking_only(candidates),
         }
     return report
 
 
+def ranking_only(answers: list[Answer]) -> bool:
+    """Whether no candidate names a document of the corpus, so that their confidence rests
+    on the ranking alone (a corpus whose documents have no titles)."""
+    return bool(answers) and not any(a.features.get("titled") for a in answers)
+
+
 def nothing_kept(answers: list[Answer], min_confidence: float) -> str:
     """Why no answer was kept, in a few words for a one-line error."""
-    if answers and not any(a.features.get("titled") for a in answers):
+    if ranking_only(answers):
         return (f"no answer reached confidence {min_confidence}: no candidate names a "
                 "document of this corpus (its documents have no titles), so none could be "
                 "verified; --policy paper takes the paper's quota of k sentences per question")

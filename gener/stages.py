@@ -228,8 +228,8 @@ def generate(recipe: Recipe, corpus: Corpus, work_dir: str | Path,
     retrievals, phrase_labels = run_retrieval(recipe, corpus, settings,
                                               _Stage(work_dir, "retrieval", inputs))
     timings["retrieval"] = time.perf_counter() - started
-    if any(r.answers for r in retrievals) and not any(r.sentences for r in retrievals):
-        answers = [a for r in retrievals for a in r.answers]
+    answers = [a for r in retrievals for a in r.answers]
+    if answers and not any(r.sentences for r in retrievals):
         raise GenerError(f"recipe {recipe.name}: {nothing_kept(answers, policy.min_confidence)}"
                          " (--set min_confidence=P with a lower P keeps less likely ones)")
 
@@ -239,7 +239,6 @@ def generate(recipe: Recipe, corpus: Corpus, work_dir: str | Path,
                                     _Stage(work_dir, "matching", inputs), phrase_labels)
     timings["matching"] = time.perf_counter() - started
     stats = json.loads((annotation_dir / STATS).read_text(encoding="utf-8"))
-    answers = [a for r in retrievals for a in r.answers]
     report = (label_report(answers, recipe.labels, policy.min_confidence,
                            stats["spans_per_type"], _sentences_per_label(annotation_dir))
               if answers else None)

@@ -51,14 +51,14 @@ def run(args) -> int:
     print(built.summary())
 
     dataset = load_training_dataset(str(out / "dataset"), config=recipe.name)
-    # The rules as the build applied them (gener.pipeline.prepare).
     manifest = read_manifest(str(out / "dataset"), recipe.name)
+    applied = manifest.get("subquestions", [])  # the rules as the build applied them
     config = TrainConfig(t_early=recipe.self_training.t_early,
                          t_update=recipe.self_training.t_update,
                          max_steps=args.max_steps, seed=args.seed,
                          recipe=recipe.name, data_version=built.version,
-                         capitalized_types=labels_with_rule(manifest.get("subquestions", []), 3),
-                         rule9_types=labels_with_rule(manifest.get("subquestions", []), 9))
+                         capitalized_types=labels_with_rule(applied, 3),
+                         rule9_types=labels_with_rule(applied, 9))
     trained = train(dataset, out / "model", model_name=args.model, config=config)
     record_policy(trained.model_dir, manifest)
     print(f"model: {trained.model_dir} ({trained.steps} steps, {trained.seconds:.0f}s)")
