@@ -22,7 +22,10 @@ labels of the asked type:
   category phrases (0 without one);
 - ``category_head``: the cosine of the category phrase's last word with the asked type
   ("a mosquito-borne infectious disease" -> "disease" for "Which disease?"; 0 without one);
-- ``log_rank``: the log of its rank among distinct phrases.
+- ``rank_past_answers``: how far past the ranking's likely answers it is ranked: the log of
+  its rank less the log of one plus the number of candidates whose category word is about as
+  close to the type as the head's closest (at least 0.9 of it). A type with ten answers in
+  the corpus and one with two hundred ("Which country?") drift at different depths.
 
 A logistic model of these (:data:`WEIGHTS`, :data:`BIAS`), calibrated so that a kept
 set's mean confidence is its share of right mentions, was fitted by
@@ -46,15 +49,19 @@ from gener.artifacts import RetrievedPhrase, RetrievedSentence, SubquestionRetri
 from gener.recipes import Recipe, Subquestion
 
 FEATURES = ("relative_score", "consensus", "question", "name_agreement", "common_word",
-            "titled", "definition", "category", "category_consensus", "category_head", "log_rank")
+            "titled", "definition", "category", "category_consensus", "category_head",
+            "rank_past_answers")
 # Fitted by bench/fit_confidence.py (bench/CONFIDENCE.md); the features' order is FEATURES.
-WEIGHTS = (0.2337, 0.1149, -2.32, 0.6078, 0.4336, 0.0036, 2.0358, 2.1665, -0.7975, 6.4536, -0.7834)
-BIAS = -4.2275
+WEIGHTS = (1.1444, 0.0717, -2.1015, 0.5435, 0.46, 0.0029, 2.2285, 1.2597, -1.0821, 6.0131, -0.9006)
+BIAS = -4.9007
 CANDIDATES = 400  # distinct phrases of a ranking that may become answers
 HEAD = 10  # best phrases whose consensus the others are compared with
 DEPTH = 30_000  # occurrences of a ranking read for candidates
+# A candidate's category word counts towards the ranking's likely answers when its cosine
+# with the type is at least STRONG_SHARE of the head's best and at least STRONG_FLOOR.
+STRONG_SHARE, STRONG_FLOOR = 0.9, 0.5
 # Bump when candidates, features or evidence change: builds then retrieve again.
-VERSION = 3
+VERSION = 4
 FEW_ANSWERS = 20  # a label with fewer kept answers is reported as having little data
 
 
@@ -148,6 +155,7 @@ def features(searcher, sq: Subquestion, answers: list[Answer], query: np.ndarray
         mean /= max(np.linalg.norm(mean), 1e-9)
         has = columns >= 0
         category_consensus[has] = category_vectors[columns[has]] @ mean
+    past = rank_past_answers(np.array([a.rank for a in answers]), category_head, head)
     return np.column_stack([
         scores - scores[:head].mean(),
         (vectors * centroids).sum(axis=1),
@@ -155,9 +163,16 @@ def features(searcher, sq: Subquestion, answers: list[Answer], query: np.ndarray
         is_name * share + (1 - is_name) * (1 - share),
         [" " not in n and n.islower() and n in common for n in names],
         [any(index.key_definition[k] >= 0 for k in a.keys) for a in answers],
-        definition, category, category_consensus, category_head,
-        np.log([a.rank for a in answers]),
+        definition, category, category_consensus, category_head, past,
     ]).astype(np.float64)
+
+
+def rank_past_answers(ranks: np.ndarray, category_head: np.ndarray, head: int) -> np.ndarray:
+    """Per candidate, the log of its rank past the ranking's likely answers (0 within them):
+    their number is estimated by the candidates whose ``category_head`` reaches
+    :data:`STRONG_SHARE` of the best among the first ``head`` (and :data:`STRONG_FLOOR`)."""
+    close = category_head >= max(STRONG_FLOOR, STRONG_SHARE * category_head[:head].max())
+    return np.maximum(0.0, np.log(ranks) - math.log1p(close.sum()))
 
 
 def _category_heads(searcher, entity_type: str, columns: np.ndarray) -> np.ndarray:
@@ -180,7 +195,8 @@ def _category_heads(searcher, entity_type: str, columns: np.ndarray) -> np.ndarr
 def fingerprint() -> dict:
     """What a build's answers depend on besides the policy, for its stage records."""
     return {"version": VERSION, "weights": list(WEIGHTS), "bias": BIAS,
-            "candidates": CANDIDATES, "head": HEAD, "depth": DEPTH}
+            "candidates": CANDIDATES, "head": HEAD, "depth": DEPTH,
+            "strong": [STRONG_SHARE, STRONG_FLOOR]}
 
 
 def confidence(rows: np.ndarray, weights=WEIGHTS, bias: float = BIAS) -> np.ndarray:

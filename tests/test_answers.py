@@ -26,6 +26,18 @@ def test_confidence_is_the_logistic_model_of_the_features():
     assert p[1] > p[0]  # a category phrase like the question's raises it (positive weight)
 
 
+def test_rank_past_answers_follows_the_breadth_of_the_type():
+    ranks = np.arange(1, 401)
+    broad = np.where(ranks <= 200, 1.0, 0.2)  # 200 candidates with the type as category word
+    narrow = np.where(ranks <= 5, 1.0, 0.2)
+    assert not ga.rank_past_answers(ranks, broad, 10)[:200].any()
+    past = ga.rank_past_answers(ranks, narrow, 10)
+    assert not past[:5].any()
+    assert np.isclose(past[99], np.log(100 / 6))
+    # Multi-word types: closeness is relative to the head's best, here 0.7.
+    assert not ga.rank_past_answers(ranks, 0.7 * broad, 10)[:200].any()
+
+
 def test_label_report_counts_kept_answers_and_flags_few():
     answers = [ga.Answer("Nile", "RIVER", 3.0, 1, 0.9, occurrences=3),
                ga.Answer("nile", "RIVER", 2.0, 2, 0.95, occurrences=1),  # a case variant
