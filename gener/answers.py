@@ -61,7 +61,7 @@ DEPTH = 30_000  # occurrences of a ranking read for candidates
 # with the type is at least STRONG_SHARE of the head's best and at least STRONG_FLOOR.
 STRONG_SHARE, STRONG_FLOOR = 0.9, 0.5
 # Bump when candidates, features or evidence change: builds then retrieve again.
-VERSION = 4
+VERSION = 5
 FEW_ANSWERS = 20  # a label with fewer kept answers is reported as having little data
 
 

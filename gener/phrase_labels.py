@@ -9,6 +9,11 @@ alone (``cos(question, phrase)``, the phrase term of the retrieval score), among
 recipe's labels. On the validation splits this raised the dictionary's F1 on every
 multi-label benchmark (bench/MATCHING.md).
 
+Under answer confidence (:mod:`gener.answers`) a phrase was verified as an answer of
+particular subquestions, so :func:`answer_labels` gives it the label of the subquestion that
+kept it with the highest confidence instead: "Miami", kept for "Which city?", is not most
+similar to that question among a recipe's but stays a location.
+
 The result is a plain artifact, ``{phrase key: label}``, written by the retrieval stage
 (which has the encoder) and read by matching (which does not).
 """
@@ -39,6 +44,28 @@ def dictionary_keys(retrievals) -> dict[str, str]:
                 for text in texts:
                     keys.setdefault(phrase_key(text), text)
     return keys
+
+
+def answer_labels(retrievals) -> dict[str, str]:
+    """``{key: label}`` for every dictionary key of verified answers (each retrieval's
+    sentences hold its own kept answers): the label of the subquestion whose confidence in
+    the answer is highest, ties to the label listed first. One label: an empty mapping."""
+    labels = list(dict.fromkeys(r.subquestion.label for r in retrievals))
+    if len(labels) < 2:
+        return {}
+    best: dict[str, tuple[float, int]] = {}
+    for retrieval in retrievals:
+        sq = retrieval.subquestion
+        rank = -labels.index(sq.label)
+        confidence = {a.name.casefold(): a.confidence for a in retrieval.answers}
+        for sentence in retrieval.sentences:
+            for phrase in sentence.phrases:
+                score = (confidence.get(phrase.name.casefold(), 0.0), rank)
+                for text, _, _ in normalize_span(phrase.name, 0, sq):
+                    key = phrase_key(text)
+                    if key not in best or score > best[key]:
+                        best[key] = score
+    return {key: labels[-rank] for key, (_, rank) in best.items()}
 
 
 def label_phrases(retrievals, similarity: Callable) -> dict[str, str]:

@@ -47,9 +47,10 @@ def retrieve(recipe: Recipe, searcher, policy: LabellingPolicy):
 
     With a bi-encoder and a ``min_confidence`` above 0, the evidence is where the answers
     that reach it occur (:mod:`gener.answers`), and each retrieval lists its scored
-    answers; otherwise it is the paper's top k sentences."""
+    answers, and each phrase takes the label that verified it; otherwise it is the paper's top
+    k sentences."""
     from gener.answers import retrieve_answers
-    from gener.phrase_labels import label_phrases
+    from gener.phrase_labels import answer_labels, label_phrases
     from gener.retrieval.search import retrieve_with
 
     if policy.min_confidence > 0 and not searcher.index.contextual:
@@ -57,7 +58,9 @@ def retrieve(recipe: Recipe, searcher, policy: LabellingPolicy):
     else:
         retrievals = retrieve_with(searcher, recipe, extend_heads=policy.head_extension)
     labels = {}
-    if policy.labeling == "phrase" and not searcher.index.contextual:
+    if policy.labeling == "phrase" and any(r.answers for r in retrievals):
+        labels = answer_labels(retrievals)
+    elif policy.labeling == "phrase" and not searcher.index.contextual:
         labels = label_phrases(retrievals, searcher.phrase_similarities)
     return retrievals, labels
 

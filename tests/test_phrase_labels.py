@@ -1,9 +1,11 @@
-"""One label per phrase from phrase-question similarity (gener.phrase_labels)."""
+"""One label per phrase: from phrase-question similarity, or from the answers that verified
+it (gener.phrase_labels)."""
 
 import numpy as np
 
+from gener.answers import Answer
 from gener.artifacts import RetrievedPhrase, RetrievedSentence, SubquestionRetrieval
-from gener.phrase_labels import dictionary_keys, label_phrases
+from gener.phrase_labels import answer_labels, dictionary_keys, label_phrases
 from gener.recipes import Subquestion
 
 
@@ -42,3 +44,17 @@ def test_a_recipe_with_one_label_needs_no_labels():
         raise AssertionError("not needed")
     assert label_phrases([retrieval("Disease", "disease", "asthma"),
                           retrieval("Disease", "disorder", "gout")], never) == {}
+
+
+def test_a_verified_answer_keeps_the_label_that_verified_it():
+    sports = retrieval("sportsteam", "sports team", "Miami Heat")
+    city = retrieval("geo-loc", "city", "Miami", "Paris")
+    company = retrieval("company", "company", "Paris")
+    sports.answers = [Answer("Miami Heat", "sportsteam", 1.0, 1, 0.7)]
+    city.answers = [Answer("Miami", "geo-loc", 1.0, 1, 0.8),
+                    Answer("Paris", "geo-loc", 1.0, 2, 0.6)]
+    company.answers = [Answer("Paris", "company", 1.0, 1, 0.9)]
+    # however similar "Miami" is to "Which sports team?"; Paris goes to the surer answer
+    assert answer_labels([sports, city, company]) == {
+        "miami heat": "sportsteam", "miami": "geo-loc", "paris": "company"}
+    assert answer_labels([city]) == {}
