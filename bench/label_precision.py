@@ -341,7 +341,8 @@ def main(argv: list[str] | None = None) -> int:
     from gener.io import atomic_write_text
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--types", default=None, help="default: every held-out type")
+    parser.add_argument("--types", default=None,
+                        help="default: every held-out type (with --broad, every broad one)")
     parser.add_argument("--broad", action="store_true",
                         help="measure the broad types (BROAD) instead of the held-out ones")
     parser.add_argument("--out", default=None,
@@ -361,7 +362,13 @@ def main(argv: list[str] | None = None) -> int:
     types = [t.strip() for t in (args.types or ",".join(specs)).split(",") if t.strip()]
     corpus = WikiVitalCorpus()
     articles = corpus.articles()
-    if not args.broad:
+    if args.broad:
+        from gener.errors import GenerError
+
+        unknown = [t for t in types if t not in BROAD]
+        if unknown:
+            raise GenerError(f"{unknown[0]!r} is not a broad type (see BROAD)")
+    else:
         check_held_out(types, articles)
     sentences = [s.text for s in corpus.sentences()]
     rows, samples, judges = [], {}, {}

@@ -29,20 +29,26 @@ from gener.normalize import normalize_span
 LABELINGS = ("phrase", "counts")
 
 
+def _phrase_texts(retrieval):
+    """``(phrase name, normalized text)`` for each text a retrieval's phrases give the
+    pseudo-dictionary (each phrase name normalized once)."""
+    cache: dict[str, list[str]] = {}
+    for sentence in retrieval.sentences:
+        for phrase in sentence.phrases:
+            texts = cache.get(phrase.name)
+            if texts is None:
+                texts = cache[phrase.name] = [
+                    text for text, _, _ in normalize_span(phrase.name, 0, retrieval.subquestion)]
+            for text in texts:
+                yield phrase.name, text
+
+
 def dictionary_keys(retrievals) -> dict[str, str]:
     """Each key of the pseudo-dictionary the retrievals will make, with one of its texts."""
     keys: dict[str, str] = {}
     for retrieval in retrievals:
-        cache: dict[str, list[str]] = {}
-        for sentence in retrieval.sentences:
-            for phrase in sentence.phrases:
-                texts = cache.get(phrase.name)
-                if texts is None:
-                    texts = cache[phrase.name] = [
-                        text for text, _, _ in normalize_span(phrase.name, 0,
-                                                              retrieval.subquestion)]
-                for text in texts:
-                    keys.setdefault(phrase_key(text), text)
+        for _, text in _phrase_texts(retrieval):
+            keys.setdefault(phrase_key(text), text)
     return keys
 
 
@@ -53,19 +59,16 @@ def answer_labels(retrievals) -> dict[str, str]:
     labels = list(dict.fromkeys(r.subquestion.label for r in retrievals))
     if len(labels) < 2:
         return {}
-    best: dict[str, tuple[float, int]] = {}
+    best: dict[str, tuple[float, int]] = {}  # key: (confidence, -(label's position))
     for retrieval in retrievals:
-        sq = retrieval.subquestion
-        rank = -labels.index(sq.label)
+        order = -labels.index(retrieval.subquestion.label)
         confidence = {a.name.casefold(): a.confidence for a in retrieval.answers}
-        for sentence in retrieval.sentences:
-            for phrase in sentence.phrases:
-                score = (confidence.get(phrase.name.casefold(), 0.0), rank)
-                for text, _, _ in normalize_span(phrase.name, 0, sq):
-                    key = phrase_key(text)
-                    if key not in best or score > best[key]:
-                        best[key] = score
-    return {key: labels[-rank] for key, (_, rank) in best.items()}
+        for name, text in _phrase_texts(retrieval):
+            score = (confidence.get(name.casefold(), 0.0), order)
+            key = phrase_key(text)
+            if key not in best or score > best[key]:
+                best[key] = score
+    return {key: labels[-order] for key, (_, order) in best.items()}
 
 
 def label_phrases(retrievals, similarity: Callable) -> dict[str, str]:

@@ -53,15 +53,15 @@ def retrieve(recipe: Recipe, searcher, policy: LabellingPolicy):
     from gener.phrase_labels import answer_labels, label_phrases
     from gener.retrieval.search import retrieve_with
 
+    labels = {}
     if policy.min_confidence > 0 and not searcher.index.contextual:
         retrievals = retrieve_answers(searcher, recipe, policy.min_confidence)
+        if policy.labeling == "phrase":
+            labels = answer_labels(retrievals)
     else:
         retrievals = retrieve_with(searcher, recipe, extend_heads=policy.head_extension)
-    labels = {}
-    if policy.labeling == "phrase" and any(r.answers for r in retrievals):
-        labels = answer_labels(retrievals)
-    elif policy.labeling == "phrase" and not searcher.index.contextual:
-        labels = label_phrases(retrievals, searcher.phrase_similarities)
+        if policy.labeling == "phrase" and not searcher.index.contextual:
+            labels = label_phrases(retrievals, searcher.phrase_similarities)
     return retrievals, labels
 
 
