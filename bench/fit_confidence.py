@@ -7,9 +7,14 @@ candidate answer of the ranking gets gener.answers' features and is judged again
 titles of T's articles (bench/label_precision.py's Judge). A logistic regression (each
 type weighing the same, L2) gives the weights, then Platt scaling on its leave-types-out
 scores, with candidates weighted by their occurrences, makes a kept set's mean confidence
-its mention precision (folded into the weights); per threshold, the mean over types of the
-candidates' mention precision and of the gold recall is printed, on the fitting types and
-by leave-types-out folds (calibration by inner folds).
+its mention precision over all candidates (folded into the weights). Fitted on all, the
+scaling follows the bulk of plainly wrong candidates and leaves kept sets' mean confidence
+about 0.1 below their precision, so a second scaling of the same scores, fitted on the
+candidates of confidence at least ESTIMATE_FLOOR, gives a kept set's estimated precision
+(gener.answers.ESTIMATE_SCALE). Per threshold, the mean over types of the candidates'
+mention precision, of the gold recall, of the estimate and of its distance to the mention
+precision is printed, on the fitting types and by leave-types-out folds (calibration by
+inner folds).
 
     python bench/fit_confidence.py [--types 60] [--json bench/results/confidence_fit.json]
 """
@@ -38,6 +43,9 @@ from label_precision import (  # noqa: E402
 )
 
 THRESHOLDS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+# The estimate's scaling is fitted on candidates of at least this confidence (0.05-0.5 gave
+# the same left-out calibration distance at 0.5, 0.140-0.143; bench/CONFIDENCE.md).
+ESTIMATE_FLOOR = 0.1
 # Features that come from the document a candidate names; 0 where none does.
 DOCUMENT_FEATURES = ("titled", "definition", "category", "category_consensus", "category_head")
 # A description that gives a life's dates: "French painter (1840–1926)", "(born 1961)".
@@ -143,9 +151,10 @@ def calibrate(scores: np.ndarray, y: np.ndarray, counts: np.ndarray, groups: np.
     return float(beta[0]), float(beta[1])
 
 
-def fit_calibrated(x, y, counts, groups, folds: int) -> tuple[np.ndarray, float]:
+def fit_calibrated(x, y, counts, groups, folds: int) -> tuple[np.ndarray, float, tuple]:
     """The logistic model fitted on all the types, then scaled by :func:`calibrate` on its
-    leave-types-out scores (``folds`` folds of types), folded into one weight vector."""
+    leave-types-out scores (``folds`` folds of types), folded into one weight vector; and
+    the estimate's scaling ``(a, b)`` of the calibrated log-odds (ESTIMATE_FLOOR)."""
     groups = np.unique(groups, return_inverse=True)[1]
     fold_of = np.arange(groups.max() + 1) % folds
     scores = np.zeros(len(y))
@@ -154,13 +163,18 @@ def fit_calibrated(x, y, counts, groups, folds: int) -> tuple[np.ndarray, float]
         w, b = fit(x[~test], y[~test], np.unique(groups[~test], return_inverse=True)[1])
         scores[test] = x[test] @ w + b
     a, c = calibrate(scores, y, counts, groups)
+    near = a * scores + c >= np.log(ESTIMATE_FLOOR / (1 - ESTIMATE_FLOOR))
+    a2, c2 = calibrate(scores[near], y[near], counts[near],
+                       np.unique(groups[near], return_inverse=True)[1])
     w, b = fit(x, y, groups)
-    return a * w, a * b + c
+    return a * w, a * b + c, (round(a2 / a, 4), round(c2 - a2 * c / a, 4))
 
 
-def table(p, y, counts, groups, gold, names_of, thresholds=THRESHOLDS) -> list[dict]:
-    """Per threshold: means over types of mention precision (candidates weighted by their
-    occurrences), of gold recall, of the estimated precision and of kept answers."""
+def table(p, e, y, counts, groups, gold, names_of, thresholds=THRESHOLDS) -> list[dict]:
+    """Per threshold of the confidences ``p``: means over types of mention precision
+    (candidates weighted by their occurrences), of gold recall, of the estimated precision
+    (from the estimates ``e``), of its distance to the mention precision and of kept
+    answers."""
     out = []
     for tau in thresholds:
         precisions, recalls, estimates, kept_counts = [], [], [], []
@@ -170,7 +184,7 @@ def table(p, y, counts, groups, gold, names_of, thresholds=THRESHOLDS) -> list[d
             kept_counts.append(int(m.sum()))
             if m.sum():
                 precisions.append(float((y[m] * counts[m]).sum() / counts[m].sum()))
-                estimates.append(float((p[m] * counts[m]).sum() / counts[m].sum()))
+                estimates.append(float((e[m] * counts[m]).sum() / counts[m].sum()))
             if occurring:
                 found = set()
                 for name in np.array(names_of)[m]:
@@ -182,6 +196,8 @@ def table(p, y, counts, groups, gold, names_of, thresholds=THRESHOLDS) -> list[d
         out.append({"threshold": tau, "types_with_answers": len(precisions),
                     "mention_precision": mean(precisions),
                     "estimated_precision": mean(estimates),
+                    "calibration_error": mean([abs(a - b) for a, b in
+                                               zip(precisions, estimates, strict=True)]),
                     "recall": mean(recalls),
                     "answers": round(float(np.mean(kept_counts)), 1)})
     return out
@@ -220,31 +236,36 @@ def main(argv: list[str] | None = None) -> int:
         names_of += list(titles_of)
     for name, column in zip(ga.FEATURES, x.T, strict=True):
         print(f"AUC {name}: {auc(column, y):.3f}")
-    weights, bias = fit_calibrated(x, y, counts, groups, args.folds)
+    weights, bias, scale = fit_calibrated(x, y, counts, groups, args.folds)
     print("weights:", dict(zip(ga.FEATURES, np.round(weights, 4).tolist(), strict=True)),
-          "bias:", round(bias, 4))
-    fitted = table(ga.confidence(x, weights, bias), y, counts, groups, gold, names_of)
+          "bias:", round(bias, 4), "estimate scale:", scale)
+    p = ga.confidence(x, weights, bias)
+    fitted = table(p, ga.estimated(p, scale), y, counts, groups, gold, names_of)
     # What a model can do without document evidence, as on a corpus whose documents have no
     # titles (the document features are 0 there): measured, not shipped (bench/CONFIDENCE.md).
     untitled = x.copy()
     untitled[:, [ga.FEATURES.index(f) for f in DOCUMENT_FEATURES]] = 0.0
-    untitled_weights, untitled_bias = fit_calibrated(untitled, y, counts, groups, args.folds)
+    untitled_weights, untitled_bias, _ = fit_calibrated(untitled, y, counts, groups,
+                                                        args.folds)
     print("untitled weights:", np.round(untitled_weights, 4).tolist(),
           "bias:", round(untitled_bias, 4))
     # Leave-types-out: each fold's types scored by a model fitted (and calibrated, by inner
     # folds) without them.
     folds = np.arange(len(types)) % args.folds
-    p_out, p_untitled = np.zeros(len(y)), np.zeros(len(y))
+    p_out, e_out = np.zeros(len(y)), np.zeros(len(y))
+    p_untitled, e_untitled = np.zeros(len(y)), np.zeros(len(y))
     for f in range(args.folds):
         test = folds[groups] == f
-        w, b = fit_calibrated(x[~test], y[~test], counts[~test], groups[~test],
-                              args.folds - 1)
+        w, b, s = fit_calibrated(x[~test], y[~test], counts[~test], groups[~test],
+                                 args.folds - 1)
         p_out[test] = ga.confidence(x[test], w, b)
-        w, b = fit_calibrated(untitled[~test], y[~test], counts[~test], groups[~test],
-                              args.folds - 1)
+        e_out[test] = ga.estimated(p_out[test], s)
+        w, b, s = fit_calibrated(untitled[~test], y[~test], counts[~test], groups[~test],
+                                 args.folds - 1)
         p_untitled[test] = ga.confidence(untitled[test], w, b)
-    held = table(p_out, y, counts, groups, gold, names_of)
-    held_untitled = table(p_untitled, y, counts, groups, gold, names_of)
+        e_untitled[test] = ga.estimated(p_untitled[test], s)
+    held = table(p_out, e_out, y, counts, groups, gold, names_of)
+    held_untitled = table(p_untitled, e_untitled, y, counts, groups, gold, names_of)
     for name, rows in (("fitted", fitted), ("types left out", held),
                        ("untitled documents, types left out", held_untitled)):
         print(name)
@@ -254,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
         atomic_write_text(args.json, json.dumps({
             "types": list(types), "candidates": len(y), "right": int(y.sum()),
             "weights": dict(zip(ga.FEATURES, np.round(weights, 4).tolist(), strict=True)),
-            "bias": round(bias, 4), "fitted": fitted, "types_left_out": held,
+            "bias": round(bias, 4), "estimate_scale": list(scale), "fitted": fitted,
+            "types_left_out": held,
             "untitled_weights": dict(zip(ga.FEATURES, np.round(untitled_weights, 4).tolist(),
                                          strict=True)),
             "untitled_bias": round(untitled_bias, 4),

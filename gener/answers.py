@@ -54,6 +54,10 @@ FEATURES = ("relative_score", "consensus", "question", "name_agreement", "common
 # Fitted by bench/fit_confidence.py (bench/CONFIDENCE.md); the features' order is FEATURES.
 WEIGHTS = (1.1444, 0.0717, -2.1015, 0.5435, 0.46, 0.0029, 2.2285, 1.2597, -1.0821, 6.0131, -0.9006)
 BIAS = -4.9007
+# A kept set's estimated precision: the mean of its confidences' log-odds scaled by (a, b),
+# fitted on candidates of confidence >= 0.1 (the confidences are calibrated over all
+# candidates, and fall about 0.1 below the precision of the kept ones).
+ESTIMATE_SCALE = (1.3701, 0.2947)
 CANDIDATES = 400  # distinct phrases of a ranking that may become answers
 HEAD = 10  # best phrases whose consensus the others are compared with
 DEPTH = 30_000  # occurrences of a ranking read for candidates
@@ -204,6 +208,12 @@ def confidence(rows: np.ndarray, weights=WEIGHTS, bias: float = BIAS) -> np.ndar
     return 1.0 / (1.0 + np.exp(-(rows @ np.asarray(weights, dtype=np.float64) + bias)))
 
 
+def estimated(confidences, scale=ESTIMATE_SCALE):
+    """Confidences mapped to estimates of precision by ESTIMATE_SCALE's log-odds scaling."""
+    p = np.clip(np.asarray(confidences, dtype=np.float64), 1e-6, 1 - 1e-6)
+    return 1.0 / (1.0 + np.exp(-(scale[0] * np.log(p / (1 - p)) + scale[1])))
+
+
 def score_answers(searcher, sq: Subquestion, ranked, query: np.ndarray) -> list[Answer]:
     """Candidates of a ranking with their features and confidence."""
     answers = candidates(searcher, sq, ranked)
@@ -277,9 +287,9 @@ def retrieve_answers(searcher, recipe: Recipe,
 
 def label_report(answers: list[Answer], labels: list[str], min_confidence: float,
                  spans_per_type: dict[str, int], sentences_per_type: dict[str, int]) -> dict:
-    """Per label: answers kept, their estimated precision (their confidences' mean weighted
-    by their occurrences, as mentions are), mentions, sentences, and whether the corpus
-    holds few answers."""
+    """Per label: answers kept, their estimated precision (the mean of their confidences
+    through :func:`estimated`, weighted by their occurrences, as mentions are), mentions,
+    sentences, and whether the corpus holds few answers."""
     report = {}
     for label in labels:
         kept: dict[str, Answer] = {}
@@ -290,7 +300,8 @@ def label_report(answers: list[Answer], labels: list[str], min_confidence: float
                     best is None or answer.confidence > best.confidence):
                 kept[answer.name.casefold()] = answer
         weight = sum(max(a.occurrences, 1) for a in kept.values())
-        estimate = sum(a.confidence * max(a.occurrences, 1) for a in kept.values())
+        estimate = sum(float(estimated(a.confidence)) * max(a.occurrences, 1)
+                       for a in kept.values())
         report[label] = {
             "answers": len(kept),
             "estimated_precision": round(estimate / weight, 4) if kept else None,

@@ -46,7 +46,8 @@ def test_label_report_counts_kept_answers_and_flags_few():
     report = ga.label_report(answers, ["RIVER", "LAKE"], 0.5, {"RIVER": 7}, {"RIVER": 5})
     river = report["RIVER"]
     assert river["answers"] == 2 and river["mentions"] == 7 and river["sentences"] == 5
-    assert river["estimated_precision"] == round((0.95 * 1 + 0.6 * 1) / 2, 4)
+    expected = (float(ga.estimated(0.95)) + float(ga.estimated(0.6))) / 2
+    assert river["estimated_precision"] == round(expected, 4)
     assert river["few_answers"] and report["LAKE"] == {
         "answers": 0, "estimated_precision": None, "mentions": 0, "sentences": 0,
         "few_answers": True, "ranking_only": False}
@@ -59,6 +60,14 @@ def test_label_report_counts_kept_answers_and_flags_few():
     lines = ga.report_lines(ga.label_report(answers, ["RIVER"], 0.5, {}, {}))
     assert lines[0].startswith("RIVER: only 2 answers found in this corpus")
     assert ga.label_report(answers, ["RIVER"], 0.1, {}, {})["RIVER"]["answers"] == 3
+
+
+def test_estimates_scale_confidences_monotonically():
+    confidences = np.array([0.1, 0.5, 0.6, 0.95])
+    estimates = ga.estimated(confidences)
+    assert np.all(np.diff(estimates) > 0) and np.all((estimates > 0) & (estimates < 1))
+    assert np.allclose(ga.estimated(confidences, (1.0, 0.0)), confidences)  # identity scale
+    assert estimates[1] > 0.5  # kept answers are scaled up: confidences are low there
 
 
 def test_a_corpus_without_confident_answers_is_one_line_and_a_threshold_keeps_some(
