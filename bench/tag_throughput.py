@@ -1,19 +1,23 @@
 """Tagging throughput: `gener tag` against transformers' token-classification pipeline.
 
 Same model, same sentences (the first N of a benchmark's test split, words joined by spaces,
-one per line), CPU. Three ways, each in its own process so that its peak memory (maximum
-resident set size) is its own; rounds alternate the three so that a busy machine hurts all
+one per line), CPU. Each way runs in its own process so that its peak memory (maximum
+resident set size) is its own; rounds alternate the ways so that a busy machine hurts all
 alike:
 
-* ``gener tag MODEL FILE --out OUT`` - the whole command: interpreter start, imports, model
-  load and tagging (so its figure is a lower bound);
+* ``gener tag MODEL FILE --out OUT [--precision bf16]`` - the whole command: interpreter
+  start, imports, model load and tagging;
+* gener's Tagger (what `gener tag` calls, in its chunks of lines), fp32 and bf16 - timed
+  from the first call to the last (model load excluded);
 * ``pipeline("token-classification", aggregation_strategy="first")`` called once per
-  sentence, the usual way - timed from the first call to the last (model load excluded);
+  sentence, the usual way - timed likewise;
 * the same pipeline given the whole list with ``batch_size`` - timed likewise.
 
-The entities are compared too: (label, start, end) of each line from `gener tag` against the
-pipeline's (entity_group, start, end). The model is MiniLM (the default tagger's base) with a
-fresh classification head for the benchmark's labels (seed 0), unless ``--model`` names one.
+The entities are compared too: (label, start, end) of each line from gener against the
+pipeline's (entity_group, start, end), and bf16's against fp32's. The model is MiniLM (the
+default tagger's base) with a fresh classification head for the benchmark's labels (seed
+0), unless ``--model`` names one; a model saved by `gener train` with rules on predictions
+differs from the plain pipeline where its rules act.
 
     python bench/tag_throughput.py [--benchmark bc5cdr] [--sentences 2000] [--rounds 2]
 """
@@ -73,6 +77,24 @@ def child_pipeline(model: str, inputs: str, out: str, batch_size: int | None) ->
     Path(out).write_text(json.dumps({"seconds": seconds, "rows": rows}), encoding="utf-8")
 
 
+def child_tagger(model: str, inputs: str, out: str, batch_size: int, precision: str) -> None:
+    """Run in a child process: tag with gener's Tagger as `gener tag` does, write entities
+    and the seconds."""
+    from gener.commands.tag import CHUNK_LINES
+    from trainers.inference import Tagger
+
+    texts = Path(inputs).read_text(encoding="utf-8").splitlines()
+    tagger = Tagger(model, batch_size=batch_size, precision=precision)
+    started = time.perf_counter()
+    results = []
+    for begin in range(0, len(texts), CHUNK_LINES):
+        results += tagger.tag_many(texts[begin:begin + CHUNK_LINES])
+    seconds = time.perf_counter() - started
+    rows = [[{"label": e.label, "start": e.start, "end": e.end} for e in entities]
+            for entities in results]
+    Path(out).write_text(json.dumps({"seconds": seconds, "rows": rows}), encoding="utf-8")
+
+
 def run_measured(argv: list[str], work: Path) -> tuple[float, int]:
     """Wall seconds and peak resident memory (MiB) of a command. The memory is measured by
     GNU time, which forks the command itself: Linux carries a process's peak over exec, so a
@@ -97,7 +119,7 @@ def agreement(ours: list[list[dict]], theirs: list[list[dict]]) -> dict:
         n_ours += len(a)
         n_theirs += len(b)
     return {"identical_lines": same, "lines": len(ours), "shared_entities": both,
-            "gener_entities": n_ours, "pipeline_entities": n_theirs}
+            "entities": n_ours, "pipeline_entities": n_theirs}
 
 
 def main() -> None:
@@ -107,12 +129,15 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--model", default=None, help="a token-classification model folder")
-    parser.add_argument("--child", nargs=4, metavar=("MODEL", "INPUT", "OUT", "BATCH"),
+    parser.add_argument("--child", nargs=5, metavar=("KIND", "MODEL", "INPUT", "OUT", "ARG"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        model, inputs, out, batch = args.child
-        child_pipeline(model, inputs, out, int(batch) or None)
+        kind, model, inputs, out, arg = args.child
+        if kind == "pipeline":
+            child_pipeline(model, inputs, out, int(arg) or None)
+        else:
+            child_tagger(model, inputs, out, args.batch_size, arg)
         return
 
     from gener.benchmarks import load_benchmark
@@ -125,21 +150,32 @@ def main() -> None:
     inputs.write_text("".join(" ".join(t) + "\n" for t in test["tokens"]), encoding="utf-8")
     model = args.model or fresh_model(work / "model", label_names(test))
     n = len(test)
-    runs = {"gener tag": [], "pipeline, one call per sentence": [],
-            "pipeline, whole list, batch_size": []}
+    batch = str(args.batch_size)
+    # name: (command's extra arguments, child kind and argument); a command is timed whole.
+    ways = {
+        "gener tag": (["--precision", "fp32"], None),
+        "gener tag --precision bf16": (["--precision", "bf16"], None),
+        "gener Tagger": (None, ("tagger", "fp32")),
+        "gener Tagger, bf16": (None, ("tagger", "bf16")),
+        "pipeline, one call per sentence": (None, ("pipeline", "0")),
+        "pipeline, whole list, batch_size": (None, ("pipeline", batch)),
+    }
+    runs = {name: [] for name in ways}
     rows = {}
     for _ in range(args.rounds):
-        wall, peak = run_measured([sys.executable, "-m", "gener", "tag", model, str(inputs),
-                                   "--out", str(work / "gener.jsonl"),
-                                   "--batch-size", str(args.batch_size)], work)
-        runs["gener tag"].append((wall, wall, peak))
-        rows["gener tag"] = [json.loads(line)["entities"] for line in
-                             (work / "gener.jsonl").read_text(encoding="utf-8").splitlines()]
-        for name, batch in (("pipeline, one call per sentence", 0),
-                            ("pipeline, whole list, batch_size", args.batch_size)):
-            out = work / f"pipeline{batch}.json"
-            wall, peak = run_measured([sys.executable, __file__, "--child", model, str(inputs),
-                                       str(out), str(batch)], work)
+        for name, (extra, child) in ways.items():
+            out = work / "out.json"
+            if child is None:
+                wall, peak = run_measured([sys.executable, "-m", "gener", "tag", model,
+                                           str(inputs), "--out", str(out),
+                                           "--batch-size", batch, *extra], work)
+                runs[name].append((wall, wall, peak))
+                rows[name] = [json.loads(line)["entities"] for line in
+                              out.read_text(encoding="utf-8").splitlines()]
+                continue
+            wall, peak = run_measured([sys.executable, __file__, "--batch-size", batch,
+                                       "--child", child[0], model, str(inputs), str(out),
+                                       child[1]], work)
             result = json.loads(out.read_text(encoding="utf-8"))
             runs[name].append((result["seconds"], wall, peak))
             rows[name] = result["rows"]
@@ -148,20 +184,27 @@ def main() -> None:
           f"{time.strftime('%Y-%m-%d')}; model: {args.model or 'MiniLM + fresh head (seed 0)'}; "
           f"{n} sentences of {args.benchmark} test; batch size {args.batch_size}; "
           f"{args.rounds} rounds (median)")
-    ours = n / statistics.median(s for s, _, _ in runs["gener tag"])
-    print("| way | timed | sentences/s | gener tag's speed-up | whole process, sentences/s "
-          "| gener tag's speed-up, whole processes | peak memory (MiB) |")
-    print("|---|---|---|---|---|---|---|")
+    speed = {}
+    print("| way | timed | sentences/s | whole process, sentences/s | peak memory (MiB) |")
+    print("|---|---|---|---|---|")
     for name, measured in runs.items():
         seconds = statistics.median(s for s, _, _ in measured)
         whole = statistics.median(w for _, w, _ in measured)
-        timed = "whole command" if name == "gener tag" else "tagging only"
-        print(f"| {name} | {timed} | {n / seconds:.1f} | {ours / (n / seconds):.2f}x | "
-              f"{n / whole:.1f} | {ours / (n / whole):.2f}x | "
+        speed[name] = (n / seconds, n / whole)
+        timed = "whole command" if ways[name][1] is None else "tagging only"
+        print(f"| {name} | {timed} | {n / seconds:.1f} | {n / whole:.1f} | "
               f"{max(p for _, _, p in measured)} |")
-    for name in ("pipeline, one call per sentence", "pipeline, whole list, batch_size"):
-        same = agreement(rows["gener tag"], rows[name])
-        print(f"entities, gener tag vs {name}: {json.dumps(same)}")
+    one, listed = "pipeline, one call per sentence", "pipeline, whole list, batch_size"
+    for name in list(ways)[:4]:
+        timed, whole = speed[name]
+        same = json.dumps(agreement(rows[name], rows[one]))
+        print(f"{name}: {timed / speed[one][0]:.2f}x / {timed / speed[listed][0]:.2f}x the "
+              "pipeline one call per sentence / whole list (timed parts); whole processes "
+              f"{whole / speed[one][1]:.2f}x / {whole / speed[listed][1]:.2f}x; entities "
+              f"against one call per sentence: {same}")
+        if "bf16" in name:
+            print(f"  {name}, entities against gener Tagger (fp32): "
+                  f"{json.dumps(agreement(rows[name], rows['gener Tagger']))}")
 
 
 if __name__ == "__main__":

@@ -116,3 +116,27 @@ def test_unwritable_out_is_refused_before_the_model_loads(tmp_path, capsys):
                            str(tmp_path / "doc.txt" / "tagged.jsonl")], capsys)
     assert status == 1
     assert f"{tmp_path / 'doc.txt'}: cannot be created (" in err
+
+
+def test_bf16_precision_runs_under_autocast_and_an_unknown_one_is_refused(model, tmp_path,
+                                                                           capsys):
+    import torch
+
+    from gener.errors import GenerError
+    from trainers.inference import Tagger
+
+    fast = Tagger(model, max_length=16, precision="bf16")
+    seen = []
+    fast.model.register_forward_hook(lambda *_: seen.append(torch.get_autocast_dtype("cpu")
+                                                            if torch.is_autocast_enabled("cpu")
+                                                            else None))
+    words = [text.split() for text in TEXTS if text]
+    tags = fast.tag_words(words)
+    assert seen and all(dtype == torch.bfloat16 for dtype in seen)
+    assert [len(t) for t in tags] == [len(w) for w in words]
+    with pytest.raises(GenerError, match="precision 'fp16': use one of fp32, bf16"):
+        Tagger(model, precision="fp16")
+    path = tmp_path / "docs.txt"
+    path.write_text(TEXTS[0] + "\n")
+    status, out, _ = _tag([model, str(path), "--precision", "bf16"], capsys)
+    assert status == 0 and json.loads(out)["text"] == TEXTS[0]

@@ -41,6 +41,11 @@ def add_parser(subparsers) -> None:
                         help="windows per forward pass (default: 64)")
     parser.add_argument("--max-length", type=positive_int, default=256,
                         help="window length in sub-tokens (default: 256)")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                        help="bf16: run the model under bf16 autocast, about twice as fast on "
+                             "CPUs with AVX512-BF16 or AMX (slower on others), with a word's "
+                             "label differing from fp32's on about 1%% of sentences "
+                             "(default: fp32, the model's own predictions)")
     parser.set_defaults(run=run)
 
 
@@ -155,7 +160,8 @@ def run(args) -> int:
     inputs = _check_inputs(args)
     from trainers.inference import Tagger
 
-    tagger = Tagger(args.model, max_length=args.max_length, batch_size=args.batch_size)
+    tagger = Tagger(args.model, max_length=args.max_length, batch_size=args.batch_size,
+                    precision=args.precision)
     if args.out:
         from gener.io import atomic_file
 
