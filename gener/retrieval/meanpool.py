@@ -27,6 +27,9 @@ RETRIEVER = "gener-retriever"
 RETRIEVER_META = "gener-retriever.json"  # marks a folder written by `gener retriever train`
 MAX_LENGTH = 128
 PRECISIONS = ("fp32", "bf16")
+# Texts encoded by NumPy, as questions are, instead of loading the model (a few phrases or
+# words that an index lacks: loading torch and the model takes seconds, NumPy milliseconds).
+FEW_TEXTS = 64
 # Device nodes of NVIDIA (native, WSL) and ROCm drivers: without one, torch sees no GPU.
 GPU_DRIVER_NODES = ("/proc/driver/nvidia", "/dev/dxg", "/dev/kfd")
 
@@ -131,17 +134,25 @@ class MeanPoolEncoder(Encoder):
 
     def encode_questions(self, questions: list[str]) -> np.ndarray:
         """Unit vectors for a few questions: NumPy for a local BERT folder, else the model."""
-        if self._numpy is None and numpy_bert.supports(self.model_path, self.config):
-            self._numpy = numpy_bert.NumpyBert(self.model_path, self.config, MAX_LENGTH)
-        if self._numpy is not None:
-            return self._numpy.encode(questions)
+        numpy = self._numpy_bert()
+        if numpy is not None:
+            return numpy.encode(questions)
         return mean_pool_encode(self.model, self.tokenizer, questions)
 
     def encode_texts(self, texts: list[str], progress: bool = False,
                      desc: str = "encoding") -> np.ndarray:
-        """Unit vectors for ``texts`` (batched by length, in ``inference_mode``)."""
+        """Unit vectors for ``texts`` (batched by length, in ``inference_mode``); up to
+        FEW_TEXTS of them as questions are, without loading the model."""
+        if len(texts) <= FEW_TEXTS and self._numpy_bert() is not None:
+            return self._numpy.encode(texts)
         return mean_pool_encode(self.model, self.tokenizer, texts, progress, desc,
                                 self.precision)
+
+    def _numpy_bert(self):
+        """The NumPy encoder of a local plain-BERT folder (None for other models)."""
+        if self._numpy is None and numpy_bert.supports(self.model_path, self.config):
+            self._numpy = numpy_bert.NumpyBert(self.model_path, self.config, MAX_LENGTH)
+        return self._numpy
 
 
 def weights_digest(folder: Path) -> str:
