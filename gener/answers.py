@@ -39,6 +39,8 @@ its candidates cannot be verified, and :func:`nothing_kept` says so.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 import re
 from dataclasses import asdict, dataclass, field
@@ -66,6 +68,7 @@ DEPTH = 30_000  # occurrences of a ranking read for candidates
 STRONG_SHARE, STRONG_FLOOR = 0.9, 0.5
 # Bump when candidates, features or evidence change: builds then retrieve again.
 VERSION = 5
+SCAN_CHUNK = 4096  # sentences joined for one scan of the evidence patterns
 FEW_ANSWERS = 20  # a label with fewer kept answers is reported as having little data
 
 
@@ -243,9 +246,9 @@ def evidence(searcher, kept: list[Answer], k: int) -> list[RetrievedSentence]:
     patterns = [_pattern(group, flags) for group, flags in ((names, 0), (nouns, re.IGNORECASE))
                 if group]
     found = []
-    for row, sentence in enumerate(searcher.index.sentences):
-        spans = sorted({(m.start(), m.end()) for pattern in patterns
-                        for m in pattern.finditer(sentence.text)})
+    sentences = searcher.index.sentences
+    for row, spans in _spans_by_sentence(sentences, patterns):
+        sentence = sentences[row]
         phrases, end = [], -1
         for start, stop in spans:  # the first of overlapping spans, the longest at a start
             if start < end:
@@ -261,10 +264,51 @@ def evidence(searcher, kept: list[Answer], k: int) -> list[RetrievedSentence]:
             for best, _, sentence, phrases in found[:k]]
 
 
+def _spans_by_sentence(sentences, patterns: list[re.Pattern]):
+    """``(row, spans)`` for each sentence where a pattern matches, rows in order: the
+    ``(start, end)`` of every match, sorted. Sentences are scanned in chunks joined by NUL
+    characters, one scan of a chunk per pattern instead of one per sentence (a NUL is a
+    non-word character, as a sentence's edge is, and no answer holds one, so no match
+    crosses two sentences)."""
+    for first in range(0, len(sentences), SCAN_CHUNK):
+        texts = [s.text for s in sentences[first:first + SCAN_CHUNK]]
+        starts = list(itertools.accumulate((len(t) + 1 for t in texts), initial=0))
+        joined = "\0".join(texts)
+        spans: dict[int, set[tuple[int, int]]] = {}
+        for pattern in patterns:
+            for m in pattern.finditer(joined):
+                row = bisect.bisect_right(starts, m.start()) - 1
+                offset = starts[row]
+                spans.setdefault(row, set()).add((m.start() - offset, m.end() - offset))
+        for row in sorted(spans):
+            yield first + row, sorted(spans[row])
+
+
 def _pattern(texts: set[str], flags: int) -> re.Pattern:
-    """One regular expression for whole-word occurrences of any of ``texts``."""
-    alternatives = "|".join(re.escape(t) for t in sorted(texts, key=lambda t: (-len(t), t)))
-    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", flags)
+    """One regular expression for whole-word occurrences of any of ``texts``, the longest
+    at a position. The texts are compiled as a trie (a character class or a group per
+    branch, a shorter text as the optional end of a longer one), so a scan tries the one
+    branch the text's next character allows instead of every alternative in turn."""
+    fold = bool(flags & re.IGNORECASE)
+    trie: dict = {}
+    for text in texts:
+        node = trie
+        for char in text.lower() if fold else text:
+            node = node.setdefault(char, {})
+        node[""] = {}  # a text ends here
+    return re.compile(rf"(?<!\w)(?:{_trie_pattern(trie)})(?!\w)", flags)
+
+
+def _trie_pattern(node: dict) -> str:
+    """The expression of a trie node's continuations (see :func:`_pattern`)."""
+    branches = [re.escape(char) + _trie_pattern(child)
+                for char, child in sorted(node.items()) if char]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+    if "" in node:  # a text ends here: try the longer ones first
+        return f"(?:{body})?"
+    return body
 
 
 def retrieve_answers(searcher, recipe: Recipe,

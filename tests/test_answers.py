@@ -132,3 +132,35 @@ def test_thin_labels_are_named_for_training_and_the_model_card():
         "Disease": {"answers": 17, "few_answers": True}}}
     assert thin_labels(manifest) == "Disease (17 answers)"
     assert thin_labels({}) == ""
+
+
+def test_evidence_pattern_finds_what_an_alternation_of_the_texts_finds():
+    import random
+    import re
+
+    def alternation(texts, flags):  # the plain form: every text, longest first
+        body = "|".join(re.escape(t) for t in sorted(texts, key=lambda t: (-len(t), t)))
+        return re.compile(rf"(?<!\w)(?:{body})(?!\w)", flags)
+
+    rng = random.Random(0)
+    alphabet = "abAB -.&'"
+    for _ in range(300):
+        texts = {"".join(rng.choice(alphabet) for _ in range(rng.randint(1, 6))).strip() or "a"
+                 for _ in range(rng.randint(1, 8))}
+        text = "".join(rng.choice(alphabet + "c\0") for _ in range(60))
+        for flags in (0, re.IGNORECASE):
+            ours = [m.span() for m in ga._pattern(texts, flags).finditer(text)]
+            assert ours == [m.span() for m in alternation(texts, flags).finditer(text)]
+
+
+def test_evidence_spans_are_found_per_sentence_across_scan_chunks(monkeypatch):
+    import re
+    from types import SimpleNamespace
+
+    sentences = [SimpleNamespace(text=t) for t in
+                 ["Malaria and malaria.", "", "No answer here.", "Nile", "the Nile, malaria"]]
+    patterns = [ga._pattern({"Nile"}, 0), ga._pattern({"malaria"}, re.IGNORECASE)]
+    expected = [(0, [(0, 7), (12, 19)]), (3, [(0, 4)]), (4, [(4, 8), (10, 17)])]
+    for chunk in (1, 2, 4096):
+        monkeypatch.setattr(ga, "SCAN_CHUNK", chunk)
+        assert list(ga._spans_by_sentence(sentences, patterns)) == expected
