@@ -213,20 +213,24 @@ def test_questions_are_encoded_with_numpy_as_the_model_would(tmp_path, minilm):
         assert np.abs(fast - exact).max() < 1e-5
 
 
-def test_a_few_texts_are_encoded_with_numpy_and_many_with_the_model(tmp_path, monkeypatch):
+def test_a_few_looked_up_texts_are_encoded_with_numpy_and_many_with_the_model(tmp_path,
+                                                                              monkeypatch):
     from gener.retrieval import meanpool
     from tests.tiny_models import save_tiny_bert
 
     texts = ["Apple Inc", "Martin Luther King Jr", "river"]
     tiny = meanpool.MeanPoolEncoder("tiny", save_tiny_bert(tmp_path / "tiny"), "cpu")
-    fast = tiny.encode_texts(texts)
+    fast = tiny.encode_few(texts)
     assert tiny._model is None  # the model was not loaded for three texts
     exact = meanpool.mean_pool_encode(tiny.model, tiny.tokenizer, texts)  # fp32 torch
     assert np.abs(fast - exact).max() < 1e-5
     monkeypatch.setattr(meanpool, "FEW_TEXTS", 2)
     fresh = meanpool.MeanPoolEncoder("tiny", str(tmp_path / "tiny"), "cpu")
-    fresh.encode_texts(texts)
+    fresh.encode_few(texts)
     assert fresh._model is not None
+    indexing = meanpool.MeanPoolEncoder("tiny", str(tmp_path / "tiny"), "cpu")
+    indexing.encode_texts(texts[:1])  # an index's texts, however few, go through the model
+    assert indexing._model is not None
 
 
 def test_asking_a_built_index_needs_neither_torch_nor_transformers(corpus_file, cache):

@@ -119,7 +119,7 @@ def test_unwritable_out_is_refused_before_the_model_loads(tmp_path, capsys):
 
 
 def test_bf16_precision_runs_under_autocast_and_an_unknown_one_is_refused(model, tmp_path,
-                                                                           capsys):
+                                                                           capsys, monkeypatch):
     import torch
 
     from gener.errors import GenerError
@@ -140,3 +140,9 @@ def test_bf16_precision_runs_under_autocast_and_an_unknown_one_is_refused(model,
     path.write_text(TEXTS[0] + "\n")
     status, out, _ = _tag([model, str(path), "--precision", "bf16"], capsys)
     assert status == 0 and json.loads(out)["text"] == TEXTS[0]
+    monkeypatch.setattr("gener.retrieval.meanpool.native_bf16", lambda device: False)
+    status, out, err = _tag([model, str(path), "--precision", "bf16"], capsys)
+    assert status == 0 and json.loads(out)["text"] == TEXTS[0]
+    assert err.strip().splitlines()[-1] == ("warning: this cpu has no native bf16 "
+                                            "(AVX512-BF16 or AMX): --precision bf16 will be "
+                                            "slower than fp32")

@@ -162,6 +162,13 @@ def run(args) -> int:
 
     tagger = Tagger(args.model, max_length=args.max_length, batch_size=args.batch_size,
                     precision=args.precision)
+    if args.precision == "bf16":
+        from gener.retrieval.meanpool import native_bf16
+
+        device = next(tagger.model.parameters()).device.type
+        if not native_bf16(device):
+            print(f"warning: this {device} has no native bf16 (AVX512-BF16 or AMX): "
+                  "--precision bf16 will be slower than fp32", file=sys.stderr)
     if args.out:
         from gener.io import atomic_file
 

@@ -40,6 +40,11 @@ class Encoder:
                      desc: str = "encoding") -> np.ndarray:
         raise NotImplementedError
 
+    def encode_few(self, texts: list[str]) -> np.ndarray:
+        """Vectors for a few texts looked up at question time (phrases or words an index
+        lacks); by default as :meth:`encode_texts` gives them."""
+        return self.encode_texts(texts)
+
     def encode_spans(self, sentences: list[str], spans: list[list[tuple[int, int]]],
                      progress: bool = False) -> np.ndarray:
         raise NotImplementedError

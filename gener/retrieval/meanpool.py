@@ -27,8 +27,8 @@ RETRIEVER = "gener-retriever"
 RETRIEVER_META = "gener-retriever.json"  # marks a folder written by `gener retriever train`
 MAX_LENGTH = 128
 PRECISIONS = ("fp32", "bf16")
-# Texts encoded by NumPy, as questions are, instead of loading the model (a few phrases or
-# words that an index lacks: loading torch and the model takes seconds, NumPy milliseconds).
+# At most this many texts looked up at question time (phrases or words an index lacks) are
+# encoded by NumPy, as questions are: loading torch and the model takes seconds.
 FEW_TEXTS = 64
 # Device nodes of NVIDIA (native, WSL) and ROCm drivers: without one, torch sees no GPU.
 GPU_DRIVER_NODES = ("/proc/driver/nvidia", "/dev/dxg", "/dev/kfd")
@@ -60,23 +60,29 @@ def default_precision(device: str) -> str:
             raise GenerError(f"GENER_ENCODER_PRECISION={chosen!r}: use one of "
                              f"{', '.join(PRECISIONS)}")
         return chosen
+    return "bf16" if native_bf16(device) else "fp32"
+
+
+def native_bf16(device: str) -> bool:
+    """Whether ``device`` multiplies bf16 natively: a CUDA GPU with bf16, or a CPU with AMX
+    or AVX512-BF16."""
     if device.startswith("cuda"):
         import torch
 
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+        return torch.cuda.is_bf16_supported()
     if device != "cpu":
-        return "fp32"
+        return False
     if sys.platform == "linux":  # the kernel lists the CPU features it enabled
         try:
             flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").split()
         except OSError:
             flags = []
-        return "bf16" if {"amx_tile", "avx512_bf16"} & set(flags) else "fp32"
+        return bool({"amx_tile", "avx512_bf16"} & set(flags))
     import torch
 
     native = [getattr(torch.cpu, f, lambda: False)
               for f in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
-    return "bf16" if any(f() for f in native) else "fp32"
+    return any(f() for f in native)
 
 
 class MeanPoolEncoder(Encoder):
@@ -141,12 +147,16 @@ class MeanPoolEncoder(Encoder):
 
     def encode_texts(self, texts: list[str], progress: bool = False,
                      desc: str = "encoding") -> np.ndarray:
-        """Unit vectors for ``texts`` (batched by length, in ``inference_mode``); up to
-        FEW_TEXTS of them as questions are, without loading the model."""
-        if len(texts) <= FEW_TEXTS and self._numpy_bert() is not None:
-            return self._numpy.encode(texts)
+        """Unit vectors for ``texts`` (batched by length, in ``inference_mode``)."""
         return mean_pool_encode(self.model, self.tokenizer, texts, progress, desc,
                                 self.precision)
+
+    def encode_few(self, texts: list[str]) -> np.ndarray:
+        """Up to FEW_TEXTS texts as questions are encoded (NumPy for a local BERT folder),
+        without loading the model; more, or another model, as :meth:`encode_texts` does."""
+        if len(texts) <= FEW_TEXTS and self._numpy_bert() is not None:
+            return self._numpy.encode(texts)
+        return self.encode_texts(texts)
 
     def _numpy_bert(self):
         """The NumPy encoder of a local plain-BERT folder (None for other models)."""

@@ -285,7 +285,7 @@ class Searcher:
                     np.array([k for _, k in found], dtype=np.int64))
                 missing = [i for i, t in enumerate(texts) if t not in self._key_of]
         if missing:
-            vectors[missing] = self.encoder.encode_texts([texts[i] for i in missing])
+            vectors[missing] = self.encoder.encode_few([texts[i] for i in missing])
         return vectors
 
     def word_vectors(self, words) -> dict[str, np.ndarray]:
