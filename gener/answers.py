@@ -56,9 +56,9 @@ FEATURES = ("relative_score", "consensus", "question", "name_agreement", "common
 # Fitted by bench/fit_confidence.py (bench/CONFIDENCE.md); the features' order is FEATURES.
 WEIGHTS = (1.1444, 0.0717, -2.1015, 0.5435, 0.46, 0.0029, 2.2285, 1.2597, -1.0821, 6.0131, -0.9006)
 BIAS = -4.9007
-# A kept set's estimated precision: the mean of its confidences' log-odds scaled by (a, b),
-# fitted on candidates of confidence >= 0.1 (the confidences are calibrated over all
-# candidates, and fall about 0.1 below the precision of the kept ones).
+# A kept set's estimated precision: each confidence's log-odds scaled by (a, b), then
+# averaged; fitted on candidates of confidence >= 0.1 (the confidences are calibrated over
+# all candidates, and fall about 0.1 below the precision of the kept ones).
 ESTIMATE_SCALE = (1.3701, 0.2947)
 CANDIDATES = 400  # distinct phrases of a ranking that may become answers
 HEAD = 10  # best phrases whose consensus the others are compared with
@@ -69,6 +69,7 @@ STRONG_SHARE, STRONG_FLOOR = 0.9, 0.5
 # Bump when candidates, features or evidence change: builds then retrieve again.
 VERSION = 5
 SCAN_CHUNK = 4096  # sentences joined for one scan of the evidence patterns
+TRIE_MAX_LENGTH = 100  # longer answer texts are matched by a plain alternation
 FEW_ANSWERS = 20  # a label with fewer kept answers is reported as having little data
 
 
@@ -238,6 +239,8 @@ def evidence(searcher, kept: list[Answer], k: int) -> list[RetrievedSentence]:
     names, nouns = set(), set()
     for answer in kept:
         name = answer.name
+        if "\0" in name:  # the separator of _spans_by_sentence's scans
+            continue
         if any(c.isupper() for c in name) and not profile.usually_lowercase(name):
             names.add(name)
         else:
@@ -286,10 +289,16 @@ def _spans_by_sentence(sentences, patterns: list[re.Pattern]):
 
 def _pattern(texts: set[str], flags: int) -> re.Pattern:
     """One regular expression for whole-word occurrences of any of ``texts``, the longest
-    at a position. The texts are compiled as a trie (a character class or a group per
-    branch, a shorter text as the optional end of a longer one), so a scan tries the one
-    branch the text's next character allows instead of every alternative in turn."""
+    at a position. The texts are compiled as a trie (a group per branch, a shorter text as
+    the optional end of a longer one), so a scan tries the one branch the text's next
+    character allows instead of every alternative in turn; as a plain alternation, longest
+    first, when a text is longer than TRIE_MAX_LENGTH (a trie nests a group per shorter
+    text on its path) or, ignoring case, not ASCII (``re`` folds some characters that
+    ``str.lower`` keeps apart, and the other way round)."""
     fold = bool(flags & re.IGNORECASE)
+    if any(len(t) > TRIE_MAX_LENGTH or (fold and not t.isascii()) for t in texts):
+        body = "|".join(re.escape(t) for t in sorted(texts, key=lambda t: (-len(t), t)))
+        return re.compile(rf"(?<!\w)(?:{body})(?!\w)", flags)
     trie: dict = {}
     for text in texts:
         node = trie
@@ -343,12 +352,12 @@ def label_report(answers: list[Answer], labels: list[str], min_confidence: float
             if answer.confidence >= min_confidence and (
                     best is None or answer.confidence > best.confidence):
                 kept[answer.name.casefold()] = answer
-        weight = sum(max(a.occurrences, 1) for a in kept.values())
-        estimate = sum(float(estimated(a.confidence)) * max(a.occurrences, 1)
-                       for a in kept.values())
+        estimate = (float(np.average(estimated([a.confidence for a in kept.values()]),
+                                     weights=[max(a.occurrences, 1) for a in kept.values()]))
+                    if kept else None)
         report[label] = {
             "answers": len(kept),
-            "estimated_precision": round(estimate / weight, 4) if kept else None,
+            "estimated_precision": None if estimate is None else round(estimate, 4),
             "mentions": spans_per_type.get(label, 0),
             "sentences": sentences_per_type.get(label, 0),
             "few_answers": len(kept) < FEW_ANSWERS,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from gener.errors import GenerError
 
 MINILM = "minilm"
+PRECISIONS = ("fp32", "bf16")  # what encoders and taggers may run in
 
 
 def resolve_model_path(name: str) -> str:

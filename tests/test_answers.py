@@ -143,7 +143,7 @@ def test_evidence_pattern_finds_what_an_alternation_of_the_texts_finds():
         return re.compile(rf"(?<!\w)(?:{body})(?!\w)", flags)
 
     rng = random.Random(0)
-    alphabet = "abAB -.&'"
+    alphabet = "abAB -.&'İiſsµμ"
     for _ in range(300):
         texts = {"".join(rng.choice(alphabet) for _ in range(rng.randint(1, 6))).strip() or "a"
                  for _ in range(rng.randint(1, 8))}
@@ -151,6 +151,25 @@ def test_evidence_pattern_finds_what_an_alternation_of_the_texts_finds():
         for flags in (0, re.IGNORECASE):
             ours = [m.span() for m in ga._pattern(texts, flags).finditer(text)]
             assert ours == [m.span() for m in alternation(texts, flags).finditer(text)]
+    long = {"a" * 1000, " ".join("a" * 300), "a"}  # past the trie's length: an alternation
+    text = f"{'a' * 1000} {' '.join('a' * 300)} a"
+    assert [m.span() for m in ga._pattern(long, 0).finditer(text)] == [(0, 1000), (1001, 1600),
+                                                                        (1601, 1602)]
+
+
+def test_evidence_finds_each_sentence_of_kept_answers_best_first_and_skips_a_nul():
+    from types import SimpleNamespace
+
+    sentences = [SimpleNamespace(text=t, id=str(i)) for i, t in enumerate(
+        ["Malaria is common.", "The Nile and malaria.", "Nothing.", "x\0y"])]
+    profile = SimpleNamespace(usually_lowercase=lambda name: name == "Malaria")
+    searcher = SimpleNamespace(case_profile=profile, index=SimpleNamespace(sentences=sentences))
+    kept = [ga.Answer("Nile", "X", 2.0, 1), ga.Answer("Malaria", "X", 1.0, 2),
+            ga.Answer("x\0y", "X", 3.0, 3)]
+    found = ga.evidence(searcher, kept, 10)
+    assert [s.sentence for s in found] == ["The Nile and malaria.", "Malaria is common."]
+    assert [(p.name, p.start, p.end) for p in found[0].phrases] == [("Nile", 4, 8),
+                                                                     ("malaria", 13, 20)]
 
 
 def test_evidence_spans_are_found_per_sentence_across_scan_chunks(monkeypatch):

@@ -213,21 +213,19 @@ def test_questions_are_encoded_with_numpy_as_the_model_would(tmp_path, minilm):
         assert np.abs(fast - exact).max() < 1e-5
 
 
-def test_a_few_looked_up_texts_are_encoded_with_numpy_and_many_with_the_model(tmp_path,
-                                                                              monkeypatch):
+def test_looked_up_texts_are_encoded_with_numpy_in_batches_and_an_index_with_the_model(
+        tmp_path, monkeypatch):
     from gener.retrieval import meanpool
     from tests.tiny_models import save_tiny_bert
 
     texts = ["Apple Inc", "Martin Luther King Jr", "river"]
+    monkeypatch.setattr(meanpool, "LOOKUP_BATCH", 2)  # two batches, of unequal padding
     tiny = meanpool.MeanPoolEncoder("tiny", save_tiny_bert(tmp_path / "tiny"), "cpu")
     fast = tiny.encode_few(texts)
-    assert tiny._model is None  # the model was not loaded for three texts
+    assert tiny._model is None  # the model was not loaded
     exact = meanpool.mean_pool_encode(tiny.model, tiny.tokenizer, texts)  # fp32 torch
-    assert np.abs(fast - exact).max() < 1e-5
-    monkeypatch.setattr(meanpool, "FEW_TEXTS", 2)
-    fresh = meanpool.MeanPoolEncoder("tiny", str(tmp_path / "tiny"), "cpu")
-    fresh.encode_few(texts)
-    assert fresh._model is not None
+    assert fast.shape == exact.shape and np.abs(fast - exact).max() < 1e-5
+    assert tiny.encode_few([]).shape == (0, tiny.dim)
     indexing = meanpool.MeanPoolEncoder("tiny", str(tmp_path / "tiny"), "cpu")
     indexing.encode_texts(texts[:1])  # an index's texts, however few, go through the model
     assert indexing._model is not None

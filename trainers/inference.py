@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gener.errors import GenerError, first_line
+from gener.models import PRECISIONS
 from trainers.data import PadCollator, encode_windows, entity_type, load_tokenizer
 
 WORD = re.compile(r"\w+|[^\w\s]")
 DEFAULT_STRIDE = 32
-PRECISIONS = ("fp32", "bf16")
 
 
 def word_log_probs(model, tokenizer, sentences: list[list[str]], max_length: int = 256,
@@ -184,13 +184,17 @@ class Tagger:
         if precision == "bf16":
             import torch
 
-            device = next(self.model.parameters()).device.type
-            self.autocast = lambda: torch.autocast(device, dtype=torch.bfloat16)
+            self.autocast = lambda: torch.autocast(self.device, dtype=torch.bfloat16)
         from trainers.hub_pipeline import CAPITALIZED_KEY, RULE9_KEY, common_words
 
         self.capitalized = frozenset(getattr(self.model.config, CAPITALIZED_KEY, None) or ())
         self.rule9 = frozenset(getattr(self.model.config, RULE9_KEY, None) or ())
         self.common = common_words(self.tokenizer.get_vocab())
+
+    @property
+    def device(self) -> str:
+        """The type of the device the model is on now ("cpu", "cuda")."""
+        return next(self.model.parameters()).device.type
 
     @property
     def types(self) -> list[str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from gener.commands.options import positive_int
 from gener.errors import GenerError
+from gener.models import PRECISIONS
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 # Lines tagged together: their windows are sorted by length and batched across lines.
@@ -41,7 +42,7 @@ def add_parser(subparsers) -> None:
                         help="windows per forward pass (default: 64)")
     parser.add_argument("--max-length", type=positive_int, default=256,
                         help="window length in sub-tokens (default: 256)")
-    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
                         help="bf16: run the model under bf16 autocast, about twice as fast on "
                              "CPUs with AVX512-BF16 or AMX (slower on others), with a word's "
                              "label differing from fp32's on about 1%% of sentences "
@@ -165,9 +166,8 @@ def run(args) -> int:
     if args.precision == "bf16":
         from gener.retrieval.meanpool import native_bf16
 
-        device = next(tagger.model.parameters()).device.type
-        if not native_bf16(device):
-            print(f"warning: this {device} has no native bf16 (AVX512-BF16 or AMX): "
+        if not native_bf16(tagger.device):
+            print(f"warning: this {tagger.device} has no native bf16 (AVX512-BF16 or AMX): "
                   "--precision bf16 will be slower than fp32", file=sys.stderr)
     if args.out:
         from gener.io import atomic_file

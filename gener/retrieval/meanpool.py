@@ -19,17 +19,16 @@ from pathlib import Path
 import numpy as np
 
 from gener.errors import GenerError, first_line
-from gener.models import MINILM, resolve_model_path
+from gener.models import MINILM, PRECISIONS, resolve_model_path
 from gener.retrieval import numpy_bert
 from gener.retrieval.encoder_base import Encoder, length_batches
 
 RETRIEVER = "gener-retriever"
 RETRIEVER_META = "gener-retriever.json"  # marks a folder written by `gener retriever train`
 MAX_LENGTH = 128
-PRECISIONS = ("fp32", "bf16")
-# At most this many texts looked up at question time (phrases or words an index lacks) are
-# encoded by NumPy, as questions are: loading torch and the model takes seconds.
-FEW_TEXTS = 64
+# Texts looked up at question time (phrases or words an index lacks) are encoded by NumPy,
+# as questions are, this many per padded batch: loading torch and the model takes seconds.
+LOOKUP_BATCH = 64
 # Device nodes of NVIDIA (native, WSL) and ROCm drivers: without one, torch sees no GPU.
 GPU_DRIVER_NODES = ("/proc/driver/nvidia", "/dev/dxg", "/dev/kfd")
 
@@ -152,11 +151,15 @@ class MeanPoolEncoder(Encoder):
                                 self.precision)
 
     def encode_few(self, texts: list[str]) -> np.ndarray:
-        """Up to FEW_TEXTS texts as questions are encoded (NumPy for a local BERT folder),
-        without loading the model; more, or another model, as :meth:`encode_texts` does."""
-        if len(texts) <= FEW_TEXTS and self._numpy_bert() is not None:
-            return self._numpy.encode(texts)
-        return self.encode_texts(texts)
+        """Texts looked up at question time, encoded as questions are: NumPy for a local BERT
+        folder (LOOKUP_BATCH at a time), without loading the model; else the model."""
+        numpy = self._numpy_bert()
+        if numpy is None:
+            return self.encode_texts(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.concatenate([numpy.encode(texts[i:i + LOOKUP_BATCH])
+                               for i in range(0, len(texts), LOOKUP_BATCH)])
 
     def _numpy_bert(self):
         """The NumPy encoder of a local plain-BERT folder (None for other models)."""
