@@ -19,6 +19,11 @@ default tagger's base) with a fresh classification head for the benchmark's labe
 0), unless ``--model`` names one; a model saved by `gener train` with rules on predictions
 differs from the plain pipeline where its rules act.
 
+Last, the ceiling: the model's forward FLOPs for these sentences (its matrix products, as the
+tokenizer splits them, without padding) and this CPU's rate on a matrix product of the
+model's shapes in fp32 and bf16 give the most sentences/s any tagger of this model can reach
+in each precision, and each way's share of it.
+
     python bench/tag_throughput.py [--benchmark bc5cdr] [--sentences 2000] [--rounds 2]
 """
 
@@ -93,6 +98,36 @@ def child_tagger(model: str, inputs: str, out: str, batch_size: int, precision: 
     rows = [[{"label": e.label, "start": e.start, "end": e.end} for e in entities]
             for entities in results]
     Path(out).write_text(json.dumps({"seconds": seconds, "rows": rows}), encoding="utf-8")
+
+
+def forward_gflop(model: str, texts: list[str]) -> float:
+    """The model's forward FLOPs (GFLOP) over ``texts``: its layers' matrix products and
+    attention, for each text's tokens alone (no padding)."""
+    from transformers import AutoConfig
+
+    from trainers.data import load_tokenizer
+
+    config = AutoConfig.from_pretrained(model)
+    hidden, inner = config.hidden_size, config.intermediate_size
+    lengths = [len(ids) for ids in load_tokenizer(model)(texts)["input_ids"]]
+    per_token = 2 * (4 * hidden * hidden + 2 * hidden * inner)  # projections and feed-forward
+    attention = sum(4 * n * n * hidden for n in lengths)  # scores and weighted values
+    return config.num_hidden_layers * (per_token * sum(lengths) + attention) / 1e9
+
+
+def gemm_rate(hidden: int, inner: int, dtype_name: str, rows: int = 4096) -> float:
+    """GFLOP/s of this CPU on a (rows x hidden) @ (hidden x inner) product, best of five."""
+    import torch
+
+    dtype = getattr(torch, dtype_name)
+    a, b = torch.randn(rows, hidden, dtype=dtype), torch.randn(hidden, inner, dtype=dtype)
+    best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        for _ in range(10):
+            a @ b
+        best = min(best, time.perf_counter() - started)
+    return 2 * rows * hidden * inner * 10 / best / 1e9
 
 
 def run_measured(argv: list[str], work: Path) -> tuple[float, int]:
@@ -208,6 +243,21 @@ def main() -> None:
         if fp32:
             print(f"  {name}, entities against {fp32}: "
                   f"{json.dumps(agreement(rows[name], rows[fp32]))}")
+
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(model)
+    gflop = forward_gflop(model, inputs.read_text(encoding="utf-8").splitlines())
+    print(f"ceiling: {gflop:.0f} GFLOP of forward passes ({gflop / n * 1000:.0f} MFLOP a "
+          "sentence)")
+    for precision, ways_of in (("float32", ("gener Tagger", one, listed)),
+                               ("bfloat16", ("gener Tagger, bf16",))):
+        rate = gemm_rate(config.hidden_size, config.intermediate_size, precision)
+        most = rate / gflop * n
+        shares = ", ".join(f"{name} {speed[name][0] / most:.0%}" for name in ways_of)
+        print(f"  {precision}: matrix products at {rate:.0f} GFLOP/s, at most {most:.0f} "
+              f"sentences/s = {most / speed[one][0]:.2f}x the pipeline one call per "
+              f"sentence; reached: {shares}")
 
 
 if __name__ == "__main__":
