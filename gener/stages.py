@@ -206,6 +206,7 @@ def generate(recipe: Recipe, corpus: Corpus, work_dir: str | Path,
     """Run (or resume) retrieval and matching; return where the labelled records are."""
     from gener.answers import fingerprint as answers_fingerprint
     from gener.answers import label_report, nothing_kept
+    from gener.matching import MATCHING_VERSION
     from gener.pipeline import prepare
     from gener.retrieval.encoders import encoder_fingerprint
     from gener.retrieval.search import RETRIEVAL_VERSION, scoring
@@ -234,7 +235,8 @@ def generate(recipe: Recipe, corpus: Corpus, work_dir: str | Path,
                          " (--set min_confidence=P with a lower P keeps less likely ones)")
 
     started = time.perf_counter()
-    inputs = {**inputs, "seed": settings.seed, "policy": policy.to_dict()}
+    inputs = {**inputs, "seed": settings.seed, "policy": policy.to_dict(),
+              "matching": MATCHING_VERSION}
     annotation_dir = run_annotation(retrievals, recipe, settings,
                                     _Stage(work_dir, "matching", inputs), phrase_labels)
     timings["matching"] = time.perf_counter() - started

@@ -115,6 +115,35 @@ def test_abbreviation_entries_are_matched_everywhere_and_common_words_only_in_ca
         PseudoDictionary.load(path)
 
 
+def test_abbreviation_used_in_another_sense_is_no_entry():
+    def doc_sentence(sentence_id, text, *names, abbreviations=None):
+        return replace(sentence(text, *names, abbreviations=abbreviations),
+                       sentence_id=sentence_id)
+
+    defined = doc_sentence("Alzheimer:0", "Alzheimer's disease ( AD ) is common .",
+                           "Alzheimer's disease", abbreviations={"AD": "Alzheimer's disease"})
+    disease = SubquestionRetrieval(sq("Disease", (8,), "disease"), [
+        defined, doc_sentence("Alzheimer:1", "AD hurts ."),
+        doc_sentence("Care:0", "Alzheimer's disease and AD care .", "Alzheimer's disease")])
+    places = SubquestionRetrieval(sq("LOC", (), "city"), [
+        doc_sentence("Rome:0", "Rome fell in AD 476 .", "Rome"),
+        doc_sentence("Jesus:0", "Jerusalem , AD 30 .", "Jerusalem"),
+        doc_sentence("Jesus:1", "He was born in Bethlehem .", "Bethlehem")])
+    # "AD" is written in four documents, two of which name the disease: still an entry
+    result = match([disease, places], ["Disease", "LOC"], progress=False,
+                   abbreviation_entries=frozenset())
+    assert result.dictionary.counts["ad"] == {"Disease": 1}
+    assert spans(result.records[3]) == [(0, 1, "LOC", "retrieved"), (3, 4, "Disease", "matched")]
+    # one more document dating events: most documents writing "AD" use it in another sense
+    places.sentences.append(doc_sentence("Nero:0", "Nero died in Rome in AD 68 .", "Rome"))
+    result = match([disease, places], ["Disease", "LOC"], progress=False,
+                   abbreviation_entries=frozenset())
+    assert "ad" not in result.dictionary.counts
+    assert spans(result.records[0])[1] == (5, 6, "Disease", "abbreviation")
+    assert spans(result.records[3]) == [(0, 1, "LOC", "retrieved")]
+    assert spans(result.records[1]) == []  # where it was not defined, not tagged either
+
+
 def test_short_forms_of_non_answers_are_dropped():
     from gener.abbreviations import drop_short_forms_of_non_answers
 

@@ -50,6 +50,10 @@ from gener.matching.rules import rule9_test, shared_head_keys, written_keys
 from gener.matching.tokens import tokenize_many
 from gener.text import tokenize
 
+# Raised whenever the same inputs are matched differently, so that stage records of an
+# earlier version are redone rather than resumed.
+MATCHING_VERSION = 2
+
 __all__ = ["SOURCES", "MatchResult", "Records", "annotate", "annotate_folder", "match",
            "rule9_test", "shared_head_keys", "to_dataset", "tokenize_many", "write_jsonl"]
 
@@ -74,7 +78,8 @@ def match(retrievals, labels: list[str], seed: int = 0, deterministic: bool = Fa
     only the single lowercase tokens in that set (:mod:`gener.common_words`). With
     ``abbreviation_entries`` (a set of excluded words), each rule-8 abbreviation of a
     retrieved phrase is also a dictionary entry (with its long form's label), so it is
-    matched in every sentence, not only where it was defined, unless it has one character;
+    matched in every sentence, not only where it was defined, unless it has one character
+    or the evidence mostly writes it in documents without its long form (another sense);
     an excluded word (common words: "AS" for Angelman syndrome) is an entry only when
     defined in capitals, and matches only where written in capitals, never "as" or "As".
     ``retrieved_rule9`` ("all" or "common"): rule 9 also skips the retrieved phrases that

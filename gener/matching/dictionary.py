@@ -3,6 +3,8 @@ the fly), rule 8's abbreviation entries, rule 11's shared-head keys and fixed la
 
 from __future__ import annotations
 
+import re
+
 from gener.dictionary import PseudoDictionary, phrase_key
 from gener.errors import GenerError
 from gener.matching.records import RECORD, encode
@@ -76,8 +78,9 @@ def pseudo_dictionary(retrievals, labels: list[str], normalize: bool,
     made (no retrieved phrase has them).
 
     With ``abbreviation_entries``, rule 8's abbreviations become entries too (see
-    :func:`gener.matching.match`), each with the label of its long form; those that are
-    excluded words go to the dictionary's ``capitals_only`` keys.
+    :func:`gener.matching.match`), each with the label of its long form, unless the evidence
+    uses the short form in another sense (:func:`_in_their_sense`); those that are excluded
+    words go to the dictionary's ``capitals_only`` keys.
     """
     dictionary = PseudoDictionary(labels)
     order = {label: i for i, label in enumerate(labels)}
@@ -92,10 +95,11 @@ def pseudo_dictionary(retrievals, labels: list[str], normalize: bool,
         if abbreviation_entries is not None and retrieval.subquestion.has_rule(8):
             abbreviations += _abbreviation_entries(retrieval, parts, keys, abbreviation_entries,
                                                    phrase_labels or {})
-    plain = {key for key, _, only in abbreviations if not only}
-    dictionary.capitals_only |= {key for key, _, only in abbreviations
+    abbreviations = _in_their_sense(abbreviations, retrievals)
+    plain = {key for key, _, only, _, _ in abbreviations if not only}
+    dictionary.capitals_only |= {key for key, _, only, _, _ in abbreviations
                                  if only and key not in plain and key not in dictionary.counts}
-    for key, label, _ in abbreviations:
+    for key, label, _, _, _ in abbreviations:
         dictionary.add_keys([(key, 1)], label)
     if shared:
         shared -= {key for group in groups for key in group.keys.values()}  # retrieved ones
@@ -103,10 +107,11 @@ def pseudo_dictionary(retrievals, labels: list[str], normalize: bool,
 
 
 def _abbreviation_entries(retrieval, parts, keys, excluded, phrase_labels) -> list:
-    """``(key, label, capitals_only)`` of each abbreviation whose long form was retrieved in
-    its sentence, unless it is a single character. An ``excluded`` word ("AS" for Angelman
-    syndrome, "WAS" for Wiskott-Aldrich syndrome) is kept only when defined in capitals, and
-    then matches only where written in capitals (``capitals_only``), never "as" or "As"."""
+    """``(key, label, capitals_only, short, long)`` of each abbreviation whose long form was
+    retrieved in its sentence, unless it is a single character. An ``excluded`` word ("AS"
+    for Angelman syndrome, "WAS" for Wiskott-Aldrich syndrome) is kept only when defined in
+    capitals, and then matches only where written in capitals (``capitals_only``), never
+    "as" or "As"."""
     label = retrieval.subquestion.label
     entries = []
     for sentence in retrieval.sentences:
@@ -121,8 +126,43 @@ def _abbreviation_entries(retrieval, parts, keys, excluded, phrase_labels) -> li
             capitals_only = short_key in excluded
             if capitals_only and not str(short).isupper():
                 continue
-            entries.append((short_key, phrase_labels.get(long_key, label), capitals_only))
+            entries.append((short_key, phrase_labels.get(long_key, label), capitals_only,
+                            str(short), str(long)))
     return entries
+
+
+def _in_their_sense(entries: list, retrievals) -> list:
+    """The abbreviation entries whose short form, where the evidence writes it, is mostly
+    written in documents that also write its long form: "AD" defined by "Alzheimer's
+    disease (AD)" is no entry when the evidence also dates events "AD 30" in documents
+    that never name the disease. Sentences are grouped into documents by their ids
+    ("doc:3"); an entry whose short form no identified sentence writes is kept."""
+    if not entries:
+        return entries
+    documents: dict[str, dict[str, str]] = {}  # document -> {sentence id: text}
+    for retrieval in retrievals:
+        for sentence in retrieval.sentences:
+            document, colon, _ = sentence.sentence_id.rpartition(":")
+            if colon:
+                documents.setdefault(document, {})[sentence.sentence_id] = sentence.sentence
+    texts = {document: "\n".join(by_id.values()) for document, by_id in documents.items()}
+    kept, decided = [], {}
+    for entry in entries:
+        short, long = entry[3], entry[4]
+        if (short, long) not in decided:
+            decided[short, long] = _mostly_with_long_form(short, long, texts)
+        if decided[short, long]:
+            kept.append(entry)
+    return kept
+
+
+def _mostly_with_long_form(short: str, long: str, texts: dict[str, str]) -> bool:
+    """Whether at least half of the documents ``texts`` that write ``short`` (as a word,
+    in its case) also write ``long`` (in any case)."""
+    short_pattern = re.compile(rf"(?<!\w){re.escape(short)}(?!\w)")
+    long_pattern = re.compile(rf"(?<!\w){re.escape(long)}(?!\w)", re.IGNORECASE)
+    using = [text for text in texts.values() if short_pattern.search(text)]
+    return 2 * sum(1 for text in using if long_pattern.search(text)) >= len(using)
 
 
 def fix_labels(dictionary: PseudoDictionary, phrase_labels: dict[str, str]) -> dict[str, int]:
