@@ -124,9 +124,9 @@ def test_abbreviation_used_in_another_sense_is_no_entry():
                            "Alzheimer's disease", abbreviations={"AD": "Alzheimer's disease"})
     disease = SubquestionRetrieval(sq("Disease", (8,), "disease"), [
         defined, doc_sentence("Alzheimer:1", "AD hurts ."),
-        doc_sentence("Care:0", "Alzheimer's disease and AD care .", "Alzheimer's disease")])
+        doc_sentence("Care:1", "Alzheimer's disease and AD care .", "Alzheimer's disease")])
     places = SubquestionRetrieval(sq("LOC", (), "city"), [
-        doc_sentence("Rome:0", "Rome fell in AD 476 .", "Rome"),
+        doc_sentence("Rome:2", "Rome fell in AD 476 .", "Rome"),
         doc_sentence("Jesus:0", "Jerusalem , AD 30 .", "Jerusalem"),
         doc_sentence("Jesus:1", "He was born in Bethlehem .", "Bethlehem")])
     # "AD" is written in four documents, two of which name the disease: still an entry
@@ -135,13 +135,19 @@ def test_abbreviation_used_in_another_sense_is_no_entry():
     assert result.dictionary.counts["ad"] == {"Disease": 1}
     assert spans(result.records[3]) == [(0, 1, "LOC", "retrieved"), (3, 4, "Disease", "matched")]
     # one more document dating events: most documents writing "AD" use it in another sense
-    places.sentences.append(doc_sentence("Nero:0", "Nero died in Rome in AD 68 .", "Rome"))
+    places.sentences.append(doc_sentence("Nero:4", "Nero died in Rome in AD 68 .", "Rome"))
     result = match([disease, places], ["Disease", "LOC"], progress=False,
                    abbreviation_entries=frozenset())
     assert "ad" not in result.dictionary.counts
     assert spans(result.records[0])[1] == (5, 6, "Disease", "abbreviation")
     assert spans(result.records[3]) == [(0, 1, "LOC", "retrieved")]
     assert spans(result.records[1]) == []  # where it was not defined, not tagged either
+    # single-sentence documents (a benchmark's sentences) tell nothing of the sense
+    alone = [replace(s, sentence_id=f"s{i}:0") for i, s in enumerate(disease.sentences +
+                                                                    places.sentences)]
+    result = match([replace(disease, sentences=alone[:3]), replace(places, sentences=alone[3:])],
+                   ["Disease", "LOC"], progress=False, abbreviation_entries=frozenset())
+    assert result.dictionary.counts["ad"] == {"Disease": 1}
 
 
 def test_short_forms_of_non_answers_are_dropped():

@@ -136,16 +136,21 @@ def _in_their_sense(entries: list, retrievals) -> list:
     written in documents that also write its long form: "AD" defined by "Alzheimer's
     disease (AD)" is no entry when the evidence also dates events "AD 30" in documents
     that never name the disease. Sentences are grouped into documents by their ids
-    ("doc:3"); an entry whose short form no identified sentence writes is kept."""
+    ("doc:3"). Only documents of several sentences count (a corpus of single sentences,
+    such as a benchmark's, says nothing of the sense its documents use); an entry whose
+    short form no such document writes is kept."""
     if not entries:
         return entries
     documents: dict[str, dict[str, str]] = {}  # document -> {sentence id: text}
+    longer: set[str] = set()  # documents known to hold more than one sentence
     for retrieval in retrievals:
         for sentence in retrieval.sentences:
-            document, colon, _ = sentence.sentence_id.rpartition(":")
+            document, colon, position = sentence.sentence_id.rpartition(":")
             if colon:
                 documents.setdefault(document, {})[sentence.sentence_id] = sentence.sentence
-    texts = {document: "\n".join(by_id.values()) for document, by_id in documents.items()}
+                if position != "0" or len(documents[document]) > 1:
+                    longer.add(document)
+    texts = {document: "\n".join(documents[document].values()) for document in longer}
     kept, decided = [], {}
     for entry in entries:
         short, long = entry[3], entry[4]
