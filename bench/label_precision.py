@@ -11,6 +11,10 @@ manifest gives an estimated precision per label, its distance to the judged one.
 
     python bench/label_precision.py [--types river,painter | --broad] [--out DIR] [--json OUT]
         [--sample 40 --sample-types river,painter,composer --sample-out FILE]
+        [--phrasing "What {types} are there?"]
+
+``--phrasing`` asks each type in other words: ``{type}`` is the type, ``{types}`` its
+plural ("Which {types}?", "Name a {type}.").
 """
 
 from __future__ import annotations
@@ -289,13 +293,35 @@ def estimated_precision(manifest: dict, label: str) -> float | None:
     return None if value is None else float(value)
 
 
-def measure(entity_type: str, judge: Judge, occurring: set[str], out: Path) -> tuple[dict, list]:
-    """Build "Which <type>?" into ``out`` and judge its labelled mentions."""
+def plural(noun: str) -> str:
+    """The English plural of a held-out type word ("city" -> "cities", "fish" -> "fish")."""
+    if noun in ("fish",):
+        return noun
+    if noun.endswith("y") and noun[-2:-1] not in "aeiou":
+        return noun[:-1] + "ies"
+    if noun.endswith(("s", "sh", "ch", "x")):
+        return noun + "es"
+    return noun + "s"
+
+
+def measure(entity_type: str, judge: Judge, occurring: set[str], out: Path,
+            phrasing: str = "Which {type}?") -> tuple[dict, list]:
+    """Build the type's question (``phrasing``) into ``out`` and judge its labelled
+    mentions."""
     import gener
+    from gener.errors import GenerError
+    from gener.recipes import recipe_from_question
     from trainers.data import read_manifest
 
     started = time.perf_counter()
-    built = gener.build(f"Which {entity_type}?", out=out, progress=False)
+    question = phrasing.format(type=entity_type, types=plural(entity_type))
+    try:
+        built = gener.build(recipe_from_question(question), out=out, progress=False)
+    except GenerError as err:  # nothing kept: no mention, no answer found
+        print(f"{question}: {err}", file=sys.stderr)
+        return {"type": entity_type, **judge.score([], occurring), "sentences": 0,
+                "dictionary": 0, "build_seconds": None, "estimated_precision": None,
+                "calibration_error": None, "top": []}, []
     seconds = time.perf_counter() - started
     mentions = labelled_mentions(built.dataset_dir, built.config)
     row = {"type": entity_type, **judge.score([m["text"] for m in mentions], occurring),
@@ -353,6 +379,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample-types", default="")
     parser.add_argument("--sample-out", default="label_precision_sample.tsv")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--phrasing", default="Which {type}?",
+                        help="the question asked for each type: {type}, {types} (plural)")
     parser.add_argument("--gold", choices=("both", "description"), default="both",
                         help="read the gold from descriptions and first-sentence categories, "
                              "or from descriptions only (metadata that no build reads)")
@@ -379,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
             titles = gold_titles(articles, entity_type, spec, args.gold == "both")
             judge = judges[entity_type] = Judge(titles, spec)
             row, mentions = measure(entity_type, judge, judge.occurring(sentences),
-                                    root / entity_type)
+                                    root / entity_type, args.phrasing)
             rows.append(row)
             print(json.dumps({k: v for k, v in row.items() if k != "top"}), flush=True)
             if entity_type in args.sample_types.split(","):

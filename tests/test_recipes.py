@@ -10,6 +10,7 @@ from gener.recipes import (
     recipe_from_question,
     recipe_from_types,
 )
+from gener.recipes.recipe import config_name, question_type
 
 PAPER_RECIPES = {"conll2003", "wikigold", "wnut16", "ncbi_disease", "bc5cdr", "chemdner",
                  "crossner_enzyme", "crossner_astronomical_object", "crossner_award",
@@ -100,6 +101,25 @@ def test_one_line_recipes():
         recipe_from_types(" , ")
     with pytest.raises(GenerError, match="longer than 512"):
         recipe_from_question("Which " + "x" * 600 + "?")
+
+
+@pytest.mark.parametrize(("question", "entity_type"), [
+    ("Which river?", "river"), ("Which rivers?", "river"), ("rivers", "river"),
+    ("What rivers are there?", "river"), ("Name a river.", "river"),
+    ("Give me a list of cities", "city"), ("List all the countries.", "country"),
+    ("What kinds of fruit are there?", "fruit"), ("What are the diseases mentioned?", "disease"),
+    ("Which churches?", "church"), ("Which viruses?", "virus"), ("Which people?", "person"),
+    ("Which states in the USA?", "state in the USA"), ("Which U.S. states?", "U.S. state"),
+    ("Which satellites made by an American company?", "satellite made by an American company"),
+    ("Which species?", "species"), ("Which physics?", "physics"), ("Which gas?", "gas"),
+    ("Which news agency?", "news agency"), ("Which chemical compound?", "chemical compound"),
+])
+def test_a_question_asks_for_its_type_however_phrased(question, entity_type):
+    assert question_type(question) == entity_type
+    recipe = recipe_from_question(question)
+    assert recipe.subquestions[0].type == entity_type
+    assert recipe.subquestions[0].question == f"Which {entity_type}?"
+    assert recipe.name == config_name(question)  # builds of other phrasings keep apart
 
 
 def test_recipe_round_trips_through_to_dict(tmp_path):

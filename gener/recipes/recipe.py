@@ -283,11 +283,62 @@ def recipe_from_question(question: str, k: int = 1000, rules: tuple[int, ...] = 
         raise GenerError("--question: empty question")
     if len(question) > MAX_QUESTION_CHARS:
         raise GenerError(f"--question: question longer than {MAX_QUESTION_CHARS} characters")
-    match = re.match(r"^(?:which|what)\s+(.+?)\s*\??$", question, re.IGNORECASE)
-    entity_type = match.group(1) if match else question.rstrip("?").strip()
+    entity_type = question_type(question)
     if not _label_for(entity_type):
         raise GenerError(f"--question {question!r}: names no entity type (no letters or "
                          "digits); ask e.g. \"Which disease?\"")
     recipe = recipe_from_types([entity_type], k, rules, name)
-    return Recipe(name, (replace(recipe.subquestions[0], question=question),),
-                  source="--question")
+    return Recipe(name, recipe.subquestions, source="--question")
+
+
+# Words around the type in a question as users write it: an imperative or interrogative
+# frame before it ("Name all the", "What kinds of") and a verb after it ("... are there").
+_COMMAND = re.compile(r"^(?:please\s+)?(?:name|list|find|show|give|tell|get|extract)"
+                      r"(?:\s+me)?\s+", re.IGNORECASE)
+_ASKING = re.compile(r"^(?:which|what)(?:\s+(?:(?:are|is|were|was)\s+)?|$)", re.IGNORECASE)
+_DETERMINERS = re.compile(r"^(?:(?:all|some|any|every|each|a|an|the|of)\s+)+", re.IGNORECASE)
+_KIND_OF = re.compile(r"^(?:list|kinds?|types?|sorts?|names?|examples?)\s+of\s+"
+                      r"(?:(?:all|some|the)\s+)*", re.IGNORECASE)
+_AFTER = re.compile(r"\s+(?:are|is|were|was|do|does|did|can|could|exists?|there|mentioned|"
+                    r"named|listed|appear|appearing|occur|occurring)\b.*$", re.IGNORECASE)
+# Words before which the type's head ends ("state in the USA", "satellites made by ...").
+_MODIFIER = re.compile(r"\s(?:in|of|from|by|with|for|on|at|that|which|who|made|born|"
+                       r"located|built|founded)\s", re.IGNORECASE)
+_IRREGULAR = {"people": "person", "men": "man", "women": "woman", "children": "child",
+              "mice": "mouse", "geese": "goose", "teeth": "tooth", "feet": "foot"}
+_UNCOUNTED = ("ss", "us", "is", "ics", "species", "series", "news")
+
+
+def question_type(question: str) -> str:
+    """The entity type a question asks for, as a one-line recipe's ``type``: "Which
+    river?", "Which rivers?", "What rivers are there?" and "Name a river." all ask for
+    "river" (the frame around the type left out, its head noun made singular as the
+    shipped recipes write types)."""
+    text = " ".join(str(question).split()).rstrip("?.!").strip()
+    text = _COMMAND.sub("", text)
+    text = _ASKING.sub("", text)
+    text = _KIND_OF.sub("", _DETERMINERS.sub("", text))
+    text = _AFTER.sub("", text).strip()
+    end = _MODIFIER.search(text)
+    cut = end.start() if end else len(text)
+    head_start = text.rfind(" ", 0, cut) + 1
+    return text[:head_start] + _singular(text[head_start:cut]) + text[cut:]
+
+
+def _singular(word: str) -> str:
+    """``word`` in the singular when it is a plural noun whose singular the default
+    encoder's vocabulary holds ("rivers", "cities", "churches", "people"); else as it is."""
+    from gener.common_words import common_words
+
+    lower = word.lower()
+    if lower in _IRREGULAR:
+        single = _IRREGULAR[lower]
+        return single.capitalize() if word[:1].isupper() else single
+    if len(lower) < 4 or not lower.isalpha() or not lower.endswith("s") or \
+            lower.endswith(_UNCOUNTED):
+        return word
+    words = common_words()
+    for cut, ending in ((1, ""), (3, "y"), (2, "")):
+        if lower[:-cut] + ending in words and len(lower) - cut >= 3:
+            return word[:-cut] + ending
+    return word
