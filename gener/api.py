@@ -64,7 +64,7 @@ def ask(question: str, corpus=None, top_k: int = 100, encoder: str = "minilm",
     if not searcher.index.contextual:  # the confidence a build would give each answer
         from gener.answers import score_answers
 
-        query = searcher.encoder.encode_questions([question])[0]
+        query = searcher.encoder.encode_questions([subquestion.question])[0]
         scored = {a.name.casefold(): a.confidence
                   for a in score_answers(searcher, subquestion, ranked, query)}
         for hit in answers:
