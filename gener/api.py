@@ -50,7 +50,12 @@ def ask(question: str, corpus=None, top_k: int = 100, encoder: str = "minilm",
     question = check_question(question)
     if top_k < 1:
         raise GenerError("top_k must be at least 1")
-    subquestion = recipe_from_question(question, k=top_k).subquestions[0]
+    asked = recipe_from_question(question, k=top_k).subquestions
+    if len(asked) > 1:
+        raise GenerError(f"{question!r} asks for {len(asked)} types "
+                         f"({', '.join(sq.type for sq in asked)}); ask ranks one: ask for "
+                         "each apart")
+    subquestion = asked[0]
     corpus = corpus if isinstance(corpus, Corpus) else open_corpus(corpus)
     searcher = open_searcher(corpus, encoder, cache_dir, progress,
                              definition_weight=definition_weight,

@@ -67,3 +67,10 @@ def test_readme_python_section_runs_on_tiny_data(tmp_path, monkeypatch, capsys):
     train = datasets.load_dataset(str(namespace["built"].dataset_dir), "which_disease",
                                   split="train")
     assert "B-DISEASE" in train.features["ner_tags"].feature.names
+
+
+def test_ask_ranks_one_type_at_a_time(tmp_path):
+    import pytest
+
+    with pytest.raises(gener.GenerError, match=r"asks for 2 types \(disease, drug\)"):
+        gener.ask("Which diseases and drugs?", corpus=str(tmp_path / "unread.txt"))

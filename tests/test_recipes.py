@@ -10,7 +10,7 @@ from gener.recipes import (
     recipe_from_question,
     recipe_from_types,
 )
-from gener.recipes.recipe import config_name, question_type
+from gener.recipes.recipe import config_name, question_types
 
 PAPER_RECIPES = {"conll2003", "wikigold", "wnut16", "ncbi_disease", "bc5cdr", "chemdner",
                  "crossner_enzyme", "crossner_astronomical_object", "crossner_award",
@@ -115,11 +115,21 @@ def test_one_line_recipes():
     ("Which news agency?", "news agency"), ("Which chemical compound?", "chemical compound"),
 ])
 def test_a_question_asks_for_its_type_however_phrased(question, entity_type):
-    assert question_type(question) == entity_type
+    assert question_types(question) == [entity_type]
     recipe = recipe_from_question(question)
     assert recipe.subquestions[0].type == entity_type
     assert recipe.subquestions[0].question == f"Which {entity_type}?"
     assert recipe.name == config_name(question)  # builds of other phrasings keep apart
+
+
+def test_a_question_listing_types_asks_each_under_its_label():
+    recipe = recipe_from_question("Which diseases and drugs?", k=5)
+    assert [(sq.label, sq.type, sq.question) for sq in recipe.subquestions] == [
+        ("DISEASE", "disease", "Which disease?"), ("DRUG", "drug", "Which drug?")]
+    assert recipe.name == "which_diseases_and_drugs"
+    assert question_types("Which cities, towns or villages?") == ["city", "town", "village"]
+    assert question_types("Which genes/proteins?") == ["gene", "protein"]
+    assert question_types("Which river or river?") == ["river"]
 
 
 def test_recipe_round_trips_through_to_dict(tmp_path):

@@ -275,19 +275,20 @@ def recipe_from_types(types: str | list[str], k: int = 1000,
 
 def recipe_from_question(question: str, k: int = 1000, rules: tuple[int, ...] = (),
                          name: str | None = None) -> Recipe:
-    """A one-subquestion recipe from a question such as "Which microbe?", named after the
-    question ("which_microbe") unless ``name`` is given."""
+    """A recipe from a question such as "Which microbe?", named after the question
+    ("which_microbe") unless ``name`` is given: one subquestion, or one per type of a
+    question that lists several ("Which diseases and drugs?"), each its own label."""
     question = " ".join(str(question).split())
     name = name or config_name(question)
     if not question:
         raise GenerError("--question: empty question")
     if len(question) > MAX_QUESTION_CHARS:
         raise GenerError(f"--question: question longer than {MAX_QUESTION_CHARS} characters")
-    entity_type = question_type(question)
-    if not _label_for(entity_type):
+    types = question_types(question)
+    if not types or not all(_label_for(t) for t in types):
         raise GenerError(f"--question {question!r}: names no entity type (no letters or "
                          "digits); ask e.g. \"Which disease?\"")
-    recipe = recipe_from_types([entity_type], k, rules, name)
+    recipe = recipe_from_types(types, k, rules, name)
     return Recipe(name, recipe.subquestions, source="--question")
 
 
@@ -304,21 +305,29 @@ _AFTER = re.compile(r"\s+(?:are|is|were|was|do|does|did|can|could|exists?|there|
 # Words before which the type's head ends ("state in the USA", "satellites made by ...").
 _MODIFIER = re.compile(r"\s(?:in|of|from|by|with|for|on|at|that|which|who|made|born|"
                        r"located|built|founded)\s", re.IGNORECASE)
+# What joins the types of a question that lists several.
+_LISTING = re.compile(r"\s*,\s*(?:(?:and|or)\s+)?|\s+(?:and|or|&)\s+|\s*/\s*", re.IGNORECASE)
 _IRREGULAR = {"people": "person", "men": "man", "women": "woman", "children": "child",
               "mice": "mouse", "geese": "goose", "teeth": "tooth", "feet": "foot"}
 _UNCOUNTED = ("ss", "us", "is", "ics", "species", "series", "news")
 
 
-def question_type(question: str) -> str:
-    """The entity type a question asks for, as a one-line recipe's ``type``: "Which
+def question_types(question: str) -> list[str]:
+    """The entity types a question asks for, as a one-line recipe's ``type``: "Which
     river?", "Which rivers?", "What rivers are there?" and "Name a river." all ask for
     "river" (the frame around the type left out, its head noun made singular as the
-    shipped recipes write types)."""
+    shipped recipes write types); "Which diseases and drugs?" for "disease" and "drug"."""
     text = " ".join(str(question).split()).rstrip("?.!").strip()
     text = _COMMAND.sub("", text)
     text = _ASKING.sub("", text)
     text = _KIND_OF.sub("", _DETERMINERS.sub("", text))
     text = _AFTER.sub("", text).strip()
+    parts = (_DETERMINERS.sub("", part).strip() for part in _LISTING.split(text))
+    return list(dict.fromkeys(_singular_head(part) for part in parts if part))
+
+
+def _singular_head(text: str) -> str:
+    """A type with its head noun in the singular ("states in the USA")."""
     end = _MODIFIER.search(text)
     cut = end.start() if end else len(text)
     head_start = text.rfind(" ", 0, cut) + 1

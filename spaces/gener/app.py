@@ -287,8 +287,9 @@ class Space:
         from gener.recipes import Recipe, recipe_from_question
 
         recipe = pipeline.prepare(
-            Recipe("space", tuple(recipe_from_question(q, k=top_k).subquestions[0]
-                                  for q in questions)), self.policy)
+            Recipe("space", tuple(sq for q in questions
+                                  for sq in recipe_from_question(q, k=top_k).subquestions)),
+            self.policy)
         searcher = self.searcher()
         ranked = searcher.rank_subquestions(list(recipe.subquestions))
         retrievals, phrase_labels = pipeline.retrieve(recipe, searcher, self.policy)
