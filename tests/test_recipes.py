@@ -130,6 +130,8 @@ def test_a_question_listing_types_asks_each_under_its_label():
     assert question_types("Which cities, towns or villages?") == ["city", "town", "village"]
     assert question_types("Which genes/proteins?") == ["gene", "protein"]
     assert question_types("Which river or river?") == ["river"]
+    assert recipe_from_types("diseases, chemical compounds, disease").labels == [
+        "DISEASE", "CHEMICAL_COMPOUND"]
 
 
 def test_recipe_round_trips_through_to_dict(tmp_path):

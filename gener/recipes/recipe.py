@@ -254,12 +254,13 @@ def config_name(text: str) -> str:
 
 def recipe_from_types(types: str | list[str], k: int = 1000,
                       rules: tuple[int, ...] = (), name: str | None = None) -> Recipe:
-    """A recipe with one subquestion per comma-separated type ("disease,chemical compound"),
-    named after its types unless ``name`` is given."""
+    """A recipe with one subquestion per comma-separated type ("disease,chemical compound";
+    a plural head is made singular), named after its types unless ``name`` is given."""
     if isinstance(types, str):
         types = types.split(",")
     types = [t for t in (" ".join(t.split()) for t in types) if t]
     name = name or config_name(",".join(types))
+    types = list(dict.fromkeys(_singular_head(t) for t in types))
     if not types:
         raise GenerError("--types: empty question type")
     nameless = [t for t in types if not _label_for(t)]
