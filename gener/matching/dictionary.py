@@ -3,6 +3,8 @@ the fly), rule 8's abbreviation entries, rule 11's shared-head keys and fixed la
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 
 from gener.dictionary import PseudoDictionary, phrase_key
@@ -150,24 +152,48 @@ def _in_their_sense(entries: list, retrievals) -> list:
                 documents.setdefault(document, {})[sentence.sentence_id] = sentence.sentence
                 if position != "0" or len(documents[document]) > 1:
                     longer.add(document)
-    texts = {document: "\n".join(documents[document].values()) for document in longer}
+    texts = ["\n".join(documents[document].values()) for document in sorted(longer)]
+    joined = Joined(texts)
     kept, decided = [], {}
     for entry in entries:
         short, long = entry[3], entry[4]
         if (short, long) not in decided:
-            decided[short, long] = _mostly_with_long_form(short, long, texts)
+            decided[short, long] = joined.mostly_with(short, long)
         if decided[short, long]:
             kept.append(entry)
     return kept
 
 
-def _mostly_with_long_form(short: str, long: str, texts: dict[str, str]) -> bool:
-    """Whether at least half of the documents ``texts`` that write ``short`` (as a word,
-    in its case) also write ``long`` (in any case)."""
-    short_pattern = re.compile(rf"(?<!\w){re.escape(short)}(?!\w)")
-    long_pattern = re.compile(rf"(?<!\w){re.escape(long)}(?!\w)", re.IGNORECASE)
-    using = [text for text in texts.values() if short_pattern.search(text)]
-    return 2 * sum(1 for text in using if long_pattern.search(text)) >= len(using)
+class Joined:
+    """Documents' texts joined into one string (NUL between two), so that a word is looked
+    for in all of them by one scan."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts = texts
+        self.text = "\0".join(texts)
+        self.starts = list(itertools.accumulate((len(t) + 1 for t in texts), initial=0))
+
+    def documents_with(self, word: str) -> set[int]:
+        """The documents that write ``word`` as a word, in its case (the pattern starts
+        with the word itself, which ``re`` finds fast; the character before is tested
+        apart)."""
+        found = set()
+        for m in re.finditer(re.escape(word) + r"(?!\w)", self.text):
+            start = m.start()
+            if start and _WORD_CHARACTER.match(self.text, start - 1):
+                continue
+            found.add(bisect.bisect_right(self.starts, start) - 1)
+        return found
+
+    def mostly_with(self, short: str, long: str) -> bool:
+        """Whether at least half of the documents that write ``short`` also write
+        ``long`` (in any case)."""
+        using = self.documents_with(short)
+        long_pattern = re.compile(rf"(?<!\w){re.escape(long)}(?!\w)", re.IGNORECASE)
+        return 2 * sum(1 for d in using if long_pattern.search(self.texts[d])) >= len(using)
+
+
+_WORD_CHARACTER = re.compile(r"\w")
 
 
 def fix_labels(dictionary: PseudoDictionary, phrase_labels: dict[str, str]) -> dict[str, int]:
