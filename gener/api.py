@@ -19,11 +19,18 @@ def _recipe(recipe: str | Path | Recipe, k: int | None):
 
     if isinstance(recipe, Recipe):
         chosen = recipe
-    elif isinstance(recipe, str) and recipe.strip().endswith("?"):
+    elif isinstance(recipe, str) and _is_question(recipe):
         chosen = recipe_from_question(recipe, k=k or 1000)
     else:
         chosen = load_recipe(recipe)
     return chosen.with_k(k) if k else chosen
+
+
+def _is_question(text: str) -> bool:
+    """A question rather than a recipe name or a path: it ends in "?", or it has words
+    and names no file ("Name a river.")."""
+    text = text.strip()
+    return text.endswith("?") or (len(text.split()) > 1 and not Path(text).exists())
 
 
 def _policy(policy: LabellingPolicy | str | None, recipe: Recipe,
@@ -84,8 +91,9 @@ def build(recipe: str | Path | Recipe, corpus=None, out: str | Path = "artifacts
     """Build a dataset config into the Hub-format folder ``out`` and return its
     :class:`~gener.stages.BuildResult`.
 
-    ``recipe``: a shipped recipe name, a YAML path, a :class:`Recipe`, or a question ending
-    in "?" (its config is named after it: "Which river?" -> ``which_river``). ``policy``: a
+    ``recipe``: a shipped recipe name, a YAML path, a :class:`Recipe`, or a question (ending
+    in "?" or of several words: "Name a river."; its config is named after it: "Which
+    river?" -> ``which_river``). ``policy``: a
     preset name or a :class:`LabellingPolicy` (default: the recipe's), with ``overrides``
     ({field: value}) on top."""
     from gener.corpus import Corpus, open_corpus

@@ -20,8 +20,9 @@ def _one_line(capsys, verb: str) -> str:
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--question", "?!?!"], "--question '?!?!': names no entity type (no letters or digits); "
+    (["--question", "?!?!"], "--question '?!?!': names no entity type; "
                              'ask e.g. "Which disease?"'),
+    (["--question", "Name all"], "--question 'Name all': names no entity type"),
     (["--question", "Which ?"], "--question 'Which ?': names no entity type"),
     (["--types", "disease, ?!"], "--types: '?!' names no entity type (no letters or digits)"),
 ])

@@ -148,6 +148,13 @@ def test_abbreviation_used_in_another_sense_is_no_entry():
     result = match([replace(disease, sentences=alone[:3]), replace(places, sentences=alone[3:])],
                    ["Disease", "LOC"], progress=False, abbreviation_entries=frozenset())
     assert result.dictionary.counts["ad"] == {"Disease": 1}
+    # documents defining the short form by different long forms all write it in its sense
+    spellings = ["Alzheimer's disease", "Alzheimer disease", "Alzheimers disease"]
+    variants = SubquestionRetrieval(sq("Disease", (8,), "disease"), [
+        doc_sentence(f"D{i}:1", f"{long} ( AD ) is common .", long, abbreviations={"AD": long})
+        for i, long in enumerate(spellings)])
+    result = match([variants], ["Disease"], progress=False, abbreviation_entries=frozenset())
+    assert result.dictionary.counts["ad"] == {"Disease": 3}
 
 
 def test_short_forms_of_non_answers_are_dropped():

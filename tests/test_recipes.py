@@ -10,7 +10,8 @@ from gener.recipes import (
     recipe_from_question,
     recipe_from_types,
 )
-from gener.recipes.recipe import config_name, question_types
+from gener.recipes.questions import question_types
+from gener.recipes.recipe import config_name
 
 PAPER_RECIPES = {"conll2003", "wikigold", "wnut16", "ncbi_disease", "bc5cdr", "chemdner",
                  "crossner_enzyme", "crossner_astronomical_object", "crossner_award",
@@ -113,6 +114,17 @@ def test_one_line_recipes():
     ("Which satellites made by an American company?", "satellite made by an American company"),
     ("Which species?", "species"), ("Which physics?", "physics"), ("Which gas?", "gas"),
     ("Which news agency?", "news agency"), ("Which chemical compound?", "chemical compound"),
+    ("Which theses?", "thesis"), ("Which lenses?", "lens"), ("Which AIDS drugs?", "AIDS drug"),
+    ("Which salt and pepper shakers?", "salt and pepper shakers"), ("Which rivers;", "river"),
+    ("Which rock and roll bands?", "rock and roll band"),
+    ("Which heart and lung diseases?", "heart and lung disease"),
+    ("Which HIV/AIDS drugs?", "HIV/AIDS drug"),
+    ("Which diseases of the heart and lungs?", "disease of the heart and lungs"),
+    ("Which states in the USA and Canada?", "state in the USA and Canada"),
+    ("Which rivers that are in Germany?", "river that are in Germany"),
+    ("Which people named John?", "person named John"),
+    ("Which Tae Kwon Do schools?", "Tae Kwon Do school"),
+    ("Which diseases does the text mention?", "disease"),
 ])
 def test_a_question_asks_for_its_type_however_phrased(question, entity_type):
     assert question_types(question) == [entity_type]
@@ -129,9 +141,19 @@ def test_a_question_listing_types_asks_each_under_its_label():
     assert recipe.name == "which_diseases_and_drugs"
     assert question_types("Which cities, towns or villages?") == ["city", "town", "village"]
     assert question_types("Which genes/proteins?") == ["gene", "protein"]
-    assert question_types("Which river or river?") == ["river"]
+    assert question_types("Which rivers or rivers?") == ["river"]
     assert recipe_from_types("diseases, chemical compounds, disease").labels == [
         "DISEASE", "CHEMICAL_COMPOUND"]
+    assert recipe_from_types("Texas, lens").labels == ["TEXAS", "LENS"]  # no plurals
+    assert recipe_from_question("Which genes and Gene?").labels == ["GENE"]
+
+
+@pytest.mark.parametrize("question", ["Which?", "Name all", "What is?", "What is there?",
+                                      "Which types of?", "What types of are there?", "?!?!"])
+def test_a_question_of_frame_words_names_no_type(question):
+    assert question_types(question) == []
+    with pytest.raises(GenerError, match="names no entity type"):
+        recipe_from_question(question)
 
 
 def test_recipe_round_trips_through_to_dict(tmp_path):

@@ -174,12 +174,25 @@ def test_ask_lists_entities_evidence_dictionary_and_dataset(space_settings):
     assert all(set(r) >= {"tokens", "ner_tags", "spans"} for r in records)
 
 
+def test_ask_asks_every_type_of_a_question(space_settings):
+    import dataclasses
+
+    from gener.policy import LabellingPolicy
+
+    app, settings = space_settings
+    space = app.Space(dataclasses.replace(settings, policy=LabellingPolicy(min_confidence=0)))
+    rows = space.ask("Which diseases and countries?", 3)[1].to_dict("records")
+    assert {(r["question"], r["label"]) for r in rows} == {("Which disease?", "DISEASE"),
+                                                           ("Which country?", "COUNTRY")}
+
+
 @pytest.mark.parametrize("questions,message", [
     ("", "please type a question"),
     ("  \n\t\n", "please type a question"),
     ("Which " + "x" * 600 + "?", "at most 512 characters"),
     ("\n".join(f"Which thing {i}?" for i in range(6)), "at most 5 questions"),
     ("x" * 10_000, "too long"),
+    ("Which rivers/lakes/seas/cities/towns/villages?", "at most 5 types at a time (6 asked)"),
 ])
 def test_ask_refuses_politely(client, questions, message):
     status, entities, evidence, dictionary, path = client.predict(questions, 3, api_name="/ask")

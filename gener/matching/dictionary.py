@@ -135,12 +135,13 @@ def _abbreviation_entries(retrieval, parts, keys, excluded, phrase_labels) -> li
 
 def _in_their_sense(entries: list, retrievals) -> list:
     """The abbreviation entries whose short form, where the evidence writes it, is mostly
-    written in documents that also write its long form: "AD" defined by "Alzheimer's
-    disease (AD)" is no entry when the evidence also dates events "AD 30" in documents
-    that never name the disease. Sentences are grouped into documents by their ids
-    ("doc:3"). Only documents of several sentences count (a corpus of single sentences,
-    such as a benchmark's, says nothing of the sense its documents use); an entry whose
-    short form no such document writes is kept."""
+    written in documents that also write one of its long forms for that label: "AD"
+    defined by "Alzheimer's disease (AD)" is no entry when the evidence also dates events
+    "AD 30" in documents that never name the disease. Only the evidence's sentences are
+    read, grouped into documents by their ids ("doc:3"), and only documents of several
+    sentences count (a corpus of single sentences, such as a benchmark's, says nothing of
+    the sense its documents use); an entry whose short form no such document writes is
+    kept."""
     if not entries:
         return entries
     documents: dict[str, dict[str, str]] = {}  # document -> {sentence id: text}
@@ -154,14 +155,11 @@ def _in_their_sense(entries: list, retrievals) -> list:
                     longer.add(document)
     texts = ["\n".join(documents[document].values()) for document in sorted(longer)]
     joined = Joined(texts)
-    kept, decided = [], {}
-    for entry in entries:
-        short, long = entry[3], entry[4]
-        if (short, long) not in decided:
-            decided[short, long] = joined.mostly_with(short, long)
-        if decided[short, long]:
-            kept.append(entry)
-    return kept
+    long_forms: dict[tuple[str, str], set[str]] = {}  # (short form, label) -> long forms
+    for _, label, _, short, long in entries:
+        long_forms.setdefault((short, label), set()).add(long)
+    decided = {key: joined.mostly_with(key[0], longs) for key, longs in long_forms.items()}
+    return [entry for entry in entries if decided[entry[3], entry[1]]]
 
 
 class Joined:
@@ -185,11 +183,12 @@ class Joined:
             found.add(bisect.bisect_right(self.starts, start) - 1)
         return found
 
-    def mostly_with(self, short: str, long: str) -> bool:
-        """Whether at least half of the documents that write ``short`` also write
-        ``long`` (in any case)."""
+    def mostly_with(self, short: str, long_forms: set[str]) -> bool:
+        """Whether at least half of the documents that write ``short`` also write one of
+        its ``long_forms`` (in any case: "Alzheimer's disease", "Alzheimer disease")."""
         using = self.documents_with(short)
-        long_pattern = re.compile(rf"(?<!\w){re.escape(long)}(?!\w)", re.IGNORECASE)
+        body = "|".join(re.escape(f) for f in sorted(long_forms, key=lambda f: (-len(f), f)))
+        long_pattern = re.compile(rf"(?<!\w)(?:{body})(?!\w)", re.IGNORECASE)
         return 2 * sum(1 for d in using if long_pattern.search(self.texts[d])) >= len(using)
 
 

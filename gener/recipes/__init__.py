@@ -36,6 +36,7 @@ from gener.recipes.recipe import (
     parse_recipe,
     recipe_from_question,
     recipe_from_types,
+    with_other_types,
 )
 
 __all__ = [
@@ -50,4 +51,5 @@ __all__ = [
     "parse_recipe",
     "recipe_from_question",
     "recipe_from_types",
+    "with_other_types",
 ]

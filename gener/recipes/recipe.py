@@ -8,6 +8,7 @@ from pathlib import Path
 
 from gener.errors import GenerError, first_line
 from gener.policy import resolve_policy
+from gener.recipes.questions import question_types, singular_head
 
 RECIPE_DIR = Path(__file__).parent
 RULES = {
@@ -260,18 +261,27 @@ def recipe_from_types(types: str | list[str], k: int = 1000,
         types = types.split(",")
     types = [t for t in (" ".join(t.split()) for t in types) if t]
     name = name or config_name(",".join(types))
-    types = list(dict.fromkeys(_singular_head(t) for t in types))
     if not types:
         raise GenerError("--types: empty question type")
     nameless = [t for t in types if not _label_for(t)]
     if nameless:
         raise GenerError(f"--types: {nameless[0]!r} names no entity type (no letters or "
                          "digits)")
+    return _one_line_recipe([singular_head(t) for t in types], k, rules, name, "--types")
+
+
+def _one_line_recipe(types: list[str], k: int, rules: tuple[int, ...], name: str,
+                     source: str) -> Recipe:
+    """A subquestion "Which T?" per type, under the type's label (the first type of each
+    label: "gene" and "Genes" are asked once)."""
+    by_label: dict[str, str] = {}
+    for entity_type in types:
+        by_label.setdefault(_label_for(entity_type), entity_type)
     return parse_recipe({
         "name": name,
-        "subquestions": [{"label": _label_for(t), "type": t, "k": k, "rules": list(rules)}
-                         for t in types],
-    }, "--types")
+        "subquestions": [{"label": label, "type": t, "k": k, "rules": list(rules)}
+                         for label, t in by_label.items()],
+    }, source)
 
 
 def recipe_from_question(question: str, k: int = 1000, rules: tuple[int, ...] = (),
@@ -285,70 +295,8 @@ def recipe_from_question(question: str, k: int = 1000, rules: tuple[int, ...] = 
         raise GenerError("--question: empty question")
     if len(question) > MAX_QUESTION_CHARS:
         raise GenerError(f"--question: question longer than {MAX_QUESTION_CHARS} characters")
-    types = question_types(question)
-    if not types or not all(_label_for(t) for t in types):
-        raise GenerError(f"--question {question!r}: names no entity type (no letters or "
-                         "digits); ask e.g. \"Which disease?\"")
-    recipe = recipe_from_types(types, k, rules, name)
-    return Recipe(name, recipe.subquestions, source="--question")
-
-
-# Words around the type in a question as users write it: an imperative or interrogative
-# frame before it ("Name all the", "What kinds of") and a verb after it ("... are there").
-_COMMAND = re.compile(r"^(?:please\s+)?(?:name|list|find|show|give|tell|get|extract)"
-                      r"(?:\s+me)?\s+", re.IGNORECASE)
-_ASKING = re.compile(r"^(?:which|what)(?:\s+(?:(?:are|is|were|was)\s+)?|$)", re.IGNORECASE)
-_DETERMINERS = re.compile(r"^(?:(?:all|some|any|every|each|a|an|the|of)\s+)+", re.IGNORECASE)
-_KIND_OF = re.compile(r"^(?:list|kinds?|types?|sorts?|names?|examples?)\s+of\s+"
-                      r"(?:(?:all|some|the)\s+)*", re.IGNORECASE)
-_AFTER = re.compile(r"\s+(?:are|is|were|was|do|does|did|can|could|exists?|there|mentioned|"
-                    r"named|listed|appear|appearing|occur|occurring)\b.*$", re.IGNORECASE)
-# Words before which the type's head ends ("state in the USA", "satellites made by ...").
-_MODIFIER = re.compile(r"\s(?:in|of|from|by|with|for|on|at|that|which|who|made|born|"
-                       r"located|built|founded)\s", re.IGNORECASE)
-# What joins the types of a question that lists several.
-_LISTING = re.compile(r"\s*,\s*(?:(?:and|or)\s+)?|\s+(?:and|or|&)\s+|\s*/\s*", re.IGNORECASE)
-_IRREGULAR = {"people": "person", "men": "man", "women": "woman", "children": "child",
-              "mice": "mouse", "geese": "goose", "teeth": "tooth", "feet": "foot"}
-_UNCOUNTED = ("ss", "us", "is", "ics", "species", "series", "news")
-
-
-def question_types(question: str) -> list[str]:
-    """The entity types a question asks for, as a one-line recipe's ``type``: "Which
-    river?", "Which rivers?", "What rivers are there?" and "Name a river." all ask for
-    "river" (the frame around the type left out, its head noun made singular as the
-    shipped recipes write types); "Which diseases and drugs?" for "disease" and "drug"."""
-    text = " ".join(str(question).split()).rstrip("?.!").strip()
-    text = _COMMAND.sub("", text)
-    text = _ASKING.sub("", text)
-    text = _KIND_OF.sub("", _DETERMINERS.sub("", text))
-    text = _AFTER.sub("", text).strip()
-    parts = (_DETERMINERS.sub("", part).strip() for part in _LISTING.split(text))
-    return list(dict.fromkeys(_singular_head(part) for part in parts if part))
-
-
-def _singular_head(text: str) -> str:
-    """A type with its head noun in the singular ("states in the USA")."""
-    end = _MODIFIER.search(text)
-    cut = end.start() if end else len(text)
-    head_start = text.rfind(" ", 0, cut) + 1
-    return text[:head_start] + _singular(text[head_start:cut]) + text[cut:]
-
-
-def _singular(word: str) -> str:
-    """``word`` in the singular when it is a plural noun whose singular the default
-    encoder's vocabulary holds ("rivers", "cities", "churches", "people"); else as it is."""
-    from gener.common_words import common_words
-
-    lower = word.lower()
-    if lower in _IRREGULAR:
-        single = _IRREGULAR[lower]
-        return single.capitalize() if word[:1].isupper() else single
-    if len(lower) < 4 or not lower.isalpha() or not lower.endswith("s") or \
-            lower.endswith(_UNCOUNTED):
-        return word
-    words = common_words()
-    for cut, ending in ((1, ""), (3, "y"), (2, "")):
-        if lower[:-cut] + ending in words and len(lower) - cut >= 3:
-            return word[:-cut] + ending
-    return word
+    types = [t for t in question_types(question) if _label_for(t)]
+    if not types:
+        raise GenerError(f"--question {question!r}: names no entity type; ask e.g. "
+                         "\"Which disease?\"")
+    return _one_line_recipe(types, k, rules, name, "--question")

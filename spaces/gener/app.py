@@ -284,12 +284,12 @@ class Space:
         from gener import pipeline
         from gener.matching import write_jsonl
         from gener.normalize import normalize_retrieval
-        from gener.recipes import Recipe, recipe_from_question
+        from gener.recipes import Recipe, recipe_from_question, with_other_types
 
-        recipe = pipeline.prepare(
-            Recipe("space", tuple(sq for q in questions
-                                  for sq in recipe_from_question(q, k=top_k).subquestions)),
-            self.policy)
+        asked = [sq for q in questions for sq in recipe_from_question(q, k=top_k).subquestions]
+        if len(asked) > MAX_QUESTIONS:
+            raise GenerError(f"at most {MAX_QUESTIONS} types at a time ({len(asked)} asked)")
+        recipe = pipeline.prepare(Recipe("space", with_other_types(asked)), self.policy)
         searcher = self.searcher()
         ranked = searcher.rank_subquestions(list(recipe.subquestions))
         retrievals, phrase_labels = pipeline.retrieve(recipe, searcher, self.policy)
