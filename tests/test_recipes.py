@@ -125,6 +125,7 @@ def test_one_line_recipes():
     ("Which people named John?", "person named John"),
     ("Which Tae Kwon Do schools?", "Tae Kwon Do school"),
     ("Which diseases does the text mention?", "disease"),
+    ("Which Rivers?", "River"), ("WHICH RIVERS?", "river"), ("Which Cities?", "City"),
 ])
 def test_a_question_asks_for_its_type_however_phrased(question, entity_type):
     assert question_types(question) == [entity_type]

@@ -48,6 +48,8 @@ def question_types(question: str) -> list[str]:
     """The entity types ``question`` asks for, each a one-line recipe's ``type`` (none
     when it names none: "Which?", "Name all")."""
     text = " ".join(str(question).split()).rstrip(_END)
+    if text.isupper():  # "WHICH RIVERS?": capitals for emphasis, not acronyms
+        text = text.lower()
     text = _ASKING.sub("", _COMMAND.sub("", text))
     text = _TRAILING.sub("", _KIND_OF.sub("", _DETERMINERS.sub("", text))).strip()
     modifier = _MODIFIER.search(text)
@@ -77,24 +79,25 @@ def _plural(word: str) -> bool:
 
 
 def _singular(word: str) -> str:
-    """``word`` in the singular when it is a lowercase plural noun whose singular the
-    default encoder's vocabulary holds ("rivers", "cities", "churches", "theses",
-    "people"); names and acronyms ("Texas", "AIDS") and other words as they are."""
+    """``word`` in the singular when it is a plural noun whose singular the default
+    encoder's vocabulary holds ("rivers", "Cities", "churches", "theses", "people"), in
+    the word's case; acronyms ("AIDS"), names ("Texas") and other words as they are."""
     from gener.common_words import common_words
 
     lower = word.lower()
-    if lower in _IRREGULAR:
-        return _IRREGULAR[lower].capitalize() if word[:1].isupper() else _IRREGULAR[lower]
-    if not word.islower() or not word.isalpha() or len(word) < 4 or \
-            not word.endswith("s") or word.endswith(_UNCOUNTED):
+    single = _IRREGULAR.get(lower)
+    if single is None and not word.isupper() and lower.isalpha() and len(lower) >= 4 and \
+            lower.endswith("s") and not lower.endswith(_UNCOUNTED):
+        if lower.endswith("ies"):
+            singulars = (lower[:-3] + "y", lower[:-1])
+        elif lower.endswith("ses"):
+            singulars = (lower[:-2] + "is", lower[:-1], lower[:-2])
+        elif lower.endswith(("xes", "zes", "ches", "shes")):
+            singulars = (lower[:-1], lower[:-2])
+        else:
+            singulars = (lower[:-1],)
+        words = common_words()
+        single = next((s for s in singulars if len(s) >= 3 and s in words), None)
+    if single is None:
         return word
-    if word.endswith("ies"):
-        singulars = (word[:-3] + "y", word[:-1])
-    elif word.endswith("ses"):
-        singulars = (word[:-2] + "is", word[:-1], word[:-2])
-    elif word.endswith(("xes", "zes", "ches", "shes")):
-        singulars = (word[:-1], word[:-2])
-    else:
-        singulars = (word[:-1],)
-    words = common_words()
-    return next((s for s in singulars if len(s) >= 3 and s in words), word)
+    return single.capitalize() if word[:1].isupper() else single
