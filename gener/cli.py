@@ -44,11 +44,20 @@ def redeliver_lost_interrupts() -> None:
 
     def hook(unraisable) -> None:
         if issubclass(unraisable.exc_type, KeyboardInterrupt):
-            threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
+            threading.Timer(0.05, _interrupt_main_thread).start()
         else:
             previous(unraisable)
 
     sys.unraisablehook = hook
+
+
+def _interrupt_main_thread() -> None:
+    """SIGINT to the main thread itself, where a sleep or a wait is cut short by it (sent to
+    the process, another thread may take it and the main thread see it only later)."""
+    if hasattr(signal, "pthread_kill"):
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+    else:
+        os.kill(os.getpid(), signal.SIGINT)
 
 
 def main(argv: list[str] | None = None) -> int:
