@@ -113,6 +113,7 @@ def test_closed_stdout_pipe_ends_quietly(argv):
 
 
 def test_an_interrupt_lost_in_a_finalizer_is_sent_again(monkeypatch):
+    import signal
     import time
 
     from gener.cli import redeliver_lost_interrupts
@@ -123,8 +124,14 @@ def test_an_interrupt_lost_in_a_finalizer_is_sent_again(monkeypatch):
         def __del__(self):
             raise KeyboardInterrupt  # what Ctrl-C does when it lands here: Python drops it
 
-    redeliver_lost_interrupts()
-    with pytest.raises(KeyboardInterrupt):
-        Finalized()  # collected at once; the interrupt is lost, then sent again
-        for _ in range(100):
-            time.sleep(0.1)
+    # Python's own Ctrl-C handler, also where the tests started with SIGINT ignored (a
+    # shell's background job)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        redeliver_lost_interrupts()
+        with pytest.raises(KeyboardInterrupt):
+            Finalized()  # collected at once; the interrupt is lost, then sent again
+            for _ in range(100):
+                time.sleep(0.1)
+    finally:
+        signal.signal(signal.SIGINT, previous)
