@@ -10,7 +10,7 @@ from gener.recipes import (
     recipe_from_question,
     recipe_from_types,
 )
-from gener.recipes.questions import question_types
+from gener.recipes.questions import question_labels
 from gener.recipes.recipe import config_name
 
 PAPER_RECIPES = {"conll2003", "wikigold", "wnut16", "ncbi_disease", "bc5cdr", "chemdner",
@@ -128,7 +128,7 @@ def test_one_line_recipes():
     ("Which Rivers?", "River"), ("WHICH RIVERS?", "river"), ("Which Cities?", "City"),
 ])
 def test_a_question_asks_for_its_type_however_phrased(question, entity_type):
-    assert question_types(question) == [entity_type]
+    assert question_labels(question) == [(entity_type,)]
     recipe = recipe_from_question(question)
     assert recipe.subquestions[0].type == entity_type
     assert recipe.subquestions[0].question == f"Which {entity_type}?"
@@ -140,9 +140,16 @@ def test_a_question_listing_types_asks_each_under_its_label():
     assert [(sq.label, sq.type, sq.question) for sq in recipe.subquestions] == [
         ("DISEASE", "disease", "Which disease?"), ("DRUG", "drug", "Which drug?")]
     assert recipe.name == "which_diseases_and_drugs"
-    assert question_types("Which cities, towns or villages?") == ["city", "town", "village"]
-    assert question_types("Which genes/proteins?") == ["gene", "protein"]
-    assert question_types("Which rivers or rivers?") == ["river"]
+    assert question_labels("Which cities, towns or villages?") == [("city",), ("town",),
+                                                                   ("village",)]
+    assert question_labels("Which genes/proteins?") == [("gene",), ("protein",)]
+    assert question_labels("Which rivers or rivers?") == [("river",)]
+    # singular alternatives are one label
+    union = recipe_from_question("Which river or lake?")
+    assert [(sq.label, sq.type) for sq in union.subquestions] == [
+        ("RIVER_OR_LAKE", "river"), ("RIVER_OR_LAKE", "lake")]
+    assert question_labels("Which city, town or village?") == [("city", "town", "village")]
+    assert question_labels("Which city or town in France?") == [("city", "town in France")]
     assert recipe_from_types("diseases, chemical compounds, disease").labels == [
         "DISEASE", "CHEMICAL_COMPOUND"]
     assert recipe_from_types("Texas, lens").labels == ["TEXAS", "LENS"]  # no plurals
@@ -152,7 +159,7 @@ def test_a_question_listing_types_asks_each_under_its_label():
 @pytest.mark.parametrize("question", ["Which?", "Name all", "What is?", "What is there?",
                                       "Which types of?", "What types of are there?", "?!?!"])
 def test_a_question_of_frame_words_names_no_type(question):
-    assert question_types(question) == []
+    assert question_labels(question) == []
     with pytest.raises(GenerError, match="names no entity type"):
         recipe_from_question(question)
 

@@ -3,8 +3,9 @@
 "Which river?", "Which rivers?", "What rivers are there?" and "Name a river." all ask for
 "river": the frame around the type is left out and its head noun made singular, as the
 shipped recipes write types. A question that lists plural types ("Which diseases and
-drugs?") asks for each; one whose words only join into one type ("rock and roll bands",
-"HIV/AIDS drugs", "diseases of the heart and lungs") asks for that type.
+drugs?") asks for each under its own label; singular words offered as alternatives
+("Which river or lake?") are asked under one label; words that only join into one type
+("rock and roll bands", "HIV/AIDS drugs", "diseases of the heart and lungs") are one type.
 """
 
 from __future__ import annotations
@@ -44,9 +45,12 @@ _UNCOUNTED = ("ss", "us", "is", "ics", "species", "series", "news", "means", "le
               "shingles")
 
 
-def question_types(question: str) -> list[str]:
-    """The entity types ``question`` asks for, each a one-line recipe's ``type`` (none
-    when it names none: "Which?", "Name all")."""
+def question_labels(question: str) -> list[tuple[str, ...]]:
+    """The entity types ``question`` asks for, grouped by label: a type per label ("Which
+    diseases and drugs?": disease; drug), or one label of several types where singular
+    words are offered as alternatives ("Which river or lake?": river, lake). Each type is a
+    one-line recipe's ``type``; no group when the question names none ("Which?",
+    "Name all")."""
     text = " ".join(str(question).split()).rstrip(_END)
     if text.isupper():  # "WHICH RIVERS?": capitals for emphasis, not acronyms
         text = text.lower()
@@ -56,13 +60,22 @@ def question_types(question: str) -> list[str]:
     cut = modifier.start() if modifier else len(text)
     parts = [_DETERMINERS.sub("", p).strip() for p in _LISTING.split(text[:cut])]
     parts = [p for p in parts if p]
+    joins = _LISTING.findall(text[:cut])
+    listed = [*parts[:-1], parts[-1] + text[cut:]] if parts else []
     if len(parts) > 1 and all(_plural(p.rsplit(" ", 1)[-1]) for p in parts[:-1]):
-        types = [*parts[:-1], parts[-1] + text[cut:]]
+        groups = [(t,) for t in listed]
+    elif len(parts) > 1 and not any(re.search(r"and|&", j, re.IGNORECASE) for j in joins) \
+            and all(p.isalpha() and p.islower() for p in parts[:-1]):
+        groups = [tuple(listed)]
     else:
-        types = [text]
-    types = [singular_head(t) for t in types
-             if t and not all(w.lower() in _FRAME_WORDS for w in t.split())]
-    return list(dict.fromkeys(types))
+        groups = [(text,)]
+    named = []
+    for group in groups:
+        types = tuple(dict.fromkeys(singular_head(t) for t in group if t and not all(
+            w.lower() in _FRAME_WORDS for w in t.split())))
+        if types and types not in named:
+            named.append(types)
+    return named
 
 
 def singular_head(text: str) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from gener.errors import GenerError, first_line
 from gener.policy import resolve_policy
-from gener.recipes.questions import question_types, singular_head
+from gener.recipes.questions import question_labels, singular_head
 
 RECIPE_DIR = Path(__file__).parent
 RULES = {
@@ -267,36 +267,38 @@ def recipe_from_types(types: str | list[str], k: int = 1000,
     if nameless:
         raise GenerError(f"--types: {nameless[0]!r} names no entity type (no letters or "
                          "digits)")
-    return _one_line_recipe([singular_head(t) for t in types], k, rules, name, "--types")
+    return _one_line_recipe([(singular_head(t),) for t in types], k, rules, name, "--types")
 
 
-def _one_line_recipe(types: list[str], k: int, rules: tuple[int, ...], name: str,
-                     source: str) -> Recipe:
-    """A subquestion "Which T?" per type, under the type's label (the first type of each
-    label: "gene" and "Genes" are asked once)."""
-    by_label: dict[str, str] = {}
-    for entity_type in types:
-        by_label.setdefault(_label_for(entity_type), entity_type)
-    return parse_recipe({
-        "name": name,
-        "subquestions": [{"label": label, "type": t, "k": k, "rules": list(rules)}
-                         for label, t in by_label.items()],
-    }, source)
+def _one_line_recipe(groups: list[tuple[str, ...]], k: int, rules: tuple[int, ...],
+                     name: str, source: str) -> Recipe:
+    """A subquestion "Which T?" per type, each group of types under one label (named after
+    its types: "RIVER_OR_LAKE"); a type is asked once ("gene" and "Gene")."""
+    subquestions, asked = [], set()
+    for group in groups:
+        label = _label_for(" or ".join(group))
+        for entity_type in group:
+            if _label_for(entity_type) not in asked:
+                asked.add(_label_for(entity_type))
+                subquestions.append({"label": label, "type": entity_type, "k": k,
+                                     "rules": list(rules)})
+    return parse_recipe({"name": name, "subquestions": subquestions}, source)
 
 
 def recipe_from_question(question: str, k: int = 1000, rules: tuple[int, ...] = (),
                          name: str | None = None) -> Recipe:
     """A recipe from a question such as "Which microbe?", named after the question
-    ("which_microbe") unless ``name`` is given: one subquestion, or one per type of a
-    question that lists several ("Which diseases and drugs?"), each its own label."""
+    ("which_microbe") unless ``name`` is given: a subquestion per type it asks for, under
+    the labels :func:`~gener.recipes.questions.question_labels` groups them in."""
     question = " ".join(str(question).split())
     name = name or config_name(question)
     if not question:
         raise GenerError("--question: empty question")
     if len(question) > MAX_QUESTION_CHARS:
         raise GenerError(f"--question: question longer than {MAX_QUESTION_CHARS} characters")
-    types = [t for t in question_types(question) if _label_for(t)]
-    if not types:
+    groups = [g for g in (tuple(t for t in group if _label_for(t))
+                          for group in question_labels(question)) if g]
+    if not groups:
         raise GenerError(f"--question {question!r}: names no entity type; ask e.g. "
                          "\"Which disease?\"")
-    return _one_line_recipe(types, k, rules, name, "--question")
+    return _one_line_recipe(groups, k, rules, name, "--question")
