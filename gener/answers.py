@@ -39,8 +39,6 @@ its candidates cannot be verified, and :func:`nothing_kept` says so.
 
 from __future__ import annotations
 
-import bisect
-import itertools
 import math
 import re
 from dataclasses import asdict, dataclass, field
@@ -49,6 +47,7 @@ import numpy as np
 
 from gener.artifacts import RetrievedPhrase, RetrievedSentence, SubquestionRetrieval
 from gener.recipes import Recipe, Subquestion
+from gener.text import JoinedTexts
 
 FEATURES = ("relative_score", "consensus", "question", "name_agreement", "common_word",
             "titled", "definition", "category", "category_consensus", "category_head",
@@ -274,14 +273,12 @@ def _spans_by_sentence(sentences, patterns: list[re.Pattern]):
     non-word character, as a sentence's edge is, and no answer holds one, so no match
     crosses two sentences)."""
     for first in range(0, len(sentences), SCAN_CHUNK):
-        texts = [s.text for s in sentences[first:first + SCAN_CHUNK]]
-        starts = list(itertools.accumulate((len(t) + 1 for t in texts), initial=0))
-        joined = "\0".join(texts)
+        joined = JoinedTexts([s.text for s in sentences[first:first + SCAN_CHUNK]])
         spans: dict[int, set[tuple[int, int]]] = {}
         for pattern in patterns:
-            for m in pattern.finditer(joined):
-                row = bisect.bisect_right(starts, m.start()) - 1
-                offset = starts[row]
+            for m in pattern.finditer(joined.text):
+                row = joined.row(m.start())
+                offset = joined.starts[row]
                 spans.setdefault(row, set()).add((m.start() - offset, m.end() - offset))
         for row in sorted(spans):
             yield first + row, sorted(spans[row])

@@ -7,6 +7,8 @@ return character offsets so that spans can be mapped between text and tokens.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 import string
 
@@ -59,3 +61,18 @@ def split_sentences(text: str) -> list[str]:
     if tail:
         sentences.append(tail)
     return sentences
+
+
+class JoinedTexts:
+    """Texts joined into one string, a NUL between two, so that a pattern scans them all at
+    once (a NUL is a non-word character, as a text's edge is); :meth:`row` maps a position
+    of the joined string back to its text, ``starts[row]`` to the text's first character."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts = texts
+        self.text = "\0".join(texts)
+        self.starts = list(itertools.accumulate((len(t) + 1 for t in texts), initial=0))
+
+    def row(self, position: int) -> int:
+        """The index of the text holding ``position`` of the joined string."""
+        return bisect.bisect_right(self.starts, position) - 1

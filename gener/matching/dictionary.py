@@ -3,9 +3,8 @@ the fly), rule 8's abbreviation entries, rule 11's shared-head keys and fixed la
 
 from __future__ import annotations
 
-import bisect
-import itertools
 import re
+from typing import NamedTuple
 
 from gener.dictionary import PseudoDictionary, phrase_key
 from gener.errors import GenerError
@@ -13,6 +12,7 @@ from gener.matching.records import RECORD, encode
 from gener.matching.rules import shared_head_keys
 from gener.matching.tokens import tokenize_many
 from gener.normalize import normalize_names
+from gener.text import JoinedTexts
 
 
 class Group:
@@ -98,22 +98,32 @@ def pseudo_dictionary(retrievals, labels: list[str], normalize: bool,
             abbreviations += _abbreviation_entries(retrieval, parts, keys, abbreviation_entries,
                                                    phrase_labels or {})
     abbreviations = _in_their_sense(abbreviations, retrievals)
-    plain = {key for key, _, only, _, _ in abbreviations if not only}
-    dictionary.capitals_only |= {key for key, _, only, _, _ in abbreviations
-                                 if only and key not in plain and key not in dictionary.counts}
-    for key, label, _, _, _ in abbreviations:
-        dictionary.add_keys([(key, 1)], label)
+    plain = {a.key for a in abbreviations if not a.capitals_only}
+    dictionary.capitals_only |= {a.key for a in abbreviations if a.capitals_only and
+                                 a.key not in plain and a.key not in dictionary.counts}
+    for a in abbreviations:
+        dictionary.add_keys([(a.key, 1)], a.label)
     if shared:
         shared -= {key for group in groups for key in group.keys.values()}  # retrieved ones
     return dictionary, groups, shared
 
 
+class _Abbreviation(NamedTuple):
+    """A rule-8 abbreviation as a dictionary entry: its key and label, whether it matches
+    only in capitals, and its short and long forms as the defining sentence writes them."""
+
+    key: str
+    label: str
+    capitals_only: bool
+    short: str
+    long: str
+
+
 def _abbreviation_entries(retrieval, parts, keys, excluded, phrase_labels) -> list:
-    """``(key, label, capitals_only, short, long)`` of each abbreviation whose long form was
-    retrieved in its sentence, unless it is a single character. An ``excluded`` word ("AS"
-    for Angelman syndrome, "WAS" for Wiskott-Aldrich syndrome) is kept only when defined in
-    capitals, and then matches only where written in capitals (``capitals_only``), never
-    "as" or "As"."""
+    """An :class:`_Abbreviation` for each abbreviation whose long form was retrieved in its
+    sentence, unless it is a single character. An ``excluded`` word ("AS" for Angelman
+    syndrome, "WAS" for Wiskott-Aldrich syndrome) is kept only when defined in capitals, and
+    then matches only where written in capitals (``capitals_only``), never "as" or "As"."""
     label = retrieval.subquestion.label
     entries = []
     for sentence in retrieval.sentences:
@@ -128,8 +138,8 @@ def _abbreviation_entries(retrieval, parts, keys, excluded, phrase_labels) -> li
             capitals_only = short_key in excluded
             if capitals_only and not str(short).isupper():
                 continue
-            entries.append((short_key, phrase_labels.get(long_key, label), capitals_only,
-                            str(short), str(long)))
+            entries.append(_Abbreviation(short_key, phrase_labels.get(long_key, label),
+                                         capitals_only, str(short), str(long)))
     return entries
 
 
@@ -154,42 +164,32 @@ def _in_their_sense(entries: list, retrievals) -> list:
                 if position != "0" or len(documents[document]) > 1:
                     longer.add(document)
     texts = ["\n".join(documents[document].values()) for document in sorted(longer)]
-    joined = Joined(texts)
+    joined = JoinedTexts(texts)
     long_forms: dict[tuple[str, str], set[str]] = {}  # (short form, label) -> long forms
-    for _, label, _, short, long in entries:
-        long_forms.setdefault((short, label), set()).add(long)
-    decided = {key: joined.mostly_with(key[0], longs) for key, longs in long_forms.items()}
-    return [entry for entry in entries if decided[entry[3], entry[1]]]
+    for entry in entries:
+        long_forms.setdefault((entry.short, entry.label), set()).add(entry.long)
+    decided = {key: _mostly_with(joined, key[0], longs) for key, longs in long_forms.items()}
+    return [entry for entry in entries if decided[entry.short, entry.label]]
 
 
-class Joined:
-    """Documents' texts joined into one string (NUL between two), so that a word is looked
-    for in all of them by one scan."""
+def _documents_with(joined: JoinedTexts, word: str) -> set[int]:
+    """The documents that write ``word`` as a word, in its case (the pattern starts with
+    the word itself, which ``re`` finds fast; the character before is tested apart)."""
+    found = set()
+    for m in re.finditer(re.escape(word) + r"(?!\w)", joined.text):
+        start = m.start()
+        if not (start and _WORD_CHARACTER.match(joined.text, start - 1)):
+            found.add(joined.row(start))
+    return found
 
-    def __init__(self, texts: list[str]) -> None:
-        self.texts = texts
-        self.text = "\0".join(texts)
-        self.starts = list(itertools.accumulate((len(t) + 1 for t in texts), initial=0))
 
-    def documents_with(self, word: str) -> set[int]:
-        """The documents that write ``word`` as a word, in its case (the pattern starts
-        with the word itself, which ``re`` finds fast; the character before is tested
-        apart)."""
-        found = set()
-        for m in re.finditer(re.escape(word) + r"(?!\w)", self.text):
-            start = m.start()
-            if start and _WORD_CHARACTER.match(self.text, start - 1):
-                continue
-            found.add(bisect.bisect_right(self.starts, start) - 1)
-        return found
-
-    def mostly_with(self, short: str, long_forms: set[str]) -> bool:
-        """Whether at least half of the documents that write ``short`` also write one of
-        its ``long_forms`` (in any case: "Alzheimer's disease", "Alzheimer disease")."""
-        using = self.documents_with(short)
-        body = "|".join(re.escape(f) for f in sorted(long_forms, key=lambda f: (-len(f), f)))
-        long_pattern = re.compile(rf"(?<!\w)(?:{body})(?!\w)", re.IGNORECASE)
-        return 2 * sum(1 for d in using if long_pattern.search(self.texts[d])) >= len(using)
+def _mostly_with(joined: JoinedTexts, short: str, long_forms: set[str]) -> bool:
+    """Whether at least half of the documents that write ``short`` also write one of its
+    ``long_forms`` (in any case: "Alzheimer's disease", "Alzheimer disease")."""
+    using = _documents_with(joined, short)
+    body = "|".join(re.escape(f) for f in sorted(long_forms, key=lambda f: (-len(f), f)))
+    long_pattern = re.compile(rf"(?<!\w)(?:{body})(?!\w)", re.IGNORECASE)
+    return 2 * sum(1 for d in using if long_pattern.search(joined.texts[d])) >= len(using)
 
 
 _WORD_CHARACTER = re.compile(r"\w")
